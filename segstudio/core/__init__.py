@@ -1,0 +1,1 @@
+"""Data model: images, classes, masks, edits, projects. No torch, no Qt."""

@@ -1,0 +1,1 @@
+"""Models, losses, metrics, data, training, inference and export. No Qt."""

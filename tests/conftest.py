@@ -1,0 +1,28 @@
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests never need a display; set before anything imports Qt.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real data sets in ../shared/data (see its README); never copied into the repo."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def isbi_dir(shared_data) -> Path:
+    return shared_data / "isbi2012"
+
+
+@pytest.fixture(scope="session")
+def camvid_dir(shared_data) -> Path:
+    return shared_data / "camvid-mini"

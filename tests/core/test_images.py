@@ -1,0 +1,65 @@
+import cv2
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from segstudio.core.errors import ImageReadError
+from segstudio.core.images import list_images, load_image
+
+
+def test_real_png_is_gray_uint8(isbi_dir):
+    image = load_image(isbi_dir / "images" / "00.png")
+    assert image.shape == (512, 512, 1) and image.dtype == np.uint8
+
+
+def test_rgb_png_comes_back_in_rgb_order(tmp_path):
+    rgb = np.zeros((4, 5, 3), np.uint8)
+    rgb[..., 0] = 200  # red
+    Image.fromarray(rgb).save(tmp_path / "red.png")
+    image = load_image(tmp_path / "red.png")
+    assert image.shape == (4, 5, 3)
+    assert image[0, 0].tolist() == [200, 0, 0]
+
+
+def test_16bit_png_and_tiff_keep_their_values(tmp_path):
+    data = (np.arange(60, dtype=np.uint16) * 1000).reshape(6, 10)
+    cv2.imwrite(str(tmp_path / "a.png"), data)
+    tifffile.imwrite(tmp_path / "a.tif", data)
+    for name in ("a.png", "a.tif"):
+        image = load_image(tmp_path / name)
+        assert image.dtype == np.uint16 and image.shape == (6, 10, 1)
+        np.testing.assert_array_equal(image[..., 0], data)
+
+
+def test_multichannel_tiff_channels_first_or_last(tmp_path):
+    planes = np.random.default_rng(0).integers(0, 4000, (5, 80, 90), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "first.tif", planes)
+    tifffile.imwrite(tmp_path / "last.tif", np.moveaxis(planes, 0, -1), photometric="minisblack", planarconfig="contig")
+    for name in ("first.tif", "last.tif"):
+        image = load_image(tmp_path / name)
+        assert image.shape == (80, 90, 5), name
+        np.testing.assert_array_equal(image[..., 2], planes[2])
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\0" * 20])
+def test_bad_files_raise_a_clear_error(tmp_path, content):
+    path = tmp_path / "broken.png"
+    path.write_bytes(content)
+    with pytest.raises(ImageReadError, match="broken.png"):
+        load_image(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ImageReadError, match="not found"):
+        load_image(tmp_path / "nope.png")
+
+
+def test_list_images_recurses_and_reports_other_files(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    for name in ("b.png", "sub/a.TIF", "notes.txt", ".hidden/x.png"):
+        (tmp_path / name).write_bytes(b"x")
+    images, skipped = list_images(tmp_path)
+    assert [p.relative_to(tmp_path).as_posix() for p in images] == ["b.png", "sub/a.TIF"]
+    assert [p.name for p in skipped] == ["notes.txt"]
