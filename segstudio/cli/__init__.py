@@ -43,11 +43,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="segstudio")
-    parser.add_argument("--version", action="version", version=f"segstudio {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module_name in COMMANDS.values():
-        module = importlib.import_module(f"segstudio.cli.{module_name}")
-        module.add_parser(subparsers)
+    # Only the command asked for is imported: `segstudio project info` needs no torch.
+    module = importlib.import_module(f"segstudio.cli.{COMMANDS[argv[0]]}")
+    module.add_parser(subparsers)
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
 

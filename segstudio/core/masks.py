@@ -1,0 +1,127 @@
+"""Label masks on disk: 8-bit PNGs of class indices (255 = unlabelled).
+
+Written as palette PNGs so any viewer shows the class colours, read back as
+indices. Plain single-channel PNG/TIFF index masks are accepted too. Pillow,
+not OpenCV, handles palette PNGs: OpenCV expands them to colours.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import tifffile
+from PIL import Image, UnidentifiedImageError
+
+from segstudio.core.atomic import atomic_path
+from segstudio.core.classes import UNLABELLED, LabelClass, palette
+from segstudio.core.errors import MaskError
+
+
+def empty_mask(height: int, width: int) -> np.ndarray:
+    return np.full((height, width), UNLABELLED, dtype=np.uint8)
+
+
+def read_mask_values(path: str | os.PathLike) -> np.ndarray:
+    """Read a mask file's raw values as a 2-D array (palette indices stay indices)."""
+    path = Path(path)
+    if not path.is_file():
+        raise MaskError(f"{path}: mask file not found")
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            values = np.asarray(tifffile.imread(path))
+        else:
+            with Image.open(path) as image:
+                if image.mode not in ("P", "L", "I", "I;16", "1", "PA", "LA"):
+                    raise MaskError(
+                        f"{path}: a mask must hold class indices (palette or single-channel), "
+                        f"this one is a {image.mode} colour image"
+                    )
+                values = np.asarray(image)
+    except MaskError:
+        raise
+    except (OSError, UnidentifiedImageError, ValueError, tifffile.TiffFileError) as exc:
+        raise MaskError(f"{path}: cannot read the mask ({exc})") from None
+    if values.ndim == 3 and values.shape[2] in (1, 2):  # PA/LA: drop alpha
+        values = values[:, :, 0]
+    if values.ndim != 2:
+        raise MaskError(f"{path}: a mask must be single-channel, got shape {values.shape}")
+    return values
+
+
+def read_mask(
+    path: str | os.PathLike,
+    shape: tuple[int, int] | None = None,
+    num_classes: int | None = None,
+) -> np.ndarray:
+    """Read a segstudio label mask: uint8 class indices, 255 = unlabelled.
+
+    With `shape`, a mask of another size is an error; with `num_classes`, so is
+    a value that is neither a class index nor 255.
+    """
+    values = read_mask_values(path)
+    if values.dtype != np.uint8:
+        if values.size and (values.min() < 0 or values.max() > 255):
+            raise MaskError(f"{path}: mask values must be 0..255, found {values.min()}..{values.max()}")
+        values = values.astype(np.uint8)
+    check_mask(values, path, shape, num_classes)
+    return values
+
+
+def check_mask(
+    mask: np.ndarray,
+    path: str | os.PathLike,
+    shape: tuple[int, int] | None = None,
+    num_classes: int | None = None,
+) -> None:
+    if shape is not None and mask.shape != tuple(shape):
+        raise MaskError(
+            f"{path}: the mask is {mask.shape[1]}x{mask.shape[0]} but its image is "
+            f"{shape[1]}x{shape[0]} (width x height)"
+        )
+    if num_classes is not None:
+        bad = np.unique(mask[(mask >= num_classes) & (mask != UNLABELLED)])
+        if bad.size:
+            raise MaskError(
+                f"{path}: values {bad[:8].tolist()} are not class indices 0..{num_classes - 1} "
+                f"or {UNLABELLED} (unlabelled); map them with --mask-values or a classes file"
+            )
+
+
+def write_mask(path: str | os.PathLike, mask: np.ndarray, classes: list[LabelClass]) -> None:
+    """Write class indices as an 8-bit palette PNG, atomically."""
+    if mask.ndim != 2 or mask.dtype != np.uint8:
+        raise ValueError(f"a mask is a 2-D uint8 array, got {mask.dtype} {mask.shape}")
+    image = Image.fromarray(mask).convert("P")  # "L" -> "P" keeps the index values
+    image.putpalette(palette(classes))
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG", optimize=False)
+
+
+def map_mask_values(
+    values: np.ndarray, class_values: list[int], ignore_value: int | None = None
+) -> np.ndarray:
+    """Turn raw mask values into class indices: values == class_values[i] -> i.
+
+    Pixels with `ignore_value` become unlabelled. Any other value is an error
+    (raised as MaskError by the caller's context), since silently dropping it
+    would train on wrong labels.
+    """
+    out = np.full(values.shape, UNLABELLED, dtype=np.uint8)
+    known = np.zeros(values.shape, dtype=bool)
+    for index, value in enumerate(class_values):
+        hit = values == value
+        out[hit] = index
+        known |= hit
+    if ignore_value is not None:
+        known |= values == ignore_value
+    if not known.all():
+        unknown = np.unique(values[~known])[:8].tolist()
+        raise MaskError(f"mask values {unknown} are not among the class values {class_values}")
+    return out
+
+
+def labelled_fraction(mask: np.ndarray) -> float:
+    return float(np.count_nonzero(mask != UNLABELLED)) / max(mask.size, 1)
+

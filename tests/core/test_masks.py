@@ -1,0 +1,67 @@
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from segstudio.core.classes import UNLABELLED, default_classes, load_classes_file
+from segstudio.core.errors import MaskError, UserError
+from segstudio.core.masks import map_mask_values, read_mask, write_mask
+
+CLASSES = default_classes(["background", "cell", "membrane"])
+
+
+def test_palette_png_round_trip_keeps_indices_and_shows_colours(tmp_path):
+    mask = np.full((7, 9), UNLABELLED, np.uint8)
+    mask[1:3, 2:5] = 1
+    mask[5, :] = 2
+    write_mask(tmp_path / "m.png", mask, CLASSES)
+    np.testing.assert_array_equal(read_mask(tmp_path / "m.png", shape=(7, 9), num_classes=3), mask)
+    with Image.open(tmp_path / "m.png") as image:
+        assert image.mode == "P"
+        assert image.convert("RGB").getpixel((2, 1)) == CLASSES[1].color
+    # OpenCV (another tool) sees the colours, in BGR order.
+    assert tuple(cv2.imread(str(tmp_path / "m.png"))[5, 0][::-1]) == CLASSES[2].color
+
+
+def test_plain_index_png_is_accepted(tmp_path):
+    mask = np.array([[0, 1], [255, 2]], np.uint8)
+    cv2.imwrite(str(tmp_path / "plain.png"), mask)
+    np.testing.assert_array_equal(read_mask(tmp_path / "plain.png"), mask)
+
+
+def test_wrong_size_and_out_of_range_values_name_the_file(tmp_path):
+    mask = np.array([[0, 7], [255, 2]], np.uint8)
+    cv2.imwrite(str(tmp_path / "bad.png"), mask)
+    with pytest.raises(MaskError, match=r"bad.png.*2x2.*3x2"):
+        read_mask(tmp_path / "bad.png", shape=(2, 3))
+    with pytest.raises(MaskError, match=r"bad.png.*\[7\]"):
+        read_mask(tmp_path / "bad.png", num_classes=3)
+
+
+def test_colour_image_is_not_a_mask(tmp_path):
+    Image.fromarray(np.zeros((3, 3, 3), np.uint8)).save(tmp_path / "rgb.png")
+    with pytest.raises(MaskError, match="colour image"):
+        read_mask(tmp_path / "rgb.png")
+
+
+def test_map_mask_values_binary_and_ignore():
+    raw = np.array([[0, 255], [11, 0]], np.uint8)
+    np.testing.assert_array_equal(map_mask_values(raw, [0, 255], ignore_value=11), [[0, 1], [255, 0]])
+    with pytest.raises(MaskError, match=r"\[11\]"):
+        map_mask_values(raw, [0, 255])
+
+
+def test_camvid_classes_file(camvid_dir):
+    spec = load_classes_file(camvid_dir / "classes.json")
+    assert len(spec.classes) == 11 and spec.ignore_value == 11
+    assert spec.classes[3].name == "Road" and spec.classes[3].color == (128, 64, 128)
+    assert spec.values == list(range(11))
+
+
+def test_bad_classes_files(tmp_path):
+    (tmp_path / "a.json").write_text("{nonsense")
+    with pytest.raises(UserError, match="a.json"):
+        load_classes_file(tmp_path / "a.json")
+    (tmp_path / "b.json").write_text('["x", "x"]')
+    with pytest.raises(UserError, match="repeated: x"):
+        load_classes_file(tmp_path / "b.json")
