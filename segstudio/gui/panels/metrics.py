@@ -1,0 +1,231 @@
+"""The metrics dock: the loss curve, and per-class IoU as a table and a bar chart.
+
+QtCharts is not part of PySide6-Essentials, so both charts are small QPainter
+widgets. They keep their own data and repaint when it changes.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from segstudio.core.classes import LabelClass
+
+MAX_CURVE_POINTS = 2000  # older points are thinned so long trainings stay cheap to draw
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 48, 10, 10, 22
+
+
+class LossCurve(QWidget):
+    """Training loss against steps, with a smoothed line over the raw points."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.points: list[tuple[int, float]] = []
+        self.setMinimumHeight(120)
+
+    def clear(self) -> None:
+        self.points = []
+        self.update()
+
+    def add_point(self, step: int, loss: float) -> None:
+        if not math.isfinite(loss):
+            return
+        self.points.append((int(step), float(loss)))
+        if len(self.points) > MAX_CURVE_POINTS:
+            self.points = self.points[::2]
+        self.update()
+
+    def paintEvent(self, event):
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.fillRect(self.rect(), self.palette().base())
+        plot = QRectF(MARGIN_LEFT, MARGIN_TOP, self.width() - MARGIN_LEFT - MARGIN_RIGHT,
+                      self.height() - MARGIN_TOP - MARGIN_BOTTOM)
+        text_pen = QPen(self.palette().text().color())
+        painter.setPen(QPen(QColor(150, 150, 150)))
+        painter.drawRect(plot)
+        if len(self.points) < 1 or plot.width() < 10 or plot.height() < 10:
+            painter.setPen(text_pen)
+            painter.drawText(plot, Qt.AlignmentFlag.AlignCenter, "Loss appears while training")
+            return
+        steps = [p[0] for p in self.points]
+        losses = [p[1] for p in self.points]
+        x0, x1 = min(steps), max(max(steps), min(steps) + 1)
+        y0, y1 = 0.0, max(max(losses), 1e-6) * 1.05
+
+        def to_screen(step: float, loss: float) -> QPointF:
+            return QPointF(plot.left() + (step - x0) / (x1 - x0) * plot.width(),
+                           plot.bottom() - (loss - y0) / (y1 - y0) * plot.height())
+
+        painter.setPen(QPen(QColor(120, 160, 220, 110), 1))
+        painter.drawPath(_polyline([to_screen(s, v) for s, v in self.points]))
+        painter.setPen(QPen(QColor(30, 90, 200), 2))
+        painter.drawPath(_polyline([to_screen(s, v) for s, v in _smoothed(self.points)]))
+        painter.setPen(text_pen)
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        painter.drawText(QRectF(0, plot.top() - 6, MARGIN_LEFT - 4, 12), right, f"{y1:.3g}")
+        painter.drawText(QRectF(0, plot.bottom() - 6, MARGIN_LEFT - 4, 12), right, "0")
+        painter.drawText(QRectF(plot.left(), plot.bottom() + 4, plot.width(), 16),
+                         Qt.AlignmentFlag.AlignLeft, f"step {x0}")
+        painter.drawText(QRectF(plot.left(), plot.bottom() + 4, plot.width(), 16),
+                         Qt.AlignmentFlag.AlignRight, f"step {steps[-1]}  loss {losses[-1]:.4f}")
+
+
+class IoUBarChart(QWidget):
+    """One horizontal bar per class, in the class colour, 0..1; n/a for absent classes."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.classes: list[LabelClass] = []
+        self.values: list[float | None] = []
+        self.setMinimumHeight(80)
+
+    def set_values(self, classes: list[LabelClass], values: list[float | None]) -> None:
+        self.classes, self.values = list(classes), list(values)
+        self.setMinimumHeight(20 + 22 * max(1, len(self.classes)))
+        self.update()
+
+    def paintEvent(self, event):
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), self.palette().base())
+        text_color = self.palette().text().color()
+        painter.setPen(text_color)
+        if not self.classes:
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter,
+                             "Per-class IoU appears after the first validation")
+            return
+        label_width = min(140, self.width() // 3)
+        value_width = 44
+        bar_left = label_width + 6
+        bar_span = max(10, self.width() - bar_left - value_width - 6)
+        row_height = min(22, max(12, (self.height() - 10) // len(self.classes)))
+        for row, (label_class, value) in enumerate(zip(self.classes, self.values, strict=False)):
+            top = 5 + row * row_height
+            painter.setPen(text_color)
+            painter.drawText(QRectF(0, top, label_width, row_height),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                             label_class.name)
+            painter.setPen(QColor(170, 170, 170))
+            painter.drawRect(QRectF(bar_left, top + 3, bar_span, row_height - 6))
+            if value is not None:
+                painter.fillRect(QRectF(bar_left, top + 3, bar_span * max(0.0, min(value, 1.0)),
+                                        row_height - 6), QColor(*label_class.color))
+            painter.setPen(text_color)
+            painter.drawText(QRectF(bar_left + bar_span + 4, top, value_width, row_height),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                             "n/a" if value is None else f"{value:.3f}")
+
+
+class MetricsPanel(QWidget):
+    """Loss curve, IoU table and IoU chart, updated from the training reports."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.classes: list[LabelClass] = []
+        self.loss_curve = LossCurve()
+        self.summary_label = QLabel("No validation yet.")
+        self.summary_label.setWordWrap(True)
+        self.validation_label = QLabel("")
+        self.validation_label.setWordWrap(True)
+        self.iou_table = QTableWidget(0, 2)
+        self.iou_table.setHorizontalHeaderLabels(["Class", "IoU"])
+        self.iou_table.verticalHeader().setVisible(False)
+        self.iou_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.iou_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.iou_chart = IoUBarChart()
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Training loss"))
+        layout.addWidget(self.loss_curve, 2)
+        layout.addWidget(self.validation_label)
+        layout.addWidget(self.summary_label)
+        layout.addWidget(self.iou_table, 1)
+        layout.addWidget(self.iou_chart, 1)
+
+    def reset(self, classes: list[LabelClass]) -> None:
+        self.classes = list(classes)
+        self.loss_curve.clear()
+        self.summary_label.setText("No validation yet.")
+        self.show_iou({}, None)
+
+    def set_validation_note(self, text: str) -> None:
+        self.validation_label.setText(text)
+
+    def add_step(self, step: int, loss: float) -> None:
+        self.loss_curve.add_point(step, loss)
+
+    def show_validation(self, report) -> None:
+        """Show a ValReport: per-class IoU (None = class absent), mIoU, Dice, accuracy."""
+        self.show_iou(report.iou, report.miou)
+        parts = [f"step {report.step}", f"mIoU {_fmt(report.miou)}"]
+        if getattr(report, "dice", None) is not None:
+            parts.append(f"Dice {_fmt(report.dice)}")
+        if getattr(report, "pixel_accuracy", None) is not None:
+            parts.append(f"pixel accuracy {_fmt(report.pixel_accuracy)}")
+        self.summary_label.setText("Validation: " + ", ".join(parts))
+
+    def show_iou(self, iou: dict[str, float | None], miou: float | None) -> None:
+        names = [c.name for c in self.classes] or list(iou)
+        values = [_finite_or_none(iou.get(name)) for name in names]
+        self.iou_table.setRowCount(len(names) + 1)
+        for row, (name, value) in enumerate(zip(names, values, strict=True)):
+            self._set_row(row, name, value)
+        self._set_row(len(names), "mean", _finite_or_none(miou))
+        classes = self.classes or [LabelClass(n, (100, 100, 200)) for n in names]
+        self.iou_chart.set_values(classes, values)
+
+    def iou_values(self) -> dict[str, float | None]:
+        """The per-class values shown in the table (for tests and export)."""
+        result = {}
+        for row in range(self.iou_table.rowCount() - 1):
+            text = self.iou_table.item(row, 1).text()
+            result[self.iou_table.item(row, 0).text()] = None if text == "n/a" else float(text)
+        return result
+
+    def _set_row(self, row: int, name: str, value: float | None) -> None:
+        self.iou_table.setItem(row, 0, QTableWidgetItem(name))
+        item = QTableWidgetItem("n/a" if value is None else f"{value:.3f}")
+        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if value is None:
+            item.setToolTip("The class is absent from the validation labels and predictions")
+        self.iou_table.setItem(row, 1, item)
+
+
+def _polyline(points: list[QPointF]) -> QPainterPath:
+    path = QPainterPath()
+    for index, point in enumerate(points):
+        if index == 0:
+            path.moveTo(point)
+        else:
+            path.lineTo(point)
+    return path
+
+
+def _smoothed(points: list[tuple[int, float]], weight: float = 0.9) -> list[tuple[int, float]]:
+    """Exponential moving average (as TensorBoard draws it), debiased at the start."""
+    result, average = [], 0.0
+    for index, (step, value) in enumerate(points, start=1):
+        average = weight * average + (1 - weight) * value
+        result.append((step, average / (1 - weight**index)))
+    return result
+
+
+def _finite_or_none(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _fmt(value) -> str:
+    value = _finite_or_none(value)
+    return "n/a" if value is None else f"{value:.3f}"

@@ -1,0 +1,220 @@
+"""The training dock: model and settings, device, Train / Stop, progress.
+
+The panel only holds widgets. It reads and writes its settings as a plain dict
+(stored in project.settings["training"] by the controller) and emits
+trainRequested / stopRequested; the controller does the rest.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QStandardItemModel
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+MODEL_TITLES = {
+    "unet": "U-Net",
+    "fcn": "FCN",
+    "deeplabv3": "DeepLabV3",
+    "deeplabv3plus": "DeepLabV3+",
+}
+LOSS_TITLES = {"ce": "Cross-entropy", "dice": "Dice", "ce+dice": "Cross-entropy + Dice"}
+DEVICE_TITLES = {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)", "mps": "MPS (Apple)"}
+
+DEFAULT_SETTINGS = {
+    "model": "unet",
+    "crop_size": 256,
+    "batch_size": 4,
+    "lr": 1e-3,
+    "loss": "ce",
+    "augment": True,
+    "limit": "time",  # "time": stop after time_budget seconds; "steps": after `steps` steps
+    "time_budget": 120,
+    "steps": 1000,
+    "device": "auto",
+    "continue_training": True,
+}
+
+
+class TrainingPanel(QWidget):
+    trainRequested = Signal()
+    stopRequested = Signal()
+
+    def __init__(self, model_names: list[str], loss_names: list[str],
+                 devices: dict[str, str | None], parent=None):
+        """`devices` maps each device name to None when usable, else why it is not."""
+        super().__init__(parent)
+        self.model_combo = _combo(model_names, MODEL_TITLES)
+        self.crop_spin = _spin(32, 2048, 32, " px")
+        self.batch_spin = _spin(1, 256, 1)
+        self.lr_spin = QDoubleSpinBox()
+        self.lr_spin.setDecimals(5)
+        self.lr_spin.setRange(1e-5, 1.0)
+        self.lr_spin.setSingleStep(1e-4)
+        self.loss_combo = _combo(loss_names, LOSS_TITLES)
+        self.augment_check = QCheckBox("Flips, rotations, brightness")
+        self.limit_combo = QComboBox()
+        self.limit_combo.addItem("Time budget", "time")
+        self.limit_combo.addItem("Steps", "steps")
+        self.time_spin = _spin(1, 7 * 24 * 3600, 10, " s")
+        self.steps_spin = _spin(1, 10_000_000, 100)
+        self.device_combo = _combo(list(devices), DEVICE_TITLES)
+        _disable_unavailable(self.device_combo, devices)
+        self.continue_check = QCheckBox("Start from the current model")
+        self.continue_check.setToolTip(
+            "Train again starting from the last model (after correcting labels), "
+            "instead of from scratch. Needs a model with the same classes."
+        )
+        self.train_button = QPushButton("Train")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setTextVisible(False)
+        self.status_label = QLabel("Not trained yet.")
+        self.status_label.setWordWrap(True)
+        self.model_label = QLabel("No model loaded.")
+        self.model_label.setWordWrap(True)
+
+        limit_row = QHBoxLayout()
+        limit_row.addWidget(self.limit_combo)
+        limit_row.addWidget(self.time_spin)
+        limit_row.addWidget(self.steps_spin)
+        form = QFormLayout()
+        form.addRow("Model", self.model_combo)
+        form.addRow("Crop size", self.crop_spin)
+        form.addRow("Batch size", self.batch_spin)
+        form.addRow("Learning rate", self.lr_spin)
+        form.addRow("Loss", self.loss_combo)
+        form.addRow("Augmentation", self.augment_check)
+        form.addRow("Stop after", limit_row)
+        form.addRow("Device", self.device_combo)
+        form.addRow("", self.continue_check)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.train_button)
+        buttons.addWidget(self.stop_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.model_label)
+        layout.addStretch(1)
+
+        self.limit_combo.currentIndexChanged.connect(self._show_limit)
+        self.train_button.clicked.connect(self.trainRequested)
+        self.stop_button.clicked.connect(self.stopRequested)
+        self.set_settings(DEFAULT_SETTINGS)
+
+    def settings(self) -> dict:
+        return {
+            "model": self.model_combo.currentData(),
+            "crop_size": self.crop_spin.value(),
+            "batch_size": self.batch_spin.value(),
+            "lr": self.lr_spin.value(),
+            "loss": self.loss_combo.currentData(),
+            "augment": self.augment_check.isChecked(),
+            "limit": self.limit_combo.currentData(),
+            "time_budget": self.time_spin.value(),
+            "steps": self.steps_spin.value(),
+            "device": self.device_combo.currentData(),
+            "continue_training": self.continue_check.isChecked(),
+        }
+
+    def set_settings(self, values: dict) -> None:
+        """Show `values` (missing or invalid entries keep the defaults)."""
+        merged = {**DEFAULT_SETTINGS, **(values or {})}
+        _select(self.model_combo, merged["model"], DEFAULT_SETTINGS["model"])
+        _select(self.loss_combo, merged["loss"], DEFAULT_SETTINGS["loss"])
+        _select(self.limit_combo, merged["limit"], "time")
+        _select(self.device_combo, merged["device"], "auto")
+        for spin, key in ((self.crop_spin, "crop_size"), (self.batch_spin, "batch_size"),
+                          (self.time_spin, "time_budget"), (self.steps_spin, "steps")):
+            try:
+                spin.setValue(int(merged[key]))
+            except (TypeError, ValueError):
+                spin.setValue(int(DEFAULT_SETTINGS[key]))
+        try:
+            self.lr_spin.setValue(float(merged["lr"]))
+        except (TypeError, ValueError):
+            self.lr_spin.setValue(DEFAULT_SETTINGS["lr"])
+        self.augment_check.setChecked(bool(merged["augment"]))
+        self.continue_check.setChecked(bool(merged["continue_training"]))
+        self._show_limit()
+
+    def set_running(self, running: bool) -> None:
+        self.train_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        for widget in (self.model_combo, self.crop_spin, self.batch_spin, self.lr_spin,
+                       self.loss_combo, self.augment_check, self.limit_combo, self.time_spin,
+                       self.steps_spin, self.device_combo, self.continue_check):
+            widget.setEnabled(not running)
+        if running:
+            self.progress_bar.setValue(0)
+
+    def show_progress(self, fraction: float | None, text: str) -> None:
+        if fraction is None:
+            self.progress_bar.setRange(0, 0)  # busy indicator
+        else:
+            self.progress_bar.setRange(0, 1000)
+            self.progress_bar.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
+        self.status_label.setText(text)
+
+    def _show_limit(self) -> None:
+        by_time = self.limit_combo.currentData() == "time"
+        self.time_spin.setVisible(by_time)
+        self.steps_spin.setVisible(not by_time)
+
+
+def _combo(names: list[str], titles: dict[str, str]) -> QComboBox:
+    combo = QComboBox()
+    for name in names:
+        combo.addItem(titles.get(name, name), name)
+    return combo
+
+
+def _spin(low: int, high: int, step: int, suffix: str = "") -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setSingleStep(step)
+    spin.setSuffix(suffix)
+    return spin
+
+
+def _select(combo: QComboBox, value, fallback) -> None:
+    index = combo.findData(value)
+    if index < 0 or not _enabled(combo, index):
+        index = combo.findData(fallback)
+    combo.setCurrentIndex(max(index, 0))
+
+
+def _enabled(combo: QComboBox, index: int) -> bool:
+    model = combo.model()
+    if isinstance(model, QStandardItemModel):
+        item = model.item(index)
+        return item is None or item.isEnabled()
+    return True
+
+
+def _disable_unavailable(combo: QComboBox, devices: dict[str, str | None]) -> None:
+    model = combo.model()
+    for index in range(combo.count()):
+        why = devices.get(combo.itemData(index))
+        if why:
+            item = model.item(index)
+            item.setEnabled(False)
+            item.setToolTip(why)
+            combo.setItemText(index, f"{combo.itemText(index)} (unavailable)")
+            combo.setItemData(index, why, Qt.ItemDataRole.ToolTipRole)

@@ -1,0 +1,257 @@
+"""Background workers: QObjects moved to their own QThread, talking to the GUI by signals.
+
+- TrainingWorker drives the engine's training iterator and turns its reports
+  into signals. It is stopped by a thread-safe flag checked between steps.
+- PredictionWorker predicts one image at a time and keeps at most one pending
+  request: a newer request replaces an older one that has not started (as in
+  Qt's Mandelbrot example), so only the newest image on screen is predicted.
+- TaskWorker runs one long function (export, predicting a folder) with
+  progress and cancel.
+
+`start_worker` / `stop_thread` implement the one threading pattern used by all:
+worker.moveToThread(thread), thread.started -> worker.run, on shutdown set the
+stop flag, quit() and wait().
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from segstudio.core.errors import UserError
+
+# Step reports arrive up to hundreds of times a second with small crops; the GUI
+# needs a few a second. Validation and final reports are always sent.
+STEP_SIGNAL_INTERVAL_S = 0.1
+# How often a copy of the model is sent for live predictions between validations.
+SNAPSHOT_INTERVAL_S = 5.0
+
+
+def describe_error(exc: BaseException) -> str:
+    """A message for the user: UserErrors as they are, known runtime failures explained."""
+    if isinstance(exc, UserError):
+        return str(exc)
+    text = str(exc) or type(exc).__name__
+    if "out of memory" in text.lower():
+        return (
+            f"The device ran out of memory ({text.splitlines()[0]}). "
+            "Lower the batch size or crop size, or train on the CPU."
+        )
+    return f"{type(exc).__name__}: {text}"
+
+
+class TrainingWorker(QObject):
+    """Runs `make_trainer()` and iterates it on its thread, emitting one signal per report.
+
+    `make_trainer` is called on the worker thread (building the data set can take a
+    while) and returns the engine's Trainer: an iterable of reports with `stop()` and
+    `snapshot()`. `on_done(trainer, done_report)` also runs on the worker thread once
+    training ends (saving the model) and its result goes out with `finished`.
+    """
+
+    progress = Signal(object)  # StepReport
+    validated = Signal(object)  # ValReport
+    snapshot = Signal(object)  # SavedModel, a CPU copy for live predictions
+    finished = Signal(object, object)  # DoneReport, on_done's result
+    failed = Signal(str)
+    stopped_thread = Signal()  # emitted last, whatever happened: the thread may quit
+
+    def __init__(
+        self,
+        make_trainer: Callable[[], Iterable],
+        on_done: Callable[[object, object], object] | None = None,
+        want_snapshots: bool = True,
+        torch_threads: int | None = None,
+    ):
+        super().__init__()
+        self._make_trainer = make_trainer
+        self._on_done = on_done
+        self._want_snapshots = want_snapshots
+        self._torch_threads = torch_threads
+        self._lock = threading.Lock()
+        self._stop_requested = False
+        self._trainer = None
+        self.stop_requested_at: float | None = None
+
+    def stop(self) -> None:
+        """Ask the training to stop; safe from any thread, returns at once."""
+        with self._lock:
+            self._stop_requested = True
+            if self.stop_requested_at is None:
+                self.stop_requested_at = time.monotonic()
+            trainer = self._trainer
+        if trainer is not None and hasattr(trainer, "stop"):
+            trainer.stop()
+
+    @property
+    def stop_requested(self) -> bool:
+        with self._lock:
+            return self._stop_requested
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # any failure becomes a message, never a crash
+            traceback.print_exc()
+            self.failed.emit(describe_error(exc))
+        finally:
+            self.stopped_thread.emit()
+
+    def _run(self) -> None:
+        if self._torch_threads:
+            import torch
+
+            torch.set_num_threads(self._torch_threads)
+        trainer = self._make_trainer()
+        with self._lock:
+            self._trainer = trainer
+            stop_now = self._stop_requested
+        if stop_now and hasattr(trainer, "stop"):
+            trainer.stop()
+        last_step_signal = 0.0
+        last_snapshot = time.monotonic()
+        pending_step = None
+        for report in trainer:
+            kind = type(report).__name__
+            now = time.monotonic()
+            if kind == "StepReport":
+                pending_step = report
+                if now - last_step_signal >= STEP_SIGNAL_INTERVAL_S:
+                    self.progress.emit(report)
+                    last_step_signal, pending_step = now, None
+                if self._want_snapshots and now - last_snapshot >= SNAPSHOT_INTERVAL_S:
+                    self._send_snapshot(trainer)
+                    last_snapshot = time.monotonic()
+            elif kind == "ValReport":
+                if pending_step is not None:
+                    self.progress.emit(pending_step)
+                    pending_step = None
+                self.validated.emit(report)
+                if self._want_snapshots:
+                    self._send_snapshot(trainer)
+                    last_snapshot = time.monotonic()
+            elif kind == "DoneReport":
+                if pending_step is not None:
+                    self.progress.emit(pending_step)
+                result = self._on_done(trainer, report) if self._on_done else None
+                self.finished.emit(report, result)
+                return
+        raise RuntimeError("training ended without a final report")
+
+    def _send_snapshot(self, trainer) -> None:
+        if hasattr(trainer, "snapshot") and not self.stop_requested:
+            self.snapshot.emit(trainer.snapshot())
+
+
+class PredictionWorker(QObject):
+    """Predicts the newest requested image; older requests not yet started are dropped.
+
+    `request(key, predict)` may be called from the GUI thread at any rate: it
+    stores the call as the single pending request and wakes the worker. The
+    worker runs `predict()` (returning any result) and emits `ready(key, result)`.
+    """
+
+    ready = Signal(object, object)  # key, result
+    failed = Signal(object, str)  # key, message
+    _wake = Signal()
+
+    def __init__(self):
+        super().__init__()
+        self._lock = threading.Lock()
+        self._pending: tuple[object, Callable[[], object]] | None = None
+        self._wake.connect(self._process)
+        self.dropped = 0  # requests replaced before they started (for tests and benchmarks)
+
+    def request(self, key, predict: Callable[[], object]) -> None:
+        with self._lock:
+            if self._pending is not None:
+                self.dropped += 1
+            self._pending = (key, predict)
+        self._wake.emit()  # queued: _process runs on the worker's thread
+
+    def cancel_pending(self) -> None:
+        with self._lock:
+            self._pending = None
+
+    @Slot()
+    def _process(self) -> None:
+        while True:
+            with self._lock:
+                job, self._pending = self._pending, None
+            if job is None:
+                return
+            key, predict = job
+            try:
+                result = predict()
+            except Exception as exc:  # shown as a message; the worker goes on
+                traceback.print_exc()
+                self.failed.emit(key, describe_error(exc))
+            else:
+                self.ready.emit(key, result)
+
+
+class TaskWorker(QObject):
+    """Runs `task(progress, should_stop)` once; progress(done, total) reports along the way."""
+
+    progress = Signal(int, int)
+    finished = Signal(object)  # the task's result
+    failed = Signal(str)
+    stopped_thread = Signal()
+
+    def __init__(self, task: Callable[[Callable[[int, int], None], Callable[[], bool]], object]):
+        super().__init__()
+        self._task = task
+        self._cancel = threading.Event()
+
+    def stop(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = self._task(lambda done, total: self.progress.emit(done, total),
+                                self._cancel.is_set)
+        except Exception as exc:  # shown as a message
+            traceback.print_exc()
+            self.failed.emit(describe_error(exc))
+        else:
+            self.finished.emit(result)
+        finally:
+            self.stopped_thread.emit()
+
+
+def start_worker(worker: QObject, name: str, run_slot: Callable | None = None) -> QThread:
+    """Move `worker` to a new QThread; call `run_slot` (default: worker.run, if any) on start.
+
+    The thread quits by itself once the worker emits `stopped_thread` (when it has one).
+    The caller keeps references to both and calls stop_thread() on shutdown.
+    """
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    run = run_slot or getattr(worker, "run", None)
+    if run is not None:
+        thread.started.connect(run)
+    if hasattr(worker, "stopped_thread"):
+        worker.stopped_thread.connect(thread.quit)
+    thread.start()
+    return thread
+
+
+def stop_thread(thread: QThread | None, worker: QObject | None = None, wait_ms: int = 10000) -> bool:
+    """Ask the worker to stop, end the thread's event loop and wait for it; True if it ended."""
+    if worker is not None and hasattr(worker, "stop"):
+        worker.stop()
+    if thread is None:
+        return True
+    thread.quit()
+    return thread.wait(wait_ms)

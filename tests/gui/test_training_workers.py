@@ -1,0 +1,194 @@
+"""The worker layer on its own: threading, stop, stale-request dropping, errors.
+
+A fake trainer (a plain iterator of report objects) stands in for the engine
+here, to test only the Qt threading; the end-to-end tests use the real engine.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QThread  # noqa: E402
+
+from segstudio.core.errors import UserError  # noqa: E402
+from segstudio.gui.workers import (  # noqa: E402
+    PredictionWorker,
+    TaskWorker,
+    TrainingWorker,
+    start_worker,
+    stop_thread,
+)
+
+
+@dataclass
+class StepReport:
+    step: int
+    loss: float
+    progress: float = 0.0
+
+
+@dataclass
+class ValReport:
+    step: int
+    iou: dict
+    miou: float
+
+
+@dataclass
+class DoneReport:
+    reason: str
+    steps: int
+
+
+class FakeTrainer:
+    """Yields a step every `step_s` seconds, a validation every 5 steps, until stopped."""
+
+    def __init__(self, step_s=0.01, max_steps=None, fail_at=None):
+        self.step_s, self.max_steps, self.fail_at = step_s, max_steps, fail_at
+        self._stop = threading.Event()
+        self.thread = None
+
+    def stop(self):
+        self._stop.set()
+
+    def snapshot(self):
+        return {"snapshot_of_thread": threading.current_thread().name}
+
+    def __iter__(self):
+        self.thread = QThread.currentThread()
+        step = 0
+        while not self._stop.is_set() and (self.max_steps is None or step < self.max_steps):
+            time.sleep(self.step_s)
+            step += 1
+            if step == self.fail_at:
+                raise UserError("no labelled images: paint some labels first")
+            yield StepReport(step, 1.0 / step)
+            if step % 5 == 0:
+                yield ValReport(step, {"cell": 0.5, "membrane": None}, 0.5)
+        yield DoneReport("stopped" if self._stop.is_set() else "steps", step)
+
+
+def test_training_worker_runs_off_the_gui_thread_and_reports(qtbot, qapp):
+    trainer = FakeTrainer(max_steps=12)
+    saved_on = []
+    worker = TrainingWorker(
+        lambda: trainer, on_done=lambda t, done: saved_on.append(QThread.currentThread()) or "dir"
+    )
+    steps, vals, snaps = [], [], []
+    worker.progress.connect(steps.append)
+    worker.validated.connect(vals.append)
+    worker.snapshot.connect(snaps.append)
+    with qtbot.waitSignal(worker.finished, timeout=5000) as finished:
+        thread = start_worker(worker, "training-test")
+    done, result = finished.args
+    assert done.reason == "steps" and done.steps == 12 and result == "dir"
+    assert trainer.thread is thread and saved_on == [thread]
+    assert thread is not qapp.thread()
+    assert [v.step for v in vals] == [5, 10]
+    assert steps and steps[-1].step == 12  # the last step is always sent, even when throttled
+    assert len(snaps) == 2  # one copy of the model after each validation
+    assert stop_thread(thread, worker)
+    assert thread.isFinished()
+
+
+def test_training_worker_stops_within_a_second(qtbot):
+    trainer = FakeTrainer(step_s=0.05)
+    worker = TrainingWorker(lambda: trainer)
+    with qtbot.waitSignal(worker.progress, timeout=5000):
+        thread = start_worker(worker, "training-test")
+    with qtbot.waitSignal(worker.finished, timeout=2000) as finished:
+        started = time.monotonic()
+        worker.stop()
+    assert time.monotonic() - started < 1.0
+    assert finished.args[0].reason == "stopped"
+    assert stop_thread(thread, worker)
+
+
+def test_training_worker_reports_errors_as_messages(qtbot):
+    worker = TrainingWorker(lambda: FakeTrainer(fail_at=3))
+    with qtbot.waitSignal(worker.failed, timeout=5000) as failed:
+        thread = start_worker(worker, "training-test")
+    assert "no labelled images" in failed.args[0]
+    assert stop_thread(thread, worker)
+
+
+def test_stop_before_the_trainer_exists_is_honoured(qtbot):
+    def slow_to_build():
+        time.sleep(0.2)
+        return FakeTrainer()
+
+    worker = TrainingWorker(slow_to_build)
+    with qtbot.waitSignal(worker.finished, timeout=3000) as finished:
+        thread = start_worker(worker, "training-test")
+        worker.stop()
+    assert finished.args[0].reason == "stopped"
+    assert stop_thread(thread, worker)
+
+
+def test_prediction_worker_drops_stale_requests(qtbot):
+    worker = PredictionWorker()
+    thread = start_worker(worker, "prediction-test")
+    gate = threading.Event()
+    predicted = []
+
+    def job(key):
+        def predict():
+            if key == 0:
+                gate.wait(5)  # hold the worker busy while more requests arrive
+            predicted.append(key)
+            return key * 10
+
+        return predict
+
+    results = []
+    worker.ready.connect(lambda key, result: results.append((key, result)))
+    worker.request(0, job(0))
+    qtbot.waitUntil(lambda: not gate.is_set() and worker._pending is None, timeout=2000)
+    for key in range(1, 6):
+        worker.request(key, job(key))
+    gate.set()
+    qtbot.waitUntil(lambda: (5, 50) in results, timeout=5000)
+    qtbot.wait(50)
+    assert predicted == [0, 5]  # 1..4 were replaced before they started
+    assert worker.dropped == 4
+    assert stop_thread(thread, worker)
+
+
+def test_prediction_worker_keeps_going_after_an_error(qtbot):
+    worker = PredictionWorker()
+    thread = start_worker(worker, "prediction-test")
+
+    def broken():
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2 GiB")
+
+    with qtbot.waitSignal(worker.failed, timeout=3000) as failed:
+        worker.request("a", broken)
+    assert failed.args[0] == "a" and "Lower the batch size" in failed.args[1]
+    with qtbot.waitSignal(worker.ready, timeout=3000) as ready:
+        worker.request("b", lambda: 42)
+    assert ready.args == ["b", 42]
+    assert stop_thread(thread, worker)
+
+
+def test_task_worker_progress_and_cancel(qtbot):
+    def task(progress, should_stop):
+        for index in range(1000):
+            if should_stop():
+                return ("cancelled", index)
+            progress(index + 1, 1000)
+            time.sleep(0.005)
+        return ("done", 1000)
+
+    worker = TaskWorker(task)
+    with qtbot.waitSignal(worker.progress, timeout=3000):
+        thread = start_worker(worker, "task-test")
+    with qtbot.waitSignal(worker.finished, timeout=2000) as finished:
+        worker.stop()
+    assert finished.args[0][0] == "cancelled"
+    assert thread.wait(2000)
