@@ -1,0 +1,73 @@
+"""Paint speed on a huge mask vs a small one: a brush must cost the same on both.
+
+Times single dabs and a 200-point stroke (painted segment by segment, as the
+canvas does while the mouse moves, then combined into one undo step) on an
+8,000 x 8,000 mask and on a 512 x 512 one, at the same positions. Prints
+microseconds per dab / per segment and the big/small ratio, which should be ~1.
+
+    python benchmarks/paint_speed.py [--radius 12] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from segstudio.core.edits import brush_dab, brush_stroke, combine
+from segstudio.core.masks import empty_mask
+
+DABS = 500
+STROKE_POINTS = 200
+
+
+def best_time(function, repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def measure(size: int, radius: float, repeats: int) -> tuple[float, float]:
+    """(microseconds per dab, microseconds per stroke segment incl. combine) on a size^2 mask."""
+    rng = np.random.default_rng(0)
+    mask = empty_mask(size, size)
+    dab_points = rng.uniform(20, 490, size=(DABS, 2))  # inside both masks
+    angles = np.linspace(0, 4 * np.pi, STROKE_POINTS)
+    stroke = np.stack([250 + 200 * np.cos(angles), 250 + 150 * np.sin(1.5 * angles)], axis=1)
+
+    def dabs():
+        for i, (x, y) in enumerate(dab_points):
+            brush_dab(mask, x, y, radius, i % 3)
+
+    def segments():
+        pts = [tuple(p) for p in stroke]
+        diffs = [
+            brush_stroke(mask, [a, b], radius, 1) for a, b in zip(pts[:-1], pts[1:], strict=True)
+        ]
+        combine(diffs)
+        mask[:512, :512] = 255  # same starting state for every repeat
+
+    per_dab = best_time(dabs, repeats) / DABS * 1e6
+    per_segment = best_time(segments, repeats) / (STROKE_POINTS - 1) * 1e6
+    return per_dab, per_segment
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--radius", type=float, default=12)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    small = measure(512, args.radius, args.repeats)
+    big = measure(8000, args.radius, args.repeats)
+    print(f"brush radius {args.radius:g}, best of {args.repeats}")
+    print(f"{'':22}{'512 x 512':>12}{'8000 x 8000':>14}{'ratio':>8}")
+    for name, a, b in [("dab (us)", small[0], big[0]), ("stroke segment (us)", small[1], big[1])]:
+        print(f"{name:22}{a:12.1f}{b:14.1f}{b / a:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
