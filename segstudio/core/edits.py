@@ -260,6 +260,8 @@ def _flood_region(
     if source.ndim == 3 and source.shape[2] == 1:
         source = source[:, :, 0]
     source = np.ascontiguousarray(source)
+    if not source.flags.writeable:  # cv2 refuses read-only input even with MASK_ONLY
+        source = source.copy()
     height, width = source.shape[:2]
     fill_mask = np.zeros((height + 2, width + 2), dtype=np.uint8)
     flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)

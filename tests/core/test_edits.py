@@ -285,6 +285,15 @@ def test_flood_fill_from_image_only_unlabelled():
     assert diff.changed_pixels == 3
 
 
+def test_flood_fill_accepts_read_only_and_strided_images():
+    image = np.zeros((3, 4, 3), dtype=np.uint8)
+    image[:, 0] = 9
+    image.setflags(write=False)
+    mask = blank(3, 4)
+    assert flood_fill(mask, 0.5, 0.5, 1, image=image).changed_pixels == 3
+    assert flood_fill(mask, 0.5, 0.5, 2, image=image[:, ::-1]).changed_pixels == 9
+
+
 def test_flood_fill_image_of_another_size_is_refused():
     with pytest.raises(ValueError):
         flood_fill(blank(3, 3), 0.5, 0.5, 1, image=np.zeros((4, 3), np.uint8))
