@@ -20,7 +20,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from segstudio.core.errors import UserError
 
@@ -242,7 +242,9 @@ def start_worker(worker: QObject, name: str, run_slot: Callable | None = None) -
     if run is not None:
         thread.started.connect(run)
     if hasattr(worker, "stopped_thread"):
-        worker.stopped_thread.connect(thread.quit)
+        # Direct: quit() is thread-safe, and a queued call would wait for the GUI thread,
+        # which may itself be blocked in wait() for this thread.
+        worker.stopped_thread.connect(thread.quit, Qt.ConnectionType.DirectConnection)
     thread.start()
     return thread
 
