@@ -1,0 +1,294 @@
+"""Prediction on whole images of any size, by overlapping tiles.
+
+Tiles overlap by `overlap` pixels and are blended with a weight window that
+tapers toward tile edges, where a network sees the least context. Memory stays
+bounded on huge images: tiles are processed one row (band) at a time, and the
+rows of the image that no later tile touches are turned into labels at once,
+so the float32 class scores never exist for more than one band of rows.
+Images (or sides) smaller than a tile are reflect-padded to a multiple of 32
+and cropped back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from segstudio.core.atomic import atomic_path
+from segstudio.core.classes import LabelClass
+from segstudio.core.errors import UserError
+from segstudio.core.images import list_images, load_image
+from segstudio.core.masks import write_mask
+from segstudio.ml.devices import pick_device
+from segstudio.ml.saved import SavedModel
+
+# Sides smaller than a tile are padded to a multiple of this: the downsampling
+# factor of the deepest supported encoders, so every stage sees whole pixels.
+ALIGN = 32
+# Weight left at the very edge of a tile; never zero, so that an image border
+# covered by a single tile still gets that tile's prediction.
+_EDGE_WEIGHT = 1e-3
+
+
+class PredictionStopped(Exception):
+    """Raised inside predict_image when `should_stop()` turns true."""
+
+
+@dataclass
+class Prediction:
+    labels: np.ndarray  # uint8 (H, W) class indices
+    probs: np.ndarray | None = None  # float16 (K, H, W) class probabilities
+    confidence: np.ndarray | None = None  # float16 (H, W): the winning class's probability
+
+
+def predict_image(
+    saved: SavedModel,
+    image_hwc: np.ndarray,
+    device: str | torch.device | None = None,
+    tile_size: int = 512,
+    overlap: int = 64,
+    return_probs: bool = False,
+    return_confidence: bool = False,
+    batch_size: int = 4,
+    should_stop: Callable[[], bool] | None = None,
+) -> Prediction:
+    """Predict class labels for one image as stored (H, W, C) or (H, W).
+
+    Uses the model where it is when `device` is None; otherwise moves it there
+    (in place: from a worker thread, pass a copy of a model another thread uses).
+    """
+    image = image_hwc[:, :, None] if image_hwc.ndim == 2 else image_hwc
+    if image.ndim != 3 or image.shape[0] == 0 or image.shape[1] == 0:
+        raise UserError(f"expected an image of shape (H, W, C), got {image_hwc.shape}")
+    if image.shape[2] != saved.in_channels:
+        raise UserError(
+            f"the image has {image.shape[2]} channel(s) but the model was trained on "
+            f"{saved.in_channels}-channel images; convert the image or train a model for it"
+        )
+    if tile_size < ALIGN or not 0 <= overlap <= tile_size // 2:
+        raise UserError(
+            f"tile size {tile_size} and overlap {overlap}: the tile size must be at least "
+            f"{ALIGN} and the overlap between 0 and half the tile size"
+        )
+    model = saved.model
+    if device is not None:
+        model.to(pick_device(device))
+    if model.training:
+        model.eval()
+    run = _TileRunner(model, _model_device(model))
+    batch_size = max(1, batch_size)
+    height, width = image.shape[:2]
+    ys, tile_h, window_y = _axis_layout(height, tile_size, overlap)
+    xs, tile_w, window_x = _axis_layout(width, tile_size, overlap)
+    out = _Outputs(saved.num_classes, height, width, return_probs, return_confidence)
+
+    with torch.inference_mode():
+        if len(ys) == 1 and len(xs) == 1:  # the common case (and the GUI's): no blending
+            band = _normalised_band(saved, image, 0, tile_h, tile_w)
+            logits = run([band])[0, :, :height, :width]
+            out.finalise(logits, 0, need_softmax=True)
+            return out.result()
+        window = (window_y[:, None] * window_x[None, :]).to(run.device)
+        acc = torch.zeros((saved.num_classes, tile_h, max(width, tile_w)), device=run.device)
+        weight = torch.zeros((tile_h, max(width, tile_w)), device=run.device)
+        for index, y0 in enumerate(ys):
+            band = _normalised_band(saved, image, y0, tile_h, max(width, tile_w))
+            for start in range(0, len(xs), batch_size):
+                if should_stop is not None and should_stop():
+                    raise PredictionStopped()
+                chunk = xs[start : start + batch_size]
+                probs = run([band[:, :, x0 : x0 + tile_w] for x0 in chunk]).softmax(dim=1)
+                for tile_probs, x0 in zip(probs, chunk, strict=True):
+                    acc[:, :, x0 : x0 + tile_w] += tile_probs * window
+                    weight[:, x0 : x0 + tile_w] += window
+            # Rows above the next band's top are final: no later tile touches them.
+            done = (ys[index + 1] if index + 1 < len(ys) else tile_h + y0) - y0
+            rows = min(done, height - y0)
+            out.finalise(acc[:, :rows, :width] / weight[:rows, :width], y0, need_softmax=False)
+            acc = torch.cat([acc[:, done:], torch.zeros_like(acc[:, :done])], dim=1)
+            weight = torch.cat([weight[done:], torch.zeros_like(weight[:done])], dim=0)
+    return out.result()
+
+
+def _axis_layout(length: int, tile: int, overlap: int) -> tuple[list[int], int, torch.Tensor]:
+    """Tile starts, tile extent and blending window along one image axis."""
+    if length <= tile:
+        extent = -(-length // ALIGN) * ALIGN
+        return [0], extent, torch.ones(extent)
+    stride = tile - overlap
+    starts = list(range(0, length - tile, stride)) + [length - tile]
+    if overlap == 0:
+        return starts, tile, torch.ones(tile)
+    centre_distance = torch.minimum(torch.arange(tile) + 0.5, tile - 0.5 - torch.arange(tile))
+    window = (centre_distance / overlap).clamp(_EDGE_WEIGHT, 1.0)
+    return starts, tile, window
+
+
+def _normalised_band(
+    saved: SavedModel, image: np.ndarray, y0: int, rows: int, width: int
+) -> torch.Tensor:
+    """Rows y0..y0+rows of the image, normalised to (C, rows, width), reflect-padded."""
+    part = saved.normalization.apply(image[y0 : y0 + rows])
+    pad_rows, pad_cols = rows - part.shape[1], width - part.shape[2]
+    if pad_rows or pad_cols:
+        part = np.pad(part, ((0, 0), (0, pad_rows), (0, pad_cols)), mode="reflect")
+    return torch.from_numpy(np.ascontiguousarray(part, dtype=np.float32))
+
+
+class _TileRunner:
+    """Runs batches of (C, h, w) tiles through the model; returns float32 logits."""
+
+    def __init__(self, model: torch.nn.Module, device: torch.device):
+        self.model, self.device = model, device
+
+    def __call__(self, tiles: list[torch.Tensor]) -> torch.Tensor:
+        batch = torch.stack(tiles).to(self.device, non_blocking=True)
+        with torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda"):
+            logits = self.model(batch)
+        if logits.shape[-2:] != batch.shape[-2:]:
+            logits = F.interpolate(logits, size=batch.shape[-2:], mode="bilinear")
+        return logits.float()
+
+
+class _Outputs:
+    """The full-size results, filled band by band."""
+
+    def __init__(self, classes: int, height: int, width: int, probs: bool, confidence: bool):
+        self.labels = np.empty((height, width), dtype=np.uint8)
+        self.probs = np.empty((classes, height, width), np.float16) if probs else None
+        self.confidence = np.empty((height, width), np.float16) if confidence else None
+
+    def finalise(self, scores: torch.Tensor, y0: int, need_softmax: bool) -> None:
+        """Write rows y0.. from (K, rows, W) scores: logits if need_softmax, else probs."""
+        rows = scores.shape[1]
+        if need_softmax and (self.probs is not None or self.confidence is not None):
+            scores, need_softmax = scores.softmax(dim=0), False
+        if self.confidence is not None:
+            best, labels = scores.max(dim=0)
+            self.confidence[y0 : y0 + rows] = best.half().cpu().numpy()
+        else:
+            labels = scores.argmax(dim=0)
+        self.labels[y0 : y0 + rows] = labels.to(torch.uint8).cpu().numpy()
+        if self.probs is not None:
+            self.probs[:, y0 : y0 + rows] = scores.half().cpu().numpy()
+
+    def result(self) -> Prediction:
+        return Prediction(self.labels, self.probs, self.confidence)
+
+
+def _model_device(model: torch.nn.Module) -> torch.device:
+    for tensor in model.parameters():
+        return tensor.device
+    return torch.device("cpu")
+
+
+OVERLAY_FOLDER = "overlays"
+
+
+@dataclass
+class FolderPrediction:
+    written: list[Path] = field(default_factory=list)  # the label masks written
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # (image, why)
+    stopped: bool = False  # should_stop() ended the run early
+
+
+def predict_folder(
+    saved: SavedModel,
+    images: str | os.PathLike | Iterable[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    overlay: bool = False,
+    progress: Callable[[int, int, Path], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    device: str | torch.device | None = None,
+    **predict_options,
+) -> FolderPrediction:
+    """Predict every image in a folder (or a list of files) and write the results.
+
+    Label masks go to `out_dir` as palette PNGs named after the images (with
+    their sub-folders), colour overlays to `out_dir/overlays`. An image that
+    cannot be read or does not fit the model is skipped and listed in the result.
+    `progress(done, total, path)` is called after each image.
+    """
+    paths = _image_paths(images)
+    out_dir = Path(out_dir)
+    result = FolderPrediction()
+    for done, (path, relative) in enumerate(paths, start=1):
+        if should_stop is not None and should_stop():
+            result.stopped = True
+            break
+        try:
+            image = load_image(path)
+            prediction = predict_image(
+                saved, image, device=device, should_stop=should_stop, **predict_options
+            )
+        except PredictionStopped:
+            result.stopped = True
+            break
+        except UserError as exc:
+            message = str(exc)
+            result.skipped.append((path, message if str(path) in message else f"{path}: {message}"))
+        else:
+            write_mask(out_dir / relative, prediction.labels, saved.classes)
+            if overlay:
+                write_overlay(out_dir / OVERLAY_FOLDER / relative, image, prediction.labels,
+                              saved.classes)
+            result.written.append(out_dir / relative)
+        if progress is not None:
+            progress(done, len(paths), path)
+    return result
+
+
+def write_overlay(
+    path: str | os.PathLike,
+    image_hwc: np.ndarray,
+    labels: np.ndarray,
+    classes: list[LabelClass],
+    alpha: float = 0.5,
+) -> None:
+    """Write the image with the class colours blended over it as an RGB PNG, atomically."""
+    from PIL import Image
+
+    colours = np.zeros((256, 3), dtype=np.float32)
+    colours[: len(classes)] = [c.color for c in classes]
+    base = display_rgb(image_hwc).astype(np.float32)
+    blended = base * (1 - alpha) + colours[labels] * alpha
+    with atomic_path(path) as tmp:
+        Image.fromarray(np.rint(blended).astype(np.uint8), mode="RGB").save(tmp, format="PNG")
+
+
+def display_rgb(image_hwc: np.ndarray) -> np.ndarray:
+    """An (H, W, C) image of any dtype as 8-bit RGB for display.
+
+    8-bit images are shown as they are; others are stretched between their
+    0.5 and 99.5 percentiles. Gray is repeated, extra channels (alpha) dropped.
+    """
+    image = image_hwc[:, :, None] if image_hwc.ndim == 2 else image_hwc
+    image = image[:, :, :3] if image.shape[2] >= 3 else image[:, :, :1]
+    if image.dtype != np.uint8:
+        step = max(1, int(np.sqrt(image.shape[0] * image.shape[1] / 1e6)))
+        sample = image[::step, ::step].astype(np.float64)
+        low, high = np.percentile(sample, [0.5, 99.5])
+        scale = 255.0 / (high - low) if high > low else 0.0
+        image = np.clip((image.astype(np.float32) - low) * scale, 0, 255).astype(np.uint8)
+    return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else np.ascontiguousarray(image)
+
+
+def _image_paths(images) -> list[tuple[Path, Path]]:
+    """(image file, output name) pairs; output names keep the images' sub-folders."""
+    if isinstance(images, (str, os.PathLike)):
+        root = Path(images)
+        paths, _ = list_images(root)
+        if not paths:
+            raise UserError(f"{root}: no images found (looked for PNG, JPEG, TIFF and BMP files)")
+    else:
+        paths = [Path(p) for p in images]
+        if not paths:
+            raise UserError("no images to predict")
+        root = Path(os.path.commonpath([p.absolute().parent for p in paths]))
+    return [(p, p.absolute().relative_to(root.absolute()).with_suffix(".png")) for p in paths]

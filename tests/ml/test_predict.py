@@ -1,0 +1,198 @@
+"""Tiled prediction: equal to whole-image prediction, any size, bounded work per band."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from segstudio.core.errors import UserError
+from segstudio.core.images import load_image
+from segstudio.core.masks import read_mask, read_mask_values
+from segstudio.ml.predict import (
+    OVERLAY_FOLDER,
+    PredictionStopped,
+    display_rgb,
+    predict_folder,
+    predict_image,
+)
+from segstudio.ml.saved import SavedModel
+from tests.ml.test_saved import make_saved, model_logits
+
+
+@pytest.fixture(scope="module")
+def trained_saved(isbi_dir) -> SavedModel:
+    """The compact U-Net trained for a few seconds on EM slices: membrane (0) vs cell (1)."""
+    saved = make_saved(num_classes=2)
+    images = [load_image(isbi_dir / "images" / f"{i:02d}.png") for i in range(4)]
+    masks = [read_mask_values(isbi_dir / "masks" / f"{i:02d}.png") > 0 for i in range(4)]
+    rng = np.random.default_rng(0)
+    model = saved.model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(30):
+        picks = [(rng.integers(4), *rng.integers(0, 512 - 128, size=2)) for _ in range(4)]
+        x = np.stack([saved.normalization.apply(images[i][y:y + 128, x:x + 128]) for i, y, x in picks])
+        y = np.stack([masks[i][y:y + 128, x:x + 128] for i, y, x in picks]).astype(np.int64)
+        loss = F.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(y))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    return saved
+
+
+def pointwise_saved(num_classes=3, in_channels=1) -> SavedModel:
+    """A model without spatial context: any tiling must reproduce it exactly."""
+    saved = make_saved(num_classes, in_channels)
+    torch.manual_seed(1)
+    saved.model = nn.Sequential(
+        nn.Conv2d(in_channels, 8, 1), nn.Tanh(), nn.Conv2d(8, num_classes, 1)
+    ).eval()
+    return saved
+
+
+@pytest.fixture(scope="module")
+def em_mosaic(isbi_dir):
+    """A 900 x 1100 gray image made of real EM slices."""
+    slices = [load_image(isbi_dir / "images" / f"{i:02d}.png")[:, :, 0] for i in range(6)]
+    mosaic = np.block([slices[:3], slices[3:]])
+    return np.ascontiguousarray(mosaic[:900, :1100, None])
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "tile", "overlap"),
+    [
+        (900, 1100, 256, 64),  # many bands, many tiles per band, uneven last tiles
+        (301, 257, 512, 64),  # smaller than one tile: padded and cropped
+        (130, 700, 256, 32),  # one band, several tiles
+        (700, 97, 128, 0),  # one column of tiles, no overlap
+        (1, 5, 64, 16),  # a sliver
+    ],
+)
+def test_tiling_reproduces_a_context_free_model_exactly(em_mosaic, height, width, tile, overlap):
+    saved = pointwise_saved()
+    image = em_mosaic[:height, :width]
+    expected = model_logits(saved, image)[0].softmax(dim=0).numpy()
+    got = predict_image(
+        saved, image, tile_size=tile, overlap=overlap, return_probs=True, return_confidence=True
+    )
+    assert got.labels.shape == (height, width) and got.labels.dtype == np.uint8
+    assert got.probs.shape == (3, height, width) and got.probs.dtype == np.float16
+    np.testing.assert_allclose(got.probs, expected, atol=2e-3)
+    np.testing.assert_allclose(got.confidence, expected.max(axis=0), atol=2e-3)
+    margin = np.sort(expected, axis=0)[-1] - np.sort(expected, axis=0)[-2]
+    clear = margin > 5e-3  # where float16 rounding cannot flip the winner
+    np.testing.assert_array_equal(got.labels[clear], expected.argmax(axis=0)[clear])
+
+
+def test_tiled_unet_matches_whole_image_prediction(em_mosaic, trained_saved):
+    image = em_mosaic[:640, :768]
+    whole = predict_image(trained_saved, image, tile_size=768, return_probs=True)
+    assert 0.1 < (whole.labels == 0).mean() < 0.5  # it does find membranes
+
+    def difference(overlap):
+        tiled = predict_image(trained_saved, image, tile_size=256, overlap=overlap, return_probs=True)
+        diff = np.abs(whole.probs.astype(np.float32) - tiled.probs.astype(np.float32)).mean()
+        return diff, (whole.labels == tiled.labels).mean()
+
+    blended_diff, blended_agreement = difference(64)
+    abutting_diff, _ = difference(0)
+    assert blended_diff < 0.01 and blended_agreement > 0.99, (blended_diff, blended_agreement)
+    assert blended_diff < abutting_diff  # blended borders beat tiles that merely abut
+
+
+def test_whole_image_prediction_is_the_model_on_reflect_padded_input(em_mosaic, trained_saved):
+    saved = trained_saved
+    image = em_mosaic[:301, :257]
+    got = predict_image(saved, image, return_confidence=True)
+    x = np.pad(saved.normalization.apply(image), ((0, 0), (0, 19), (0, 31)), mode="reflect")
+    with torch.no_grad():
+        logits = saved.model(torch.from_numpy(x)[None])[0, :, :301, :257]
+    np.testing.assert_array_equal(got.labels, logits.argmax(dim=0).numpy())
+    np.testing.assert_allclose(
+        got.confidence, logits.softmax(dim=0).max(dim=0).values.numpy(), atol=1e-3
+    )
+    assert got.probs is None
+
+
+def test_gray_image_without_channel_axis_and_other_dtypes(em_mosaic):
+    saved = pointwise_saved(num_classes=2)
+    image = em_mosaic[:200, :300, 0]
+    as_uint8 = predict_image(saved, image).labels
+    as_float = predict_image(saved, image.astype(np.float32)).labels
+    np.testing.assert_array_equal(as_uint8, as_float)
+
+
+def test_wrong_channel_count_is_a_clear_error(em_mosaic):
+    rgb = np.repeat(em_mosaic[:64, :64], 3, axis=2)
+    with pytest.raises(UserError, match="3 channel.*1-channel"):
+        predict_image(make_saved(), rgb)
+
+
+@pytest.mark.parametrize(("tile", "overlap"), [(16, 0), (256, 200), (256, -1)])
+def test_bad_tiling_is_refused(em_mosaic, tile, overlap):
+    with pytest.raises(UserError, match="tile size"):
+        predict_image(make_saved(), em_mosaic[:64, :64], tile_size=tile, overlap=overlap)
+
+
+def test_should_stop_interrupts_a_large_image(em_mosaic):
+    calls = []
+
+    def stop():
+        calls.append(1)
+        return len(calls) > 2
+
+    with pytest.raises(PredictionStopped):
+        predict_image(pointwise_saved(), em_mosaic, tile_size=128, batch_size=2, should_stop=stop)
+    assert len(calls) == 3
+
+
+def test_predict_folder_writes_palette_masks_and_overlays(tmp_path, isbi_dir, trained_saved):
+    images = tmp_path / "images"
+    (images / "sub").mkdir(parents=True)
+    source = load_image(isbi_dir / "images" / "03.png")
+    Image.fromarray(source[:200, :260, 0]).save(images / "a.png")
+    Image.fromarray(source[:150, :100, 0].astype(np.uint16) * 257).save(images / "sub" / "b.tif")
+    (images / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (images / "notes.txt").write_text("not an image")
+    saved = trained_saved
+    seen = []
+
+    result = predict_folder(
+        saved, images, tmp_path / "out", overlay=True, progress=lambda *a: seen.append(a)
+    )
+
+    out = tmp_path / "out"
+    assert sorted(result.written) == [out / "a.png", out / "sub" / "b.png"]
+    assert [(p.name, "broken.png" in why) for p, why in result.skipped] == [("broken.png", True)]
+    assert [s[:2] for s in seen] == [(1, 3), (2, 3), (3, 3)] and not result.stopped
+    with Image.open(out / "a.png") as mask_file:
+        assert mask_file.mode == "P"
+        assert mask_file.getpalette()[:6] == [*saved.classes[0].color, *saved.classes[1].color]
+    mask = read_mask(out / "a.png", shape=(200, 260), num_classes=2)
+    np.testing.assert_array_equal(mask, predict_image(saved, source[:200, :260]).labels)
+    assert read_mask(out / "sub" / "b.png").shape == (150, 100)
+    with Image.open(out / OVERLAY_FOLDER / "sub" / "b.png") as overlay_file:
+        assert overlay_file.mode == "RGB" and overlay_file.size == (100, 150)
+
+
+def test_predict_folder_stops_when_asked(tmp_path, isbi_dir):
+    result = predict_folder(
+        make_saved(), [isbi_dir / "images" / "00.png"], tmp_path / "out", should_stop=lambda: True
+    )
+    assert result.stopped and not result.written and not (tmp_path / "out").exists()
+
+
+def test_predict_folder_refuses_an_empty_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="no images found"):
+        predict_folder(make_saved(), tmp_path / "empty", tmp_path / "out")
+
+
+def test_display_rgb_stretches_16_bit_and_repeats_gray():
+    ramp = np.linspace(0, 4000, 100 * 50).reshape(100, 50, 1).astype(np.uint16)
+    rgb = display_rgb(ramp)
+    assert rgb.shape == (100, 50, 3) and rgb.dtype == np.uint8
+    assert rgb[0, 0, 0] == 0 and rgb[-1, -1, 0] == 255
+    assert np.array_equal(rgb[..., 0], rgb[..., 2])
