@@ -1,0 +1,202 @@
+"""Export the current model and predict many images, from the window, in a worker thread.
+
+Each job runs in a TaskWorker on its own QThread with a progress dialog whose
+Cancel button stops it; a failure shows as a message. The `export_*` and
+`predict_*` methods take their paths as arguments (the menu actions ask for
+them with file dialogs), so they can also be driven directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
+
+from segstudio.gui.workers import TaskWorker, start_worker, stop_thread
+
+
+class ModelJobs(QObject):
+    """Runs export and batch-prediction jobs for the window's current model."""
+
+    jobFinished = Signal(str, object)  # job title, result
+    jobFailed = Signal(str, str)  # job title, message
+
+    def __init__(self, window, current_model: Callable[[], object]):
+        super().__init__(window)
+        self.window = window
+        self._current_model = current_model
+        self.thread = None
+        self.worker: TaskWorker | None = None
+        self.dialog: QProgressDialog | None = None
+        self.show_result_messages = True
+
+    @property
+    def busy(self) -> bool:
+        return self.thread is not None and self.thread.isRunning()
+
+    # --- jobs -----------------------------------------------------------------
+
+    def export_model_folder(self, folder: str | Path) -> bool:
+        def task(progress, should_stop):
+            from segstudio.ml.saved import save_model
+
+            return save_model(model, folder)
+
+        model = self._model_or_error()
+        return model is not None and self._start("Export model folder", task)
+
+    def export_onnx(self, path: str | Path) -> bool:
+        def task(progress, should_stop):
+            from segstudio.ml.export import export_onnx
+
+            return export_onnx(model, path)
+
+        model = self._model_or_error()
+        return model is not None and self._start("Export ONNX", task)
+
+    def export_torchscript(self, path: str | Path) -> bool:
+        def task(progress, should_stop):
+            from segstudio.ml.export import export_torchscript
+
+            return export_torchscript(model, path)
+
+        model = self._model_or_error()
+        return model is not None and self._start("Export TorchScript", task)
+
+    def predict_images(self, images, out_dir: str | Path, overlay: bool = True,
+                       title: str = "Predict images") -> bool:
+        """Predict `images` (a folder, or a list of image files) into `out_dir`."""
+
+        def task(progress, should_stop):
+            from segstudio.ml.predict import predict_folder
+
+            return predict_folder(
+                model, images, out_dir, overlay=overlay,
+                progress=lambda done, total, path: progress(done, total),
+                should_stop=should_stop,
+            )
+
+        model = self._model_or_error()
+        return model is not None and self._start(title, task)
+
+    def predict_project(self, out_dir: str | Path | None = None) -> bool:
+        project = self.window.project
+        if project is None:
+            self.window.show_error("Predict project", "Open a project first.")
+            return False
+        paths = [entry.path for entry in project.images if entry.path.is_file()]
+        out_dir = out_dir or Path(project.root) / "predictions"
+        return self.predict_images(paths, out_dir, title="Predict project")
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+
+    def shutdown(self) -> None:
+        stop_thread(self.thread, self.worker)
+        if self.dialog is not None:
+            self.dialog.close()
+
+    # --- menu actions (ask for the paths) --------------------------------------
+
+    def ask_export_model_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.window, "Export the model into a folder")
+        if folder:
+            self.export_model_folder(folder)
+
+    def ask_export_onnx(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export ONNX", "model.onnx",
+                                              "ONNX model (*.onnx)")
+        if path:
+            self.export_onnx(path)
+
+    def ask_export_torchscript(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export TorchScript", "model.pt",
+                                              "TorchScript model (*.pt)")
+        if path:
+            self.export_torchscript(path)
+
+    def ask_predict_project(self) -> None:
+        if self.window.project is None:
+            self.window.show_error("Predict project", "Open a project first.")
+            return
+        start = str(Path(self.window.project.root) / "predictions")
+        folder = QFileDialog.getExistingDirectory(self.window, "Write the predictions into",
+                                                  start)
+        if folder:
+            self.predict_project(folder)
+
+    def ask_predict_folder(self) -> None:
+        images = QFileDialog.getExistingDirectory(self.window, "Predict the images in")
+        if not images:
+            return
+        out_dir = QFileDialog.getExistingDirectory(self.window, "Write the predictions into")
+        if out_dir:
+            self.predict_images(images, out_dir, title="Predict folder")
+
+    # --- plumbing ---------------------------------------------------------------
+
+    def _model_or_error(self):
+        model = self._current_model()
+        if model is None:
+            self.window.show_error("No model", "Train a model first (or open a project that "
+                                   "has one): there is nothing to export or predict with.")
+        return model
+
+    def _start(self, title: str, task) -> bool:
+        if self.busy:
+            self.window.show_error(title, "Another export or prediction is running; wait for "
+                                   "it to finish or cancel it.")
+            return False
+        if self.thread is not None:
+            stop_thread(self.thread, self.worker)
+        self.worker = TaskWorker(task)
+        self.dialog = QProgressDialog(f"{title}…", "Cancel", 0, 0, self.window)
+        self.dialog.setWindowTitle(title)
+        self.dialog.setWindowModality(Qt.WindowModality.NonModal)
+        self.dialog.setMinimumDuration(300)
+        self.dialog.canceled.connect(self.worker.stop)
+        self.worker.progress.connect(self._progress)
+        self.worker.finished.connect(lambda result: self._finished(title, result))
+        self.worker.failed.connect(lambda message: self._failed(title, message))
+        self.thread = start_worker(self.worker, f"segstudio-{title.lower().replace(' ', '-')}")
+        return True
+
+    def _progress(self, done: int, total: int) -> None:
+        if self.dialog is not None:
+            self.dialog.setMaximum(total)
+            self.dialog.setValue(done)
+
+    def _finished(self, title: str, result) -> None:
+        self._close_dialog()
+        self.jobFinished.emit(title, result)
+        if self.show_result_messages:
+            box = QMessageBox(QMessageBox.Icon.Information, title, _describe(result),
+                              QMessageBox.StandardButton.Ok, self.window)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.open()  # not exec(): the window keeps running
+
+    def _failed(self, title: str, message: str) -> None:
+        self._close_dialog()
+        self.jobFailed.emit(title, message)
+        self.window.show_error(title, message)
+
+    def _close_dialog(self) -> None:
+        if self.dialog is not None:
+            self.dialog.reset()
+            self.dialog.close()
+            self.dialog = None
+
+
+def _describe(result) -> str:
+    written = getattr(result, "written", None)
+    if written is not None:
+        text = f"Predicted {len(written)} image(s)."
+        if result.skipped:
+            text += f" Skipped {len(result.skipped)}: " + "; ".join(m for _, m in result.skipped[:3])
+        if result.stopped:
+            text += " Cancelled before the end."
+        return text
+    return f"Written: {result}"
