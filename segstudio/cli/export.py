@@ -1,0 +1,34 @@
+"""`segstudio export`: write a saved model as ONNX or TorchScript."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+FORMATS = ("onnx", "torchscript")
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="export a saved model to ONNX or TorchScript",
+        description="Export a saved model. The exported model takes float32 pixel values as "
+        "stored in the image file, shaped (N, C, H, W) with any N, H and W, applies the "
+        "model's normalisation itself and returns logits (N, K, H, W).",
+    )
+    parser.add_argument("--model", required=True, type=Path, help="a saved model folder")
+    parser.add_argument("--format", required=True, choices=FORMATS, help="the file format")
+    parser.add_argument("--out", required=True, type=Path, help="the file to write")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from segstudio.ml.export import export_onnx, export_torchscript
+    from segstudio.ml.saved import load_model
+
+    saved = load_model(args.model, device="cpu")
+    export = export_onnx if args.format == "onnx" else export_torchscript
+    path = export(saved, args.out)
+    print(f"wrote {path} ({args.format}, {saved.num_classes} classes, "
+          f"{saved.in_channels} input channel(s))")
+    return 0

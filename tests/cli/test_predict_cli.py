@@ -1,0 +1,98 @@
+"""`segstudio predict`: masks written, and one-line errors with exit code 2."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from segstudio.cli import main
+from segstudio.core.masks import read_mask
+from segstudio.ml.saved import save_model
+from tests.ml.test_saved import make_saved
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return save_model(make_saved(num_classes=2), tmp_path_factory.mktemp("cli") / "model")
+
+
+@pytest.fixture()
+def images_dir(tmp_path, isbi_dir):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name in ("00.png", "01.png"):
+        with Image.open(isbi_dir / "images" / name) as image:
+            image.crop((0, 0, 200, 150)).save(folder / name)
+    return folder
+
+
+def _one_error_line(stderr: str, *fragments: str) -> None:
+    lines = stderr.strip().splitlines()
+    assert lines and lines[-1].startswith("segstudio: error: "), stderr
+    assert "Traceback" not in stderr
+    for fragment in fragments:
+        assert fragment in lines[-1], (fragment, stderr)
+
+
+def test_predict_writes_masks_and_overlays(model_dir, images_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["predict", "--model", str(model_dir), "--images", str(images_dir),
+                 "--out", str(out), "--overlay", "--device", "cpu"])
+    assert code == 0, capsys.readouterr().err
+    for name in ("00.png", "01.png"):
+        mask = read_mask(out / name, shape=(150, 200), num_classes=2)
+        assert mask.dtype == np.uint8
+        with Image.open(out / "overlays" / name) as overlay:
+            assert overlay.mode == "RGB" and overlay.size == (200, 150)
+    assert "wrote 2 label mask(s)" in capsys.readouterr().out
+
+
+def test_a_corrupt_image_is_skipped_named_and_fails_the_run(
+    model_dir, images_dir, tmp_path, capsys
+):
+    (images_dir / "02.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    out = tmp_path / "out"
+    code = main(["predict", "--model", str(model_dir), "--images", str(images_dir),
+                 "--out", str(out)])
+    assert code == 2
+    _one_error_line(capsys.readouterr().err, "02.png")
+    assert sorted(p.name for p in out.iterdir()) == ["00.png", "01.png"]
+
+
+def test_missing_model_folder(images_dir, tmp_path, capsys):
+    code = main(["predict", "--model", str(tmp_path / "no-model"), "--images", str(images_dir),
+                 "--out", str(tmp_path / "out")])
+    assert code == 2
+    _one_error_line(capsys.readouterr().err, "no-model")
+
+
+def test_empty_image_folder(model_dir, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code = main(["predict", "--model", str(model_dir), "--images", str(tmp_path / "empty"),
+                 "--out", str(tmp_path / "out")])
+    assert code == 2
+    _one_error_line(capsys.readouterr().err, "empty", "no images")
+
+
+def test_images_of_the_wrong_channel_count(model_dir, tmp_path, capsys):
+    folder = tmp_path / "rgb"
+    folder.mkdir()
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(folder / "colour.png")
+    code = main(["predict", "--model", str(model_dir), "--images", str(folder),
+                 "--out", str(tmp_path / "out")])
+    assert code == 2
+    _one_error_line(capsys.readouterr().err, "colour.png", "3 channel")
+
+
+def test_as_a_separate_process(model_dir, tmp_path):
+    """The installed entry point: exit code 2 and a single line, nothing more."""
+    result = subprocess.run(
+        [sys.executable, "-m", "segstudio", "predict", "--model", str(model_dir / "model.json"),
+         "--images", str(tmp_path / "missing"), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    _one_error_line(result.stderr, "missing")
