@@ -29,7 +29,13 @@ MODEL_TITLES = {
     "deeplabv3": "DeepLabV3",
     "deeplabv3plus": "DeepLabV3+",
 }
-LOSS_TITLES = {"ce": "Cross-entropy", "dice": "Dice", "ce+dice": "Cross-entropy + Dice"}
+LOSS_TITLES = {
+    "ce": "Cross-entropy",
+    "dice": "Dice",
+    "focal": "Focal",
+    "ce+dice": "Cross-entropy + Dice",
+    "ce+focal": "Cross-entropy + Focal",
+}
 DEVICE_TITLES = {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)", "mps": "MPS (Apple)"}
 
 DEFAULT_SETTINGS = {

@@ -1,0 +1,108 @@
+"""The training, metrics and prediction panels as widgets: settings, charts, buttons."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QPoint, Qt  # noqa: E402
+
+from segstudio.core.classes import default_classes  # noqa: E402
+from segstudio.gui.panels.metrics import MetricsPanel  # noqa: E402
+from segstudio.gui.panels.training import DEFAULT_SETTINGS, TrainingPanel  # noqa: E402
+from segstudio.gui.predict_controls import PredictionPanel  # noqa: E402
+
+DEVICES = {"auto": None, "cpu": None, "cuda": "No CUDA GPU here", "mps": "Not a Mac"}
+
+
+def make_panel(qtbot):
+    panel = TrainingPanel(["unet", "fcn", "deeplabv3", "deeplabv3plus"], ["ce", "dice"], DEVICES)
+    qtbot.addWidget(panel)
+    return panel
+
+
+def test_training_panel_defaults_and_round_trip(qtbot):
+    panel = make_panel(qtbot)
+    assert panel.settings() == DEFAULT_SETTINGS
+    assert panel.model_combo.itemText(3) == "DeepLabV3+"
+    wanted = dict(DEFAULT_SETTINGS, model="deeplabv3", crop_size=128, batch_size=2, lr=0.0005,
+                  loss="dice", augment=False, limit="steps", steps=50, device="cpu",
+                  continue_training=False)
+    panel.set_settings(wanted)
+    assert panel.settings() == wanted
+    assert panel.steps_spin.isVisibleTo(panel) and not panel.time_spin.isVisibleTo(panel)
+
+
+def test_unavailable_devices_are_disabled_and_explained(qtbot):
+    panel = make_panel(qtbot)
+    model = panel.device_combo.model()
+    cuda = panel.device_combo.findData("cuda")
+    assert not model.item(cuda).isEnabled()
+    assert "No CUDA GPU" in model.item(cuda).toolTip()
+    assert "unavailable" in panel.device_combo.itemText(cuda)
+    panel.set_settings({"device": "cuda", "model": "no-such-model", "crop_size": "junk"})
+    settings = panel.settings()
+    assert settings["device"] == "auto"  # a saved device this machine lacks falls back
+    assert settings["model"] == "unet" and settings["crop_size"] == DEFAULT_SETTINGS["crop_size"]
+
+
+def test_train_and_stop_buttons(qtbot):
+    panel = make_panel(qtbot)
+    with qtbot.waitSignal(panel.trainRequested, timeout=1000):
+        qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+    panel.set_running(True)
+    assert not panel.train_button.isEnabled() and not panel.crop_spin.isEnabled()
+    with qtbot.waitSignal(panel.stopRequested, timeout=1000):
+        qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    panel.show_progress(0.25, "Step 25/100")
+    assert panel.progress_bar.value() == 250 and "25/100" in panel.status_label.text()
+    panel.set_running(False)
+    assert panel.train_button.isEnabled() and not panel.stop_button.isEnabled()
+
+
+def test_metrics_panel_shows_loss_and_per_class_iou(qtbot):
+    panel = MetricsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(360, 520)
+    classes = default_classes(["membrane", "cell", "mitochondria"])
+    panel.reset(classes)
+    for step in range(1, 40):
+        panel.add_step(step, 1.0 / step)
+    panel.add_step(40, float("nan"))  # a NaN loss is not drawn
+    report = SimpleNamespace(step=40, miou=0.6, dice=0.7, pixel_accuracy=0.9,
+                             iou={"membrane": 0.4, "cell": 0.8, "mitochondria": None})
+    panel.show_validation(report)
+    assert panel.iou_values() == {"membrane": 0.4, "cell": 0.8, "mitochondria": None}
+    assert panel.iou_table.item(3, 0).text() == "mean" and panel.iou_table.item(3, 1).text() == "0.600"
+    assert "mIoU 0.600" in panel.summary_label.text()
+    assert len(panel.loss_curve.points) == 39
+    assert panel.iou_chart.values == [0.4, 0.8, None]
+    # Both charts paint: the bars carry the class colours.
+    image = panel.iou_chart.grab().toImage()
+    colours = {image.pixelColor(x, y).getRgb()[:3]
+               for x in range(0, image.width(), 3) for y in range(0, image.height(), 3)}
+    assert classes[1].color in colours and classes[0].color in colours
+    assert not panel.loss_curve.grab().isNull()
+
+
+def test_prediction_panel_signals(qtbot):
+    panel = PredictionPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert not panel.accept_all_button.isEnabled()
+    panel.set_has_prediction(True)
+    with qtbot.waitSignal(panel.acceptRequested, timeout=1000) as accepted:
+        qtbot.mouseClick(panel.accept_unlabelled_button, Qt.MouseButton.LeftButton)
+    assert accepted.args == [True]
+    with qtbot.waitSignal(panel.opacityChanged, timeout=1000) as opacity:
+        panel.opacity_slider.setValue(80)
+    assert np.isclose(opacity.args[0], 0.8)
+    with qtbot.waitSignal(panel.visibilityChanged, timeout=1000) as visible:
+        qtbot.mouseClick(panel.show_check, Qt.MouseButton.LeftButton,
+                         pos=panel.show_check.rect().bottomLeft() + QPoint(4, -4))
+    assert visible.args == [False]
