@@ -1,0 +1,54 @@
+"""Starting the window: `run_app` for the `segstudio` command, `create_main_window` for tests."""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib.resources import files
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QApplication
+
+from segstudio.gui.main_window import MainWindow
+from segstudio.gui.settings import APPLICATION, ORGANIZATION
+
+
+def ensure_application() -> QApplication:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("segstudio")
+    resources = files("segstudio.resources")
+    style = resources.joinpath("style.qss")
+    if style.is_file() and not app.styleSheet():
+        app.setStyleSheet(style.read_text(encoding="utf-8"))
+    icon = resources.joinpath("icons", "app.svg")
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+    return app
+
+
+def create_main_window(path: str | os.PathLike | None = None, demo: bool = False) -> MainWindow:
+    """A window (not shown) with the demo, a project, or nothing open.
+
+    A folder of images without a project asks where to create one, once the
+    event loop runs (so the caller is not blocked by the dialog).
+    """
+    ensure_application()
+    window = MainWindow()
+    if demo:
+        window.open_demo()
+    elif path is not None:
+        if (os.path.isdir(path) and os.path.isfile(os.path.join(path, "project.json"))):
+            window.open_project(path)
+        else:
+            QTimer.singleShot(0, lambda: window.open_path(path))
+    return window
+
+
+def run_app(path: str | os.PathLike | None = None, demo: bool = False) -> int:
+    app = ensure_application()
+    window = create_main_window(path, demo)
+    window.show()
+    return app.exec()

@@ -1,0 +1,263 @@
+"""The image view: the picture with label and prediction overlays, zoom, pan and the active tool.
+
+One scene unit is one image pixel (pixel (row r, column c) covers [c, c + 1) x
+[r, r + 1)), the same convention as segstudio.core.edits, so mouse positions
+map to edit coordinates through the view's transform alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsScene, QGraphicsView
+
+from segstudio.core.classes import LabelClass
+from segstudio.gui.layers import ArrayLayer, IndexLayer
+from segstudio.gui.rendering import confidence_colors, label_colors
+
+MIN_ZOOM, MAX_ZOOM = 1 / 64, 64.0
+WHEEL_STEP = 1.25
+
+
+class Canvas(QGraphicsView):
+    cursorMoved = Signal(object)  # QPointF in image pixels, or None when outside the image
+    zoomChanged = Signal(float)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setBackgroundBrush(QBrush(QColor(40, 40, 44)))
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+        self.image_layer = ArrayLayer(z=0)
+        self.prediction_layer = IndexLayer(z=1)
+        self.uncertainty_layer = IndexLayer(z=2)
+        self.label_layer = IndexLayer(z=3)
+        for layer in (self.image_layer, self.prediction_layer, self.uncertainty_layer,
+                      self.label_layer):
+            self.scene().addItem(layer)
+        self.label_layer.setOpacity(0.5)
+        self.prediction_layer.setOpacity(0.4)
+        self.uncertainty_layer.set_colors(confidence_colors())
+
+        self.brush_outline = QGraphicsEllipseItem()
+        pen = QPen(QColor(255, 255, 255, 220), 1.5)
+        pen.setCosmetic(True)  # one screen pixel wide at any zoom
+        self.brush_outline.setPen(pen)
+        self.brush_outline.setZValue(10)
+        self.brush_outline.setVisible(False)
+        self.scene().addItem(self.brush_outline)
+        self._brush_radius: float | None = None
+
+        self.tool = None
+        self._classes: list[LabelClass] = []
+        self._space_down = False
+        self._pan_from: QPoint | None = None
+        self._tool_pressed = False
+
+    # ------------------------------------------------------------------ content
+
+    def set_image(self, rgb: np.ndarray | None) -> None:
+        """Show an (H, W, 3) uint8 display image (see rendering.to_display_rgb)."""
+        size_changed = rgb is None or self.image_layer.pixels is None or (
+            rgb.shape[:2] != self.image_layer.pixels.shape[:2]
+        )
+        self.image_layer.set_pixels(rgb)
+        if size_changed:
+            rect = QRectF() if rgb is None else QRectF(0, 0, rgb.shape[1], rgb.shape[0])
+            margin = 0 if rgb is None else max(rect.width(), rect.height()) * 0.5
+            self.scene().setSceneRect(rect.adjusted(-margin, -margin, margin, margin))
+            self.set_prediction(None)
+            self.set_uncertainty(None)
+
+    def set_classes(self, classes: list[LabelClass]) -> None:
+        self._classes = list(classes)
+        self.label_layer.set_colors(label_colors(self._classes))
+        self.prediction_layer.set_colors(label_colors(self._classes))
+
+    def set_labels(self, mask: np.ndarray | None) -> None:
+        """Show `mask` (kept by reference: edits to it appear after refresh_labels)."""
+        self.label_layer.set_indices(mask)
+
+    def refresh_labels(self, bbox: tuple[int, int, int, int]) -> None:
+        """Re-render the label overlay in bbox (y0, x0, y1, x1) only."""
+        self.label_layer.refresh_region(*bbox)
+
+    def set_labels_visible(self, visible: bool) -> None:
+        self.label_layer.setVisible(visible)
+
+    def set_labels_opacity(self, opacity: float) -> None:
+        self.label_layer.setOpacity(min(max(opacity, 0.0), 1.0))
+
+    def set_prediction(self, labels: np.ndarray | None) -> None:
+        """Show a predicted class map in the class colours; None clears it."""
+        self.prediction_layer.set_indices(self._checked(labels, np.uint8))
+
+    def set_prediction_visible(self, visible: bool) -> None:
+        self.prediction_layer.setVisible(visible)
+        self.uncertainty_layer.setVisible(visible)
+
+    def set_prediction_opacity(self, opacity: float) -> None:
+        self.prediction_layer.setOpacity(min(max(opacity, 0.0), 1.0))
+
+    def set_uncertainty(self, confidence: np.ndarray | None) -> None:
+        """Highlight pixels whose confidence (0..1, or uint8 0..255) is low; None clears it."""
+        if confidence is not None and confidence.dtype != np.uint8:
+            confidence = np.clip(np.nan_to_num(confidence) * 255 + 0.5, 0, 255).astype(np.uint8)
+        self.uncertainty_layer.set_indices(self._checked(confidence, np.uint8))
+
+    def _checked(self, array: np.ndarray | None, dtype) -> np.ndarray | None:
+        if array is None:
+            return None
+        image = self.image_layer.pixels
+        if image is None or array.shape != image.shape[:2]:
+            shape = None if image is None else image.shape[:2]
+            raise ValueError(f"overlay of shape {array.shape} does not match the image {shape}")
+        return np.ascontiguousarray(array, dtype=dtype)
+
+    def has_image(self) -> bool:
+        return self.image_layer.pixels is not None
+
+    # ------------------------------------------------------------------ zoom and pan
+
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def zoom_by(self, factor: float, anchor: QPoint | None = None) -> None:
+        factor = min(max(self.zoom * factor, MIN_ZOOM), MAX_ZOOM) / self.zoom
+        if anchor is None:
+            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+            self.scale(factor, factor)
+            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        else:
+            # Keep the scene point under `anchor` where it is.
+            before = self.mapToScene(anchor)
+            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+            self.scale(factor, factor)
+            after = self.mapToScene(anchor)
+            self.translate(after.x() - before.x(), after.y() - before.y())
+            self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.zoomChanged.emit(self.zoom)
+
+    def fit_to_window(self) -> None:
+        if self.image_layer.pixels is None:
+            return
+        self.fitInView(self.image_layer.boundingRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        self.zoomChanged.emit(self.zoom)
+
+    def zoom_actual_size(self) -> None:
+        center = self.mapToScene(self.viewport().rect().center())
+        self.resetTransform()
+        self.centerOn(center)
+        self.zoomChanged.emit(self.zoom)
+
+    def image_to_view(self, x: float, y: float) -> QPoint:
+        """The viewport position of image point (x, y) (for tests and tools)."""
+        return self.mapFromScene(QPointF(x, y))
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        steps = event.angleDelta().y() / 120
+        if steps:
+            self.zoom_by(WHEEL_STEP**steps, event.position().toPoint())
+        event.accept()
+
+    # ------------------------------------------------------------------ brush outline
+
+    def set_brush_radius(self, radius: float | None) -> None:
+        """Show a circle of the brush's real size (image pixels) at the cursor; None hides it."""
+        self._brush_radius = radius
+        if radius is None:
+            self.brush_outline.setVisible(False)
+            return
+        self.brush_outline.setRect(QRectF(-radius, -radius, 2 * radius, 2 * radius))
+        cursor = self.mapToScene(self.viewport().mapFromGlobal(self.cursor().pos()))
+        self._move_outline(cursor)
+
+    def _move_outline(self, scene_pos: QPointF) -> None:
+        if self._brush_radius is None:
+            return
+        self.brush_outline.setPos(scene_pos)
+        self.brush_outline.setVisible(self.has_image() and self.underMouse() or self._tool_pressed)
+
+    # ------------------------------------------------------------------ mouse and keys
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.MiddleButton or (
+            event.button() == Qt.MouseButton.LeftButton and self._space_down
+        ):
+            self._pan_from = event.position().toPoint()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        if event.button() == Qt.MouseButton.LeftButton and self.tool and self.has_image():
+            self._tool_pressed = True
+            self.tool.press(self.mapToScene(event.position().toPoint()))
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        point = event.position().toPoint()
+        scene_pos = self.mapToScene(point)
+        if self._pan_from is not None:
+            delta = point - self._pan_from
+            self._pan_from = point
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+        elif self.tool and self.has_image():
+            self.tool.move(scene_pos, self._tool_pressed)
+        self._move_outline(scene_pos)
+        self.cursorMoved.emit(scene_pos if self._inside(scene_pos) else None)
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None and event.button() in (
+            Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton
+        ):
+            self._pan_from = None
+            self.viewport().setCursor(
+                Qt.CursorShape.OpenHandCursor if self._space_down else Qt.CursorShape.CrossCursor
+            )
+        elif event.button() == Qt.MouseButton.LeftButton and self._tool_pressed:
+            self._tool_pressed = False
+            if self.tool:
+                self.tool.release(self.mapToScene(event.position().toPoint()))
+        event.accept()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.tool and self.has_image():
+            self.tool.double_click(self.mapToScene(event.position().toPoint()))
+        event.accept()
+
+    def leaveEvent(self, event) -> None:
+        self.brush_outline.setVisible(False)
+        self.cursorMoved.emit(None)
+        super().leaveEvent(event)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            return
+        if self.tool and self.tool.key_press(event.key()):
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_down = False
+            self._pan_from = None
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+            return
+        super().keyReleaseEvent(event)
+
+    def _inside(self, pos: QPointF) -> bool:
+        pixels = self.image_layer.pixels
+        return pixels is not None and 0 <= pos.x() < pixels.shape[1] and 0 <= pos.y() < pixels.shape[0]

@@ -1,0 +1,59 @@
+"""Dialogs of the annotation window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
+
+DEFAULT_CLASSES = "background, foreground"
+
+
+class NewProjectDialog(QDialog):
+    """Where to put a new project over a folder of images, and its first classes."""
+
+    def __init__(self, image_folder: Path, image_count: int, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("New project")
+        self.location = QLineEdit(str(image_folder.parent / f"{image_folder.name}-labels"))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QWidget()
+        row_layout = QHBoxLayout(row)
+        row_layout.setContentsMargins(0, 0, 0, 0)
+        row_layout.addWidget(self.location)
+        row_layout.addWidget(browse)
+        self.classes = QLineEdit(DEFAULT_CLASSES)
+        self.classes.setToolTip("Class names separated by commas; you can change them later")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow(QLabel(f"{image_count} images in {image_folder}; they stay where they are."))
+        form.addRow("Project folder", row)
+        form.addRow("Classes", self.classes)
+        form.addRow(buttons)
+        self.resize(560, self.sizeHint().height())
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Project folder", self.location.text())
+        if folder:
+            self.location.setText(folder)
+
+    def project_folder(self) -> Path:
+        return Path(self.location.text().strip())
+
+    def class_names(self) -> list[str]:
+        names = [n.strip() for n in self.classes.text().split(",")]
+        return [n for n in names if n] or ["foreground"]

@@ -1,0 +1,85 @@
+"""Scene items that draw numpy-backed images: the picture, the labels, the prediction.
+
+Each layer keeps an (H, W, 3|4) uint8 array and a QImage sharing its memory.
+Painting draws only the exposed part of the image, and `refresh_region` recolours
+and repaints only a changed rectangle, so an edit on an 8000 x 8000 mask costs
+as much as on a small one. One scene unit is one image pixel; pixels are drawn
+without smoothing so they stay crisp when zoomed in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QImage, QPainter
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
+
+from segstudio.gui.rendering import rgb_qimage, rgba_qimage
+
+
+class ArrayLayer(QGraphicsItem):
+    def __init__(self, z: float):
+        super().__init__()
+        self.setZValue(z)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
+        self.pixels: np.ndarray | None = None
+        self._qimage: QImage | None = None
+
+    def set_pixels(self, pixels: np.ndarray | None) -> None:
+        self.prepareGeometryChange()
+        if pixels is None:
+            self.pixels, self._qimage = None, None
+        else:
+            self.pixels = np.ascontiguousarray(pixels)
+            wrap = rgb_qimage if self.pixels.shape[2] == 3 else rgba_qimage
+            self._qimage = wrap(self.pixels)
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        if self.pixels is None:
+            return QRectF()
+        height, width = self.pixels.shape[:2]
+        return QRectF(0, 0, width, height)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        if self._qimage is None:
+            return
+        exposed = option.exposedRect.intersected(self.boundingRect())
+        if exposed.isEmpty():
+            return
+        # Whole pixels around the exposed area: source and target rectangles then agree.
+        rect = exposed.toAlignedRect().intersected(self.boundingRect().toAlignedRect())
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        painter.drawImage(QRectF(rect), self._qimage, QRectF(rect))
+
+    def update_rect(self, y0: int, x0: int, y1: int, x1: int) -> None:
+        self.update(QRectF(x0, y0, x1 - x0, y1 - y0))
+
+
+class IndexLayer(ArrayLayer):
+    """Shows a 2-D index array (labels, prediction, confidence) through a colour table."""
+
+    def __init__(self, z: float):
+        super().__init__(z)
+        self.indices: np.ndarray | None = None
+        self.colors = np.zeros((256, 4), dtype=np.uint8)
+
+    def set_indices(self, indices: np.ndarray | None, colors: np.ndarray | None = None) -> None:
+        if colors is not None:
+            self.colors = colors
+        self.indices = indices
+        self.set_pixels(None if indices is None else self.colors[indices])
+
+    def set_colors(self, colors: np.ndarray) -> None:
+        self.colors = colors
+        if self.indices is not None and self.pixels is not None:
+            np.take(colors, self.indices, axis=0, out=self.pixels)
+            self.update()
+
+    def refresh_region(self, y0: int, x0: int, y1: int, x1: int) -> None:
+        """Recolour the rectangle [y0:y1, x0:x1] from the index array and repaint it."""
+        if self.indices is None or self.pixels is None:
+            return
+        self.pixels[y0:y1, x0:x1] = self.colors[self.indices[y0:y1, x0:x1]]
+        self.update_rect(y0, x0, y1, x1)
+

@@ -1,0 +1,375 @@
+"""The annotation window: canvas in the middle, panels in docks, menus and toolbar.
+
+Opening projects, saving and class management live in ProjectMixin
+(project_ops.py); this module assembles the window, switches images, routes
+edits to the undo history, and offers the API the training GUI builds on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QUndoGroup
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QStackedWidget,
+)
+
+from segstudio import __version__
+from segstudio.core.classes import UNLABELLED
+from segstudio.core.edits import MaskDiff
+from segstudio.core.errors import UserError
+from segstudio.gui.actions import MENU_ORDER, build_actions
+from segstudio.gui.canvas import Canvas
+from segstudio.gui.document import LabelDocument
+from segstudio.gui.panels.classes import ClassesPanel
+from segstudio.gui.panels.display import DisplayPanel
+from segstudio.gui.panels.images import ImagesPanel
+from segstudio.gui.project_ops import ProjectMixin
+from segstudio.gui.rendering import to_display_rgb
+from segstudio.gui.settings import app_settings
+from segstudio.gui.tools import TOOL_CLASSES, PaintSettings
+from segstudio.gui.welcome import WelcomePage
+
+AUTOSAVE_DELAY_MS = 3000
+SHORTCUTS_HELP = """<table>
+<tr><td>B / E / F / P / L</td><td>brush, eraser, fill, polygon, lasso</td></tr>
+<tr><td>1 … 9</td><td>choose the class</td></tr>
+<tr><td>[ and ]</td><td>smaller / larger brush</td></tr>
+<tr><td>U</td><td>paint only unlabelled pixels</td></tr>
+<tr><td>Polygon</td><td>click vertices; double-click or Enter fills; Backspace, Esc</td></tr>
+<tr><td>Wheel</td><td>zoom around the cursor</td></tr>
+<tr><td>Space + drag, middle button</td><td>pan</td></tr>
+<tr><td>Ctrl+0 / Ctrl+1</td><td>fit to window / actual size</td></tr>
+<tr><td>Page Up / Page Down</td><td>previous / next image</td></tr>
+<tr><td>Ctrl+Z, Ctrl+Shift+Z or Ctrl+Y</td><td>undo, redo (one stroke each)</td></tr>
+<tr><td>H</td><td>hide or show the labels</td></tr>
+</table>"""
+
+
+class MainWindow(ProjectMixin, QMainWindow):
+    projectChanged = Signal(object)
+    currentImageChanged = Signal(object)
+    labelsChanged = Signal(object)
+    labelsSaved = Signal(object)
+
+    def __init__(self):
+        super().__init__()
+        self.setObjectName("segstudio_main_window")
+        self.setWindowTitle("segstudio[*]")
+        self.resize(1280, 820)
+        self.project = None
+        self.current_entry = None
+        self.documents: dict[str, LabelDocument] = {}
+        self._image: np.ndarray | None = None
+        self.errors: list[tuple[str, str]] = []  # every message shown, newest last
+        self._menus: dict[str, QMenu] = {}
+        self.paint = PaintSettings()
+        self.undo_group = QUndoGroup(self)
+        self.undo_group.cleanChanged.connect(lambda _clean: self._update_title())
+
+        self.canvas = Canvas()
+        self.tools = {cls.name: cls(self, self.paint, self.canvas.scene()) for cls in TOOL_CLASSES}
+        self.welcome = WelcomePage(self)
+        self.central = QStackedWidget()
+        self.central.addWidget(self.welcome)
+        self.central.addWidget(self.canvas)
+        self.setCentralWidget(self.central)
+
+        self.images_panel = ImagesPanel()
+        self.images_panel.entryActivated.connect(self.show_entry)
+        self.classes_panel = ClassesPanel(self)
+        self.classes_panel.classSelected.connect(self._class_selected)
+        self.display_panel = DisplayPanel()
+        self.display_panel.settingsChanged.connect(self._render_image)
+        self.display_panel.labelsVisibleChanged.connect(self.set_labels_visible)
+        self.display_panel.labelsOpacityChanged.connect(self.canvas.set_labels_opacity)
+        self.actions_ = build_actions(self)
+        self.add_dock(self.images_panel, "Images", Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.add_dock(self.classes_panel, "Classes")
+        self.add_dock(self.display_panel, "Display")
+
+        self._build_status_bar()
+        self.canvas.cursorMoved.connect(self._show_cursor_info)
+        self.canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z:.0%}"))
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setSingleShot(True)
+        self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
+        self.autosave_timer.timeout.connect(self.save_labels)
+        self.labelsChanged.connect(lambda _entry: self.autosave_timer.start())
+
+        self.set_tool("brush")
+        self._restore_layout()
+        self.update_recent_menu()
+        self._update_title()
+        from segstudio.gui.training_controller import attach_training
+
+        self.training = attach_training(self)
+
+    # ------------------------------------------------------------------ API for other parts
+
+    def add_dock(self, widget, title: str, area=Qt.DockWidgetArea.RightDockWidgetArea):
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        if hasattr(self, "actions_"):
+            self.actions_.panels_menu.addAction(dock.toggleViewAction())
+        else:
+            self._pending_docks = [*getattr(self, "_pending_docks", []), dock]
+        return dock
+
+    def menu(self, name: str) -> QMenu:
+        """The menu titled `name` (without '&'), created before Help if it is new."""
+        key = name.replace("&", "")
+        if key not in self._menus:
+            title = next((t for t in MENU_ORDER if t.replace("&", "") == key), f"&{key}")
+            help_menu = self._menus.get("Help")
+            menu = QMenu(title, self)
+            if help_menu is not None:
+                self.menuBar().insertMenu(help_menu.menuAction(), menu)
+            else:
+                self.menuBar().addMenu(menu)
+            self._menus[key] = menu
+        return self._menus[key]
+
+    def current_document(self) -> LabelDocument | None:
+        entry = self.current_entry
+        return None if entry is None else self.documents.get(entry.id)
+
+    def current_mask(self) -> np.ndarray | None:
+        document = self.current_document()
+        return None if document is None else document.mask
+
+    def current_image(self) -> np.ndarray | None:
+        return self._image
+
+    def apply_mask_edit(self, diff: MaskDiff | None, text: str) -> None:
+        """Record an edit already applied to current_mask() as one undo step, and show it."""
+        if diff is None:
+            return
+        self.preview_edit(diff)
+        self.commit_edit(diff, text)
+
+    def show_error(self, title: str, message: str) -> None:
+        """A non-modal message: the window keeps working behind it."""
+        self.errors.append((title, message))
+        self.statusBar().showMessage(f"{title}: {message}", 10000)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok,
+                          self)
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.show()
+        self.last_message_box = box
+
+    # ------------------------------------------------------------------ tools (EditHost)
+
+    def preview_edit(self, diff: MaskDiff) -> None:
+        self.canvas.refresh_labels(diff.bbox)
+
+    def commit_edit(self, diff: MaskDiff | None, text: str) -> None:
+        document = self.current_document()
+        if diff is not None and document is not None:
+            document.push(diff, text)
+
+    def _document_changed(self, document: LabelDocument, diff: MaskDiff) -> None:
+        if document is self.current_document():
+            self.canvas.refresh_labels(diff.bbox)
+        self._update_title()
+        self.labelsChanged.emit(document.entry)
+
+    def set_tool(self, name: str) -> None:
+        if self.canvas.tool is not None:
+            self.canvas.tool.cancel()
+        tool = self.tools[name]
+        self.canvas.tool = tool
+        self.actions_.tool_actions[name].setChecked(True)
+        self.canvas.set_brush_radius(self.paint.radius if tool.shows_brush else None)
+        self._update_paint_label()
+
+    def grow_brush(self, steps: int) -> None:
+        self.paint.grow_brush(steps)
+        if self.canvas.tool is not None and self.canvas.tool.shows_brush:
+            self.canvas.set_brush_radius(self.paint.radius)
+        self._update_paint_label()
+
+    def select_class(self, index: int) -> None:
+        if self.project is not None and 0 <= index < len(self.project.classes):
+            self.classes_panel.select(index)
+
+    def _class_selected(self, index: int) -> None:
+        self.paint.class_index = index
+        self._update_paint_label()
+
+    def set_only_unlabelled(self, on: bool) -> None:
+        self.paint.only_unlabelled = bool(on)
+        self.actions_.only_unlabelled.setChecked(bool(on))
+        self._update_paint_label()
+
+    def set_labels_visible(self, visible: bool) -> None:
+        self.canvas.set_labels_visible(visible)
+        for control in (self.actions_.show_labels, self.display_panel.labels_visible):
+            control.blockSignals(True)
+            control.setChecked(visible)
+            control.blockSignals(False)
+
+    # ------------------------------------------------------------------ images
+
+    def show_entry(self, entry) -> bool:
+        """Make `entry` the current image: save the previous one, load image and labels."""
+        if self.project is None or entry is None:
+            return False
+        if self.current_entry is not None and entry.id == self.current_entry.id:
+            return True
+        if self.canvas.tool is not None:
+            self.canvas.tool.cancel()
+        try:
+            image = self.project.load_image(entry)
+            document = self.documents.get(entry.id) or self._load_document(entry, image)
+        except (UserError, OSError) as exc:
+            self.show_error("Cannot open the image", str(exc))
+            self.images_panel.select(self.current_entry)
+            return False
+        self.save_labels()
+        first = self.current_entry is None
+        self.current_entry, self._image = entry, image
+        self.documents[entry.id] = document
+        self.undo_group.setActiveStack(document.undo_stack)
+        self._render_image(self.display_panel.show_image(image))
+        self.canvas.set_labels(document.mask)
+        self.canvas.set_prediction(None)
+        self.canvas.set_uncertainty(None)
+        self.central.setCurrentWidget(self.canvas)
+        if first or self.canvas.zoom < 1e-9:
+            QTimer.singleShot(0, self.canvas.fit_to_window)
+            self.canvas.fit_to_window()
+        self.images_panel.select(entry)
+        self._update_title()
+        self.currentImageChanged.emit(entry)
+        return True
+
+    def _load_document(self, entry, image: np.ndarray) -> LabelDocument:
+        mask = self.project.load_labels(entry)
+        if mask.shape != image.shape[:2]:
+            raise UserError(
+                f"{entry.name}: its label mask is {mask.shape[1]}x{mask.shape[0]} but the image "
+                f"is {image.shape[1]}x{image.shape[0]}; fix or remove the label file"
+            )
+        return LabelDocument(entry, mask, self._document_changed)
+
+    def _render_image(self, settings) -> None:
+        if self._image is not None and settings is not None:
+            self.canvas.set_image(to_display_rgb(self._image, settings))
+
+    # ------------------------------------------------------------------ status bar and title
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.position_label = QLabel()
+        self.value_label = QLabel()
+        self.class_label = QLabel()
+        self.paint_label = QLabel()
+        self.zoom_label = QLabel()
+        for label in (self.position_label, self.value_label, self.class_label,
+                      self.paint_label, self.zoom_label):
+            bar.addPermanentWidget(label)
+
+    def _show_cursor_info(self, pos: QPointF | None) -> None:
+        mask, image = self.current_mask(), self._image
+        if pos is None or mask is None or image is None:
+            for label in (self.position_label, self.value_label, self.class_label):
+                label.clear()
+            return
+        col, row = int(pos.x()), int(pos.y())
+        self.position_label.setText(f"x {col}  y {row}")
+        values = image[row, col]
+        if values.size == 1:
+            text = f"value {_format_value(values[0])}"
+        elif values.size <= 4:
+            text = "  ".join(f"{n} {_format_value(v)}" for n, v in zip("RGBA", values, strict=False))
+        else:
+            text = " ".join(_format_value(v) for v in values)
+        self.value_label.setText(text)
+        label = int(mask[row, col])
+        classes = self.project.classes
+        name = ("unlabelled" if label == UNLABELLED
+                else classes[label].name if label < len(classes) else f"unknown ({label})")
+        self.class_label.setText(f"class: {name}")
+
+    def _update_paint_label(self) -> None:
+        tool = self.canvas.tool
+        classes = self.project.classes if self.project is not None else []
+        index = self.paint.class_index
+        name = classes[index].name if 0 <= index < len(classes) else "-"
+        parts = [tool.text.replace("&", "") if tool else "", f"class {name}"]
+        if tool is not None and tool.shows_brush:
+            parts.append(f"size {self.paint.brush_size:g}px")
+        if self.paint.only_unlabelled:
+            parts.append("only unlabelled")
+        self.paint_label.setText("  |  ".join(parts))
+
+    def _update_title(self) -> None:
+        parts = ["segstudio"]
+        if self.project is not None:
+            parts.append(self.project.root.name)
+        if self.current_entry is not None:
+            parts.append(self.current_entry.name)
+        self.setWindowTitle(" – ".join(parts) + "[*]")
+        self.setWindowModified(any(doc.dirty for doc in self.documents.values()))
+
+    # ------------------------------------------------------------------ layout and closing
+
+    def _restore_layout(self) -> None:
+        for dock in getattr(self, "_pending_docks", []):
+            self.actions_.panels_menu.addAction(dock.toggleViewAction())
+        settings = app_settings()
+        geometry, state = settings.value("window/geometry"), settings.value("window/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.canvas.tool is not None:
+            self.canvas.tool.cancel()
+        if not self.save_labels(report=False) and not self._confirm_losing_labels():
+            event.ignore()
+            return
+        self.autosave_timer.stop()
+        settings = app_settings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState())
+        self.images_panel.shutdown()
+        if self.training is not None:
+            self.training.shutdown()
+            self.training = None
+        event.accept()
+
+    def _confirm_losing_labels(self) -> bool:
+        names = ", ".join(doc.entry.name for doc in self.documents.values() if doc.dirty)
+        reply = QMessageBox.question(
+            self, "Labels not saved",
+            f"The labels of {names} could not be saved:\n{self.last_save_error}\n\n"
+            "Quit anyway and lose these changes?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return reply == QMessageBox.StandardButton.Discard
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About segstudio",
+                          f"<b>segstudio {__version__}</b><p>Paint segmentation labels, train "
+                          "U-Net, FCN and DeepLab models, review their predictions.</p>")
+
+    def show_shortcuts(self) -> None:
+        QMessageBox.information(self, "Keyboard and mouse", SHORTCUTS_HELP)
+
+
+def _format_value(value) -> str:
+    if isinstance(value, np.floating | float):
+        return f"{float(value):.4g}"
+    return str(int(value))

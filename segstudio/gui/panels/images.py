@@ -1,0 +1,162 @@
+"""The images panel: the project's images with thumbnails and how much of each is labelled.
+
+Thumbnails and label statistics are computed on a worker thread pool, one
+image at a time, so a project of large images never blocks the window; the
+list fills in as they arrive.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+
+from segstudio.core.errors import UserError
+from segstudio.gui.rendering import rgb_qimage, settings_for, to_display_rgb
+
+THUMB_SIZE = 64
+ENTRY_ROLE = Qt.ItemDataRole.UserRole
+
+
+class _Results(QObject):
+    # (generation, entry id, thumbnail RGB array or None, labelled fraction or None)
+    ready = Signal(int, object, object, object)
+
+
+class _ThumbnailJob(QRunnable):
+    def __init__(self, project, entry, generation: int, results: _Results):
+        super().__init__()
+        self.project, self.entry, self.generation, self.results = project, entry, generation, results
+
+    def run(self) -> None:
+        thumb = fraction = None
+        try:
+            image = self.project.load_image(self.entry)
+            thumb = make_thumbnail(image)
+        except (UserError, OSError, ValueError):
+            pass
+        try:
+            fraction = self.project.label_stats(self.entry).fraction
+        except (UserError, OSError, ValueError):
+            pass
+        try:
+            self.results.ready.emit(self.generation, self.entry.id, thumb, fraction)
+        except RuntimeError:  # the panel went away while this job ran
+            pass
+
+
+def make_thumbnail(image: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
+    """A small (h, w, 3) uint8 preview, shrunk first so big images cost little."""
+    height, width = image.shape[:2]
+    step = max(1, min(height, width) // (4 * size))
+    small = image[::step, ::step]
+    scale = size / max(small.shape[:2])
+    if scale < 1:
+        new_size = (max(1, round(small.shape[1] * scale)), max(1, round(small.shape[0] * scale)))
+        planes = [cv2.resize(np.ascontiguousarray(small[:, :, c]), new_size,
+                             interpolation=cv2.INTER_AREA) for c in range(small.shape[2])]
+        small = np.stack(planes, axis=2)
+    return np.ascontiguousarray(to_display_rgb(small, settings_for(small)))
+
+
+class ImagesPanel(QWidget):
+    entryActivated = Signal(object)  # the ImageEntry the user picked
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.list = QListWidget()
+        self.list.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
+        self.list.setUniformItemSizes(True)
+        self.list.currentItemChanged.connect(self._current_changed)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.list)
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        self._results = _Results(self)
+        self._results.ready.connect(self._thumbnail_ready)
+        self._generation = 0
+        self._items: dict[object, QListWidgetItem] = {}
+        self._fractions: dict[object, float] = {}
+        self._placeholder = _placeholder_icon()
+
+    def set_project(self, project) -> None:
+        self.pool.clear()
+        self._generation += 1
+        self._items.clear()
+        self._fractions.clear()
+        self.list.blockSignals(True)
+        self.list.clear()
+        self.list.blockSignals(False)
+        if project is None:
+            return
+        for entry in project.images:
+            item = QListWidgetItem(self._placeholder, "")
+            item.setData(ENTRY_ROLE, entry)
+            self.list.addItem(item)
+            self._items[entry.id] = item
+            self._update_text(entry)
+            if entry.exists:
+                self.pool.start(_ThumbnailJob(project, entry, self._generation, self._results))
+
+    def shutdown(self) -> None:
+        self.pool.clear()
+        self.pool.waitForDone(5000)
+
+    def select(self, entry) -> None:
+        item = self._items.get(entry.id) if entry is not None else None
+        self.list.blockSignals(True)
+        self.list.setCurrentItem(item)
+        self.list.blockSignals(False)
+        if item is not None:
+            self.list.scrollToItem(item)
+
+    def step(self, offset: int) -> None:
+        """Activate the image `offset` rows away from the current one (Page Up/Down)."""
+        if self.list.count() == 0:
+            return
+        row = min(max(self.list.currentRow() + offset, 0), self.list.count() - 1)
+        self.list.setCurrentRow(row)
+
+    def set_fraction(self, entry, fraction: float) -> None:
+        self._fractions[entry.id] = fraction
+        self._update_text(entry)
+
+    def entries(self) -> list:
+        return [self.list.item(i).data(ENTRY_ROLE) for i in range(self.list.count())]
+
+    def _update_text(self, entry) -> None:
+        item = self._items.get(entry.id)
+        if item is None:
+            return
+        fraction = self._fractions.get(entry.id)
+        if not entry.exists:
+            status = "missing file"
+            item.setForeground(QColor(220, 80, 80))
+        elif fraction is None:
+            status = "…"
+        else:
+            status = f"{fraction:.0%} labelled"
+        item.setText(f"{entry.name}\n{status}")
+        item.setToolTip(str(entry.path))
+
+    def _thumbnail_ready(self, generation, entry_id, thumb, fraction) -> None:
+        item = self._items.get(entry_id)
+        if generation != self._generation or item is None:
+            return
+        if thumb is not None:
+            item.setIcon(QIcon(QPixmap.fromImage(rgb_qimage(thumb).copy())))
+        if fraction is not None and entry_id not in self._fractions:
+            self.set_fraction(item.data(ENTRY_ROLE), fraction)
+
+    def _current_changed(self, current, _previous) -> None:
+        if current is not None:
+            self.entryActivated.emit(current.data(ENTRY_ROLE))
+
+
+def _placeholder_icon() -> QIcon:
+    image = QImage(THUMB_SIZE, THUMB_SIZE, QImage.Format.Format_RGB888)
+    image.fill(QColor(70, 70, 76))
+    return QIcon(QPixmap.fromImage(image))

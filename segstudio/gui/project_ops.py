@@ -1,0 +1,220 @@
+"""The window's project side: open and create projects, save labels, manage classes.
+
+Saving happens by itself: on image switch, a few seconds after the last edit
+(the window's autosave timer) and on quit. A failed save shows a message once,
+keeps the labels in memory and is retried by the next save.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog
+
+from segstudio.core.classes import default_classes
+from segstudio.core.errors import UserError
+from segstudio.core.images import list_images
+from segstudio.core.masks import labelled_fraction
+from segstudio.core.project import Project
+from segstudio.gui.dialogs import NewProjectDialog
+from segstudio.gui.settings import add_recent_project, recent_projects, remove_recent_project
+
+PROJECT_FILE = "project.json"
+
+
+class ProjectMixin:
+    """Methods of MainWindow that deal with the project and its files."""
+
+    last_save_error: str | None = None
+
+    # ------------------------------------------------------------------ opening
+
+    def open_path(self, path: str | os.PathLike) -> bool:
+        """Open a project folder; for a folder of images, offer to create a project."""
+        folder = Path(path)
+        if (folder / PROJECT_FILE).is_file():
+            return self.open_project(folder)
+        if folder.is_dir():
+            return self.new_project_dialog(folder)
+        self.show_error("Cannot open", f"{folder}: not a project or a folder of images")
+        return False
+
+    def open_project(self, folder: str | os.PathLike) -> bool:
+        try:
+            project = Project.open(folder)
+        except (UserError, OSError) as exc:
+            self.show_error("Cannot open the project", str(exc))
+            if str(folder) in recent_projects():
+                remove_recent_project(str(folder))
+                self.update_recent_menu()
+            return False
+        self.set_project(project)
+        return True
+
+    def create_project_from_folder(
+        self, image_folder, project_folder, class_names: list[str]
+    ) -> bool:
+        """Create a project over a folder of images (left where they are) and open it."""
+        try:
+            project = Project.create(project_folder, image_folder, default_classes(class_names))
+        except (UserError, OSError) as exc:
+            self.show_error("Cannot create the project", str(exc))
+            return False
+        self.set_project(project)
+        if project.notes:
+            self.show_error("Some files were skipped", "\n".join(project.notes[:20]))
+        return True
+
+    def open_demo(self) -> bool:
+        from segstudio.core.demo import open_or_create_demo
+
+        try:
+            project = open_or_create_demo()
+        except (UserError, OSError) as exc:
+            self.show_error("Cannot open the demo project", str(exc))
+            return False
+        self.set_project(project)
+        return True
+
+    def set_project(self, project) -> None:
+        """Close the current project (saving its labels) and show `project`."""
+        if self.project is not None and not self.save_labels() and not self._confirm_losing_labels():
+            return
+        if self.canvas.tool is not None:
+            self.canvas.tool.cancel()
+        self.documents.clear()
+        for stack in list(self.undo_group.stacks()):
+            self.undo_group.removeStack(stack)
+        self.project, self.current_entry, self._image = project, None, None
+        self.canvas.set_image(None)
+        self.canvas.set_labels(None)
+        self.canvas.set_classes(project.classes if project is not None else [])
+        self.classes_panel.set_classes(project.classes if project is not None else [], 0)
+        self.images_panel.set_project(project)
+        self.display_panel.show_image(None)
+        self.central.setCurrentWidget(self.welcome)
+        if project is not None:
+            add_recent_project(project.root)
+            self.update_recent_menu()
+            entries = [e for e in project.images if e.exists]
+            if entries:
+                self.show_entry(entries[0])
+            missing = [e.name for e in project.images if not e.exists]
+            if missing:
+                self.show_error("Missing images", f"{len(missing)} image(s) of {project.root} "
+                                f"are not found: {', '.join(missing[:5])}")
+        self._update_title()
+        self._update_paint_label()
+        self.projectChanged.emit(project)
+
+    def open_project_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a project folder")
+        if folder:
+            self.open_path(folder)
+
+    def new_project_dialog(self, image_folder=None) -> bool:
+        if image_folder is None:
+            image_folder = QFileDialog.getExistingDirectory(self, "Folder of images to label")
+            if not image_folder:
+                return False
+        try:
+            images, _ = list_images(image_folder)
+        except UserError as exc:
+            self.show_error("Cannot create the project", str(exc))
+            return False
+        if not images:
+            self.show_error("No images", f"{image_folder}: no images (PNG, JPEG, TIFF, BMP) found")
+            return False
+        dialog = NewProjectDialog(Path(image_folder), len(images), self)
+        if not dialog.exec():
+            return False
+        return self.create_project_from_folder(
+            image_folder, dialog.project_folder(), dialog.class_names()
+        )
+
+    def update_recent_menu(self) -> None:
+        menu = self.actions_.recent_menu
+        menu.clear()
+        for folder in recent_projects():
+            menu.addAction(folder, lambda f=folder: self.open_project(f))
+        menu.setEnabled(not menu.isEmpty())
+
+    # ------------------------------------------------------------------ saving
+
+    def save_labels(self, report: bool = True) -> bool:
+        """Save every image with unsaved labels; True when nothing is left unsaved."""
+        self.autosave_timer.stop()
+        failures = []
+        for document in list(self.documents.values()):
+            if not document.dirty:
+                continue
+            try:
+                self.project.save_labels(document.entry, document.mask)
+            except (UserError, OSError, ValueError) as exc:
+                failures.append(f"{document.entry.name}: {exc}")
+                continue
+            document.mark_saved()
+            self.images_panel.set_fraction(document.entry, labelled_fraction(document.mask))
+            self.labelsSaved.emit(document.entry)
+        self._update_title()
+        if not failures:
+            self.last_save_error = None
+            return True
+        message = "\n".join(failures)
+        if report and message != self.last_save_error:  # one message per new problem
+            self.show_error(
+                "Labels not saved",
+                f"{message}\n\nThe labels stay in memory; saving is retried after the next edit.",
+            )
+        self.last_save_error = message
+        return False
+
+    # ------------------------------------------------------------------ classes
+
+    def add_class(self, name: str, color=None) -> bool:
+        return self._class_change(lambda: self.project.add_class(name, color))
+
+    def rename_class(self, index: int, name: str) -> bool:
+        return self._class_change(lambda: self.project.rename_class(index, name))
+
+    def recolor_class(self, index: int, color) -> bool:
+        return self._class_change(lambda: self.project.recolor_class(index, color))
+
+    def move_class(self, index: int, new_index: int) -> bool:
+        return self._class_change(lambda: self.project.move_class(index, new_index), True)
+
+    def delete_class(self, index: int, merge_into: int | None = None) -> bool:
+        return self._class_change(lambda: self.project.delete_class(index, merge_into), True)
+
+    def _class_change(self, change, rewrites_labels: bool = False) -> bool:
+        """Apply a class-table change. One that renumbers classes rewrites the label files,
+        so labels are saved first and reloaded after (their undo histories end there)."""
+        if self.project is None:
+            return False
+        if rewrites_labels and not self.save_labels():
+            self.show_error("Classes not changed", "Save the labels first (see the last message).")
+            return False
+        try:
+            change()
+        except (UserError, OSError, ValueError) as exc:
+            self.show_error("Classes not changed", str(exc))
+            return False
+        if rewrites_labels:
+            self._reload_labels()
+        self.canvas.set_classes(self.project.classes)
+        selected = min(self.paint.class_index, len(self.project.classes) - 1)
+        self.classes_panel.set_classes(self.project.classes, selected)
+        self._update_paint_label()
+        self.projectChanged.emit(self.project)
+        return True
+
+    def _reload_labels(self) -> None:
+        entry = self.current_entry
+        self.documents.clear()
+        for stack in list(self.undo_group.stacks()):
+            self.undo_group.removeStack(stack)
+        self.current_entry = None
+        if entry is not None:
+            self.show_entry(entry)
+

@@ -1,0 +1,171 @@
+"""From raw arrays to what the screen shows: display contrast, channel mapping, label colours.
+
+The data is never changed: a raw image (H, W, C) of any dtype is mapped through
+per-channel [low, high] ranges into an 8-bit RGB array; a label mask is mapped
+through a colour table into premultiplied RGBA (unlabelled = transparent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+from segstudio.core.classes import UNLABELLED, LabelClass
+
+AUTO_PERCENTILES = (0.5, 99.5)
+# Percentiles are estimated from at most this many pixels, so large images stay fast.
+_SAMPLE_PIXELS = 1_000_000
+
+Range = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class DisplaySettings:
+    """How to show a raw image.
+
+    `channels` picks the source channel of each output: three of them for R, G, B,
+    or one shown as gray. `ranges[i]` is the raw value mapped to black and to full
+    brightness for output i.
+    """
+
+    channels: tuple[int, ...]
+    ranges: tuple[Range, ...]
+    mode: str = "auto"  # "auto" (percentiles per image), "full" (min..max) or "manual"
+
+    @property
+    def gray(self) -> bool:
+        return len(self.channels) == 1
+
+
+def default_channels(image: np.ndarray) -> tuple[int, ...]:
+    return (0, 1, 2) if image.shape[2] >= 3 else (0,)
+
+
+def default_mode(image: np.ndarray) -> str:
+    return "full" if image.dtype == np.uint8 else "auto"
+
+
+def full_range(image: np.ndarray, channel: int) -> Range:
+    """0..255 for 8-bit images; otherwise the data's own extremes (16-bit data rarely
+    fills 0..65535, so the dtype's range would show it nearly black)."""
+    if image.dtype == np.uint8:
+        return 0.0, 255.0
+    plane = _sample(image[:, :, channel])
+    finite = plane[np.isfinite(plane)] if plane.dtype.kind == "f" else plane
+    if finite.size == 0:
+        return 0.0, 1.0
+    low, high = float(finite.min()), float(finite.max())
+    return low, (high if high > low else low + 1.0)
+
+
+def auto_range(image: np.ndarray, channel: int, percentiles: Range = AUTO_PERCENTILES) -> Range:
+    plane = _sample(image[:, :, channel]).astype(np.float64, copy=False)
+    plane = plane[np.isfinite(plane)]
+    if plane.size == 0:
+        return 0.0, 1.0
+    low, high = np.percentile(plane, percentiles)
+    if high <= low:
+        high = low + 1.0
+    return float(low), float(high)
+
+
+def ranges_for(image: np.ndarray, channels: tuple[int, ...], mode: str) -> tuple[Range, ...]:
+    pick = auto_range if mode == "auto" else full_range
+    return tuple(pick(image, c) for c in channels)
+
+
+def settings_for(image: np.ndarray, previous: DisplaySettings | None = None) -> DisplaySettings:
+    """Display settings for a newly shown image, keeping what still applies of `previous`."""
+    count = image.shape[2]
+    if previous is not None and all(c < count for c in previous.channels):
+        channels = previous.channels
+    else:
+        channels = default_channels(image)
+    mode = previous.mode if previous is not None else default_mode(image)
+    if previous is not None and mode == "manual" and len(previous.ranges) == len(channels):
+        return replace(previous, channels=channels)
+    return DisplaySettings(channels, ranges_for(image, channels, mode), mode)
+
+
+def to_display_rgb(image: np.ndarray, settings: DisplaySettings) -> np.ndarray:
+    """An (H, W, 3) uint8 array: each output channel scaled from its range to 0..255."""
+    height, width = image.shape[:2]
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    planes = [
+        _scale(image[:, :, channel], low, high)
+        for channel, (low, high) in zip(settings.channels, settings.ranges, strict=True)
+    ]
+    if len(planes) == 1:
+        planes = planes * 3
+    for index, plane in enumerate(planes):
+        out[:, :, index] = plane
+    return out
+
+
+def _scale(plane: np.ndarray, low: float, high: float) -> np.ndarray:
+    if plane.dtype == np.uint8 and (low, high) == (0.0, 255.0):
+        return plane
+    span = max(high - low, 1e-12)
+    if plane.dtype in (np.uint8, np.uint16):
+        # A lookup table over every possible value: one gather per pixel.
+        values = np.arange(np.iinfo(plane.dtype).max + 1, dtype=np.float32)
+        table = np.clip((values - low) * (255.0 / span) + 0.5, 0, 255).astype(np.uint8)
+        return table[plane]
+    scaled = (plane.astype(np.float32) - np.float32(low)) * np.float32(255.0 / span)
+    return np.clip(np.nan_to_num(scaled, nan=0.0), 0, 255).astype(np.uint8)
+
+
+def _sample(plane: np.ndarray) -> np.ndarray:
+    step = max(1, int(np.sqrt(plane.size / _SAMPLE_PIXELS)))
+    return plane[::step, ::step]
+
+
+# ---------------------------------------------------------------------------
+# Labels
+
+
+def label_colors(classes: list[LabelClass], alpha: int = 255) -> np.ndarray:
+    """A (256, 4) premultiplied RGBA table: class index -> colour, unlabelled -> transparent.
+
+    Indices without a class (a stale mask) show as opaque magenta rather than vanish.
+    """
+    table = np.zeros((256, 4), dtype=np.uint8)
+    table[:, :] = (255, 0, 255, 255)
+    for index, label_class in enumerate(classes[:UNLABELLED]):
+        table[index, :3] = label_class.color
+        table[index, 3] = 255
+    table[UNLABELLED] = 0
+    if alpha != 255:
+        table = (table.astype(np.uint16) * alpha // 255).astype(np.uint8)
+    return table
+
+
+def confidence_colors() -> np.ndarray:
+    """A (256, 4) premultiplied RGBA table for confidence 0..255: doubtful pixels glow."""
+    confidence = np.arange(256, dtype=np.float32) / 255.0
+    alpha = np.clip((0.75 - confidence) / 0.75, 0, 1) * 200
+    table = np.zeros((256, 4), dtype=np.uint8)
+    table[:, 3] = alpha.astype(np.uint8)
+    table[:, 0] = table[:, 3]  # premultiplied yellow: r = g = alpha, b = 0
+    table[:, 1] = table[:, 3]
+    return table
+
+
+# ---------------------------------------------------------------------------
+# QImage wrappers that share memory with numpy arrays
+
+
+def rgb_qimage(rgb: np.ndarray) -> QImage:
+    """A QImage viewing an (H, W, 3) uint8 array; the caller keeps the array alive."""
+    height, width = rgb.shape[:2]
+    return QImage(rgb.data, width, height, rgb.strides[0], QImage.Format.Format_RGB888)
+
+
+def rgba_qimage(rgba: np.ndarray) -> QImage:
+    """A QImage viewing an (H, W, 4) premultiplied uint8 array; the caller keeps it alive."""
+    height, width = rgba.shape[:2]
+    return QImage(
+        rgba.data, width, height, rgba.strides[0], QImage.Format.Format_RGBA8888_Premultiplied
+    )
