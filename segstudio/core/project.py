@@ -1,0 +1,472 @@
+"""A project folder a person can read, where nothing is ever lost.
+
+    PROJECT/project.json   classes, image list, splits, settings, label statistics
+    PROJECT/images/        the user's images when copied in (otherwise referenced in place)
+    PROJECT/labels/ID.png  one 8-bit palette PNG per image: class index per pixel, 255 unlabelled
+    PROJECT/models/        trained models
+
+Every file is written atomically. Changes that rewrite many label files (class
+reorder and delete, imports) first write the new files to labels/.staging/, then
+record them in project.json (the commit point), then move them into place; a
+project interrupted in between is completed when it is next opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from segstudio.core import project_file
+from segstudio.core.atomic import _fsync_dir, atomic_path, atomic_write_bytes, atomic_write_text
+from segstudio.core.classes import MAX_CLASSES, LabelClass, check_classes, default_color
+from segstudio.core.errors import ImageReadError, MaskError, ProjectError, UserError
+from segstudio.core.images import IMAGE_EXTENSIONS, list_images, load_image
+from segstudio.core.masks import check_mask, empty_mask, read_mask, write_mask
+from segstudio.core.project_entries import (
+    SPLITS,
+    ImageEntry,
+    LabelStats,
+    image_size,
+    make_id,
+    unique_name,
+)
+from segstudio.core.project_file import PROJECT_FILE, ProjectData
+
+# Temporary files left by atomic writes that a killed process never finished.
+_STALE_TEMPORARY = re.compile(r"^\..+\.(png|json)\.tmp$")
+
+
+class Project:
+    def __init__(self, root: Path, data: ProjectData):
+        self.root = Path(root)
+        self.classes: list[LabelClass] = data.classes
+        self.images: list[ImageEntry] = data.images
+        self.settings: dict = data.settings
+        self.notes: list[str] = []  # what was skipped while creating or adding, for the user
+        self._pending: list[str] = data.pending_labels
+        self._migrated_from = data.migrated_from
+        self._lock = threading.RLock()
+
+    # -- folders -----------------------------------------------------------------
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def labels_dir(self) -> Path:
+        return self.root / "labels"
+
+    @property
+    def _staging_dir(self) -> Path:
+        return self.labels_dir / ".staging"
+
+    @property
+    def copies_images(self) -> bool:
+        return bool(self.settings.get("copy_images", False))
+
+    # -- create, open, save --------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        folder: str | os.PathLike,
+        images: list[Path] | str | os.PathLike,
+        classes: list[LabelClass],
+        copy_images: bool = False,
+    ) -> Project:
+        """Start a project in `folder` from a list of image files or a folder of them.
+
+        From a folder, images are found recursively; other files and unreadable
+        images are skipped with a note in `project.notes`. An explicit list must
+        hold only readable images. An existing project is never overwritten.
+        """
+        root = Path(folder)
+        if (root / PROJECT_FILE).exists():
+            raise ProjectError(f"{root}: already a segstudio project; open it instead")
+        if root.exists() and not root.is_dir():
+            raise ProjectError(f"{root}: exists and is not a folder")
+        check_classes(list(classes))
+        project = cls(root, ProjectData(list(classes), [], {"copy_images": bool(copy_images)}))
+        if isinstance(images, (str, os.PathLike)):
+            paths, base = project._images_in_folder(Path(images)), Path(images)
+            prepared = project._prepare_images(paths, base, skip_unreadable=True)
+        else:
+            prepared = project._prepare_images([Path(p) for p in images], None, False)
+        for sub in ("labels", "models"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        project._place_images(prepared)
+        project.save()
+        return project
+
+    @classmethod
+    def open(cls, folder: str | os.PathLike) -> Project:
+        """Open a project folder (or its project.json). Older formats migrate in memory."""
+        root = Path(folder)
+        if root.name == PROJECT_FILE and root.is_file():
+            root = root.parent
+        project = cls(root, project_file.load(root / PROJECT_FILE))
+        project._remove_stale_temporaries()
+        if project._pending:
+            project._finish_pending()
+        elif project._staging_dir.exists():  # a batch that never reached its commit point
+            shutil.rmtree(project._staging_dir, ignore_errors=True)
+        return project
+
+    def save(self) -> None:
+        """Write project.json atomically. Every mutating method calls it."""
+        with self._lock:
+            path = self.root / PROJECT_FILE
+            if self._migrated_from is not None and path.is_file():
+                backup = self.root / f"project.v{self._migrated_from}.json.bak"
+                if not backup.exists():
+                    atomic_write_bytes(backup, path.read_bytes())
+                self._migrated_from = None
+            data = ProjectData(self.classes, self.images, self.settings, self._pending)
+            atomic_write_text(path, project_file.dump(data, self.root))
+
+    def set_setting(self, key: str, value) -> None:
+        self.settings[key] = value
+        self.save()
+
+    # -- images --------------------------------------------------------------------
+
+    def entry(self, entry_or_id: ImageEntry | str) -> ImageEntry:
+        image_id = entry_or_id.id if isinstance(entry_or_id, ImageEntry) else entry_or_id
+        for entry in self.images:
+            if entry.id == image_id:
+                return entry
+        raise ProjectError(f"{self.root}: no image with id {image_id!r} in this project")
+
+    def add_images(
+        self, paths: list[str | os.PathLike], base: str | os.PathLike | None = None
+    ) -> list[ImageEntry]:
+        """Add image files; names are relative to `base` when given, else file names.
+
+        Every file is checked first: an unreadable one raises ImageReadError and
+        nothing is added. Images already in the project are skipped with a note.
+        """
+        prepared = self._prepare_images([Path(p) for p in paths], base and Path(base), False)
+        added = self._place_images(prepared)
+        self.save()
+        return added
+
+    def remove_image(self, entry: ImageEntry | str, delete_labels: bool = False) -> None:
+        """Drop an image from the project; its label file stays unless asked otherwise.
+
+        A kept label file is picked up again if an image of the same name is re-added.
+        """
+        entry = self.entry(entry)
+        self.images.remove(entry)
+        self.save()
+        if delete_labels:
+            self.label_path(entry).unlink(missing_ok=True)
+
+    def missing_images(self) -> list[ImageEntry]:
+        return [e for e in self.images if not e.exists]
+
+    def relink(self, entry: ImageEntry | str, new_path: str | os.PathLike) -> None:
+        """Point an entry at its image's new place; the labels stay with the entry."""
+        entry, new_path = self.entry(entry), Path(new_path)
+        size = image_size(new_path)
+        old_size = entry.size or self._label_file_size(entry)
+        if old_size is not None and old_size != size:
+            raise ProjectError(
+                f"{new_path}: this image is {size[1]}x{size[0]} but {entry.name} is "
+                f"{old_size[1]}x{old_size[0]}; choose the image its labels were painted on"
+            )
+        if self.copies_images:
+            new_path = self._copy_in(new_path, entry.name)
+        entry.path, entry.size = Path(os.path.abspath(new_path)), size
+        self.save()
+
+    def load_image(self, entry: ImageEntry | str) -> np.ndarray:
+        entry = self.entry(entry)
+        if not entry.exists:
+            raise ImageReadError(
+                f"{entry.path}: image not found (moved or deleted?); relink it to its new place"
+            )
+        image = load_image(entry.path)
+        entry.size = image.shape[:2]
+        return image
+
+    def image_shape(self, entry: ImageEntry | str) -> tuple[int, int]:
+        """(height, width) of an image, from project.json's cache or the file's header."""
+        entry = self.entry(entry)
+        if entry.size is None:
+            entry.size = image_size(entry.path)
+        return entry.size
+
+    def set_split(self, entry: ImageEntry | str, split: str) -> None:
+        if split not in SPLITS:
+            raise ProjectError(f"split must be 'train' or 'val', got {split!r}")
+        self.entry(entry).split = split
+        self.save()
+
+    def auto_split(self, val_fraction: float, seed: int = 0) -> None:
+        """Put about `val_fraction` of the images in validation, reproducibly for a seed.
+
+        Labelled and unlabelled images are split separately, so validation gets
+        its share of the labelled ones (the only ones that count for training).
+        """
+        if not 0.0 <= val_fraction <= 1.0:
+            raise ProjectError(f"the validation fraction must be in 0..1, got {val_fraction}")
+        rng = np.random.default_rng(seed)
+        labelled = [e for e in self.images if self.label_stats(e).labelled]
+        unlabelled = [e for e in self.images if not self.label_stats(e).labelled]
+        for group in (labelled, unlabelled):
+            group.sort(key=lambda e: e.id)
+            n_val = round(val_fraction * len(group))
+            if 0 < val_fraction < 1 and len(group) >= 2:
+                n_val = min(max(n_val, 1), len(group) - 1)
+            order = rng.permutation(len(group))
+            for rank, position in enumerate(order):
+                group[position].split = "val" if rank < n_val else "train"
+        self.save()
+
+    # -- labels --------------------------------------------------------------------
+
+    def label_path(self, entry: ImageEntry | str) -> Path:
+        image_id = entry.id if isinstance(entry, ImageEntry) else entry
+        return self.labels_dir / f"{image_id}.png"
+
+    def has_labels(self, entry: ImageEntry | str) -> bool:
+        return self.label_path(entry).is_file()
+
+    def load_labels(self, entry: ImageEntry | str) -> np.ndarray:
+        """The image's class indices (uint8, 255 = unlabelled); all 255 if none saved."""
+        entry = self.entry(entry)
+        path = self.label_path(entry)
+        if not path.is_file():
+            return empty_mask(*self.image_shape(entry))
+        shape = entry.size if entry.size or not entry.exists else self.image_shape(entry)
+        return read_mask(path, shape=shape, num_classes=len(self.classes))
+
+    def save_labels(self, entry: ImageEntry | str, mask: np.ndarray) -> None:
+        """Write the image's labels (atomic palette PNG) and its statistics. Cheap
+        enough for the GUI's autosave: one PNG and project.json."""
+        entry = self.entry(entry)
+        path = self.label_path(entry)
+        mask = np.asarray(mask)
+        if mask.ndim != 2 or mask.dtype != np.uint8:
+            raise MaskError(f"{path}: labels must be a 2-D uint8 array, got {mask.dtype} {mask.shape}")
+        check_mask(mask, path, entry.size, len(self.classes))
+        with self._lock:
+            write_mask(path, mask, self.classes)
+            self._set_stats(entry, LabelStats.of_mask(mask, len(self.classes)), path)
+            self.save()
+
+    def label_stats(self, entry: ImageEntry | str) -> LabelStats:
+        """Labelled fraction and pixels per class, from the cache when the file is unchanged."""
+        entry = self.entry(entry)
+        path = self.label_path(entry)
+        if not path.is_file():
+            return LabelStats(0.0, [0] * len(self.classes))
+        stat = path.stat()
+        cached = entry.stats
+        if (cached is not None and entry.stats_file == (stat.st_mtime_ns, stat.st_size)
+                and len(cached.counts) == len(self.classes)):
+            return cached
+        stats = LabelStats.of_mask(read_mask(path), len(self.classes))
+        self._set_stats(entry, stats, path)
+        return stats
+
+    @contextlib.contextmanager
+    def label_batch(self, classes: list[LabelClass] | None = None) -> Iterator[LabelBatch]:
+        """Write many label files, and optionally a new class table, all or nothing.
+
+        Files written with `batch.write(id, mask)` are staged; when the block ends
+        without an exception they replace the label files together with the new
+        classes. An exception leaves the project as it was.
+        """
+        with self._lock:
+            classes = list(self.classes if classes is None else classes)
+            check_classes(classes)
+            shutil.rmtree(self._staging_dir, ignore_errors=True)
+            self._staging_dir.mkdir(parents=True)
+            batch = LabelBatch(self._staging_dir, classes)
+            try:
+                yield batch
+            except BaseException:
+                shutil.rmtree(self._staging_dir, ignore_errors=True)
+                raise
+            self.classes[:] = classes
+            ids = {e.id: e for e in self.images}
+            for stem, stats in batch.stats.items():
+                if stem in ids:
+                    self._set_stats(ids[stem], stats, self._staging_dir / f"{stem}.png")
+            self._pending = list(batch.stats)
+            self.save()  # the commit point
+            self._finish_pending()
+
+    # -- classes -------------------------------------------------------------------
+
+    def add_class(self, name: str, color: tuple[int, int, int] | None = None) -> int:
+        if len(self.classes) >= MAX_CLASSES:
+            raise ProjectError(f"a project holds at most {MAX_CLASSES} classes")
+        new = LabelClass(name, tuple(color) if color else default_color(len(self.classes)))
+        check_classes(self.classes + [new])
+        self.classes.append(new)
+        for entry in self.images:
+            if entry.stats is not None:
+                entry.stats = LabelStats(entry.stats.fraction, entry.stats.counts + [0])
+        self.save()
+        return len(self.classes) - 1
+
+    def rename_class(self, index: int, name: str) -> None:
+        self._check_index(index)
+        renamed = list(self.classes)
+        renamed[index] = LabelClass(name, self.classes[index].color)
+        check_classes(renamed)
+        self.classes[:] = renamed
+        self.save()
+
+    def recolor_class(self, index: int, color: tuple[int, int, int]) -> None:
+        """Change a class colour; label files get the new palette (their indices stay)."""
+        self._check_index(index)
+        self.classes[index] = LabelClass(self.classes[index].name, tuple(int(c) for c in color))
+        self.save()
+        for path in sorted(self.labels_dir.glob("*.png")):
+            write_mask(path, read_mask(path), self.classes)
+        for entry in self.images:  # the files changed, their statistics did not
+            if entry.stats is not None and self.has_labels(entry):
+                self._set_stats(entry, entry.stats, self.label_path(entry))
+        self.save()
+
+    def move_class(self, index: int, new_index: int) -> None:
+        """Move a class to another position; every label file is renumbered to match."""
+        self._check_index(index)
+        self._check_index(new_index)
+        order = list(range(len(self.classes)))
+        order.insert(new_index, order.pop(index))
+        lookup = np.full(256, 255, np.uint8)
+        lookup[order] = np.arange(len(order))
+        self._remap_labels(lookup, [self.classes[i] for i in order])
+
+    def delete_class(self, index: int, merge_into: int | None = None) -> None:
+        """Delete a class; its pixels become unlabelled, or class `merge_into`."""
+        self._check_index(index)
+        if merge_into is not None:
+            self._check_index(merge_into)
+            if merge_into == index:
+                raise ProjectError("a class cannot be merged into itself")
+        keep = [i for i in range(len(self.classes)) if i != index]
+        lookup = np.full(256, 255, np.uint8)
+        lookup[keep] = np.arange(len(keep))
+        if merge_into is not None:
+            lookup[index] = lookup[merge_into]
+        self._remap_labels(lookup, [self.classes[i] for i in keep])
+
+    # -- internals -----------------------------------------------------------------
+
+    def _remap_labels(self, lookup: np.ndarray, classes: list[LabelClass]) -> None:
+        # Every label file, also those of removed images, so kept labels stay right.
+        with self.label_batch(classes) as batch:
+            for path in sorted(self.labels_dir.glob("*.png")):
+                batch.write(path.stem, lookup[read_mask(path)])
+
+    def _finish_pending(self) -> None:
+        for stem in self._pending:
+            staged = self._staging_dir / f"{stem}.png"
+            if staged.is_file():
+                os.replace(staged, self.labels_dir / f"{stem}.png")
+        _fsync_dir(self.labels_dir)
+        self._pending = []
+        self.save()
+        shutil.rmtree(self._staging_dir, ignore_errors=True)
+
+    def _set_stats(self, entry: ImageEntry, stats: LabelStats, file: Path) -> None:
+        stat = file.stat()
+        entry.stats, entry.stats_file = stats, (stat.st_mtime_ns, stat.st_size)
+
+    def _check_index(self, index: int) -> None:
+        if not 0 <= index < len(self.classes):
+            raise ProjectError(f"class index {index} is out of range 0..{len(self.classes) - 1}")
+
+    def _label_file_size(self, entry: ImageEntry) -> tuple[int, int] | None:
+        path = self.label_path(entry)
+        return read_mask(path).shape if path.is_file() else None
+
+    def _images_in_folder(self, folder: Path) -> list[Path]:
+        paths, skipped = list_images(folder)
+        own = [self.root / sub for sub in ("labels", "models")]
+        paths = [p for p in paths if not any(p.is_relative_to(o) for o in own)]
+        if skipped:
+            shown = ", ".join(str(p.relative_to(folder)) for p in skipped[:5])
+            more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+            self.notes.append(f"skipped {len(skipped)} files that are not images: {shown}{more}")
+        if not paths:
+            raise ProjectError(
+                f"{folder}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})"
+            )
+        return paths
+
+    def _prepare_images(self, paths: list[Path], base: Path | None, skip_unreadable: bool):
+        """Check images and choose their names and ids before anything is written."""
+        known = {os.path.abspath(e.path) for e in self.images}
+        names = {e.name for e in self.images}
+        ids = {e.id for e in self.images}
+        prepared = []
+        for path in paths:
+            if os.path.abspath(path) in known:
+                self.notes.append(f"{path}: already in the project, skipped")
+                continue
+            try:
+                size = image_size(path)
+            except ImageReadError as exc:
+                if not skip_unreadable:
+                    raise
+                self.notes.append(f"skipped: {exc}")
+                continue
+            inside = base is not None and path.resolve().is_relative_to(base.resolve())
+            name = path.resolve().relative_to(base.resolve()).as_posix() if inside else path.name
+            name = unique_name(name, names)
+            image_id = make_id(name, ids)
+            names.add(name)
+            ids.add(image_id)
+            known.add(os.path.abspath(path))
+            prepared.append(ImageEntry(image_id, name, Path(os.path.abspath(path)), size=size))
+        return prepared
+
+    def _place_images(self, prepared: list[ImageEntry]) -> list[ImageEntry]:
+        if self.copies_images:
+            for entry in prepared:
+                entry.path = self._copy_in(entry.path, entry.name)
+        self.images.extend(prepared)
+        return prepared
+
+    def _copy_in(self, source: Path, name: str) -> Path:
+        target = self.root / "images" / name
+        if target.exists() and target.samefile(source):
+            return target
+        with atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
+        return Path(os.path.abspath(target))
+
+    def _remove_stale_temporaries(self) -> None:
+        for folder in (self.root, self.labels_dir):
+            if folder.is_dir():
+                for path in folder.iterdir():
+                    if _STALE_TEMPORARY.match(path.name):
+                        path.unlink(missing_ok=True)
+
+
+class LabelBatch:
+    """Label files staged by Project.label_batch: `write(image_id, mask)`."""
+
+    def __init__(self, staging: Path, classes: list[LabelClass]):
+        self._staging, self._classes = staging, classes
+        self.stats: dict[str, LabelStats] = {}
+
+    def write(self, image_id: str, mask: np.ndarray) -> None:
+        if mask.ndim != 2 or mask.dtype != np.uint8:
+            raise UserError(f"labels for {image_id} must be a 2-D uint8 array")
+        write_mask(self._staging / f"{image_id}.png", mask, self._classes)
+        self.stats[image_id] = LabelStats.of_mask(mask, len(self._classes))
