@@ -99,6 +99,8 @@ def brush_stroke(
     pts = [(float(px), float(py)) for px, py in points if math.isfinite(px) and math.isfinite(py)]
     if not pts:
         return None
+    if not math.isfinite(radius):
+        raise ValueError(f"a brush radius is a finite number of pixels, got {radius}")
     radius = max(float(radius), 0.0)
     box = _clip_box(mask.shape, pts, radius)
     if box is None:

@@ -138,9 +138,11 @@ def test_erase_stroke_sets_unlabelled():
     assert (diff.old == 1).all()
 
 
-def test_bad_label_value_is_refused():
+def test_bad_label_value_or_radius_is_refused():
     with pytest.raises(ValueError):
         brush_dab(blank(3, 3), 1, 1, 1, 256)
+    with pytest.raises(ValueError):
+        brush_dab(blank(3, 3), 1, 1, float("nan"), 1)
 
 
 # --- polygon -----------------------------------------------------------------
