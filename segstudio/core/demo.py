@@ -23,9 +23,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from segstudio.core.atomic import atomic_write_bytes
 from segstudio.core.classes import UNLABELLED, LabelClass
 from segstudio.core.edits import MaskDiff, Point, brush_stroke, fill_polygon
+from segstudio.core.errors import ProjectError
 from segstudio.core.masks import empty_mask
+from segstudio.core.project import Project
+from segstudio.core.project_file import PROJECT_FILE
 
 DEMO_SEED = 20240
 DEMO_SIZE = 256
@@ -239,3 +243,49 @@ def demo_project_dir() -> Path:
     else:
         base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return base / "segstudio" / "demo"
+
+
+def demo_image_path(folder: str | os.PathLike, index: int) -> Path:
+    return Path(folder) / "images" / f"cells_{index + 1}.png"
+
+
+def create_demo_project(folder: str | os.PathLike, seed: int = DEMO_SEED) -> Project:
+    """Write the demo images under folder/images/ and make a project of them, labels painted."""
+    folder = Path(folder)
+    if (folder / PROJECT_FILE).exists():
+        raise ProjectError(f"{folder}: already a segstudio project; open it instead")
+    samples = [generate_sample(seed, index) for index in range(DEMO_IMAGE_COUNT)]
+    paths = [demo_image_path(folder, index) for index in range(DEMO_IMAGE_COUNT)]
+    for sample, path in zip(samples, paths, strict=True):
+        _write_png(path, sample.image)
+    project = Project.create(folder, paths, DEMO_CLASSES)
+    by_path = {path.resolve(): index for index, path in enumerate(paths)}
+    for entry in project.images:
+        index = by_path[entry.path.resolve()]
+        labels = demo_labels(samples[index], index, seed)
+        if (labels != UNLABELLED).any():
+            project.save_labels(entry, labels)
+    return project
+
+
+def open_or_create_demo(folder: str | os.PathLike | None = None) -> Project:
+    """Open the user's demo project, keeping their painting, or create it the first time.
+
+    Demo images that went missing are generated again (they are always the same).
+    """
+    folder = Path(folder) if folder is not None else demo_project_dir()
+    if not (folder / PROJECT_FILE).exists():
+        return create_demo_project(folder)
+    project = Project.open(folder)
+    for index in range(DEMO_IMAGE_COUNT):
+        path = demo_image_path(folder, index)
+        if not path.exists() and any(e.path.name == path.name for e in project.images):
+            _write_png(path, generate_sample(DEMO_SEED, index).image)
+    return project
+
+
+def _write_png(path: Path, rgb: np.ndarray) -> None:
+    ok, data = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:  # pragma: no cover - encoding a small uint8 array does not fail
+        raise OSError(f"{path}: could not encode the demo image")
+    atomic_write_bytes(path, data.tobytes())

@@ -13,10 +13,14 @@ from segstudio.core.demo import (
     DEMO_IMAGE_COUNT,
     DEMO_SEED,
     NUCLEUS,
+    create_demo_project,
     demo_labels,
     demo_project_dir,
     generate_sample,
+    open_or_create_demo,
 )
+from segstudio.core.errors import ProjectError
+from segstudio.core.project import Project
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +99,48 @@ def test_demo_project_dir(monkeypatch, tmp_path):
     default = demo_project_dir()
     assert default.parts[-2:] == ("segstudio", "demo")
     assert isinstance(default, Path) and default.is_absolute()
+
+
+# --- the demo project on disk -------------------------------------------------
+
+
+def test_create_demo_project(tmp_path, samples):
+    created = create_demo_project(tmp_path / "demo")
+    project = Project.open(tmp_path / "demo")
+    assert project.classes == DEMO_CLASSES
+    assert [e.name for e in project.images] == [f"cells_{i}.png" for i in (1, 2, 3, 4)]
+    assert [e.id for e in created.images] == [e.id for e in project.images]
+    fractions = [project.label_stats(e).fraction for e in project.images]
+    assert fractions[0] > 0.01 and fractions[1] > 0.01 and fractions[2:] == [0, 0]
+    for index, (entry, sample) in enumerate(zip(project.images, samples, strict=True)):
+        image = project.load_image(entry)
+        assert (image == sample.image).all()  # lossless PNG of the generated image
+        labels = project.load_labels(entry)
+        assert (labels == demo_labels(sample, index)).all()
+        painted = labels != UNLABELLED
+        assert (labels[painted] == sample.truth[painted]).all()
+
+
+def test_demo_project_is_deterministic(tmp_path):
+    first, second = create_demo_project(tmp_path / "a"), create_demo_project(tmp_path / "b")
+    for a, b in zip(first.images, second.images, strict=True):
+        assert a.path.read_bytes() == b.path.read_bytes()
+        assert (first.load_labels(a) == second.load_labels(b)).all()
+
+
+def test_open_or_create_demo_keeps_the_users_painting(tmp_path, monkeypatch):
+    monkeypatch.setenv(DEMO_DIR_ENV, str(tmp_path / "mine"))
+    project = open_or_create_demo()
+    assert project.root == tmp_path / "mine"
+    entry = project.images[3]
+    labels = project.load_labels(entry)
+    labels[:10, :10] = CELL
+    project.save_labels(entry, labels)
+    entry.path.unlink()  # a lost demo image is generated again
+
+    again = open_or_create_demo()
+    assert (again.load_labels(again.images[3]) == labels).all()
+    assert again.label_stats(again.images[3]).fraction == 100 / 256**2
+    assert (again.load_image(again.images[3]) == generate_sample(DEMO_SEED, 3).image).all()
+    with pytest.raises(ProjectError):
+        create_demo_project(tmp_path / "mine")
