@@ -1,5 +1,356 @@
-"""Training from the window (issue 6). Placeholder until the training helper lands it."""
+"""Training from the window (issue 6): the Training, Prediction and Metrics docks.
+
+`attach_training(window)` builds the docks and the Model menu and returns the
+TrainingController, which owns the training worker thread, the live
+predictor and the export jobs. The window calls `shutdown()` when it closes:
+it sets the stop flag, quits and waits for every worker thread.
+
+The training itself is the engine's Trainer (segstudio.ml.train) reading the
+project through a ProjectSource, which re-reads label files that changed on
+disk: labels painted while training runs reach it when the window autosaves.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog
+
+from segstudio.core.errors import UserError
+from segstudio.gui.panels.export import ModelJobs
+from segstudio.gui.panels.metrics import MetricsPanel
+from segstudio.gui.panels.training import TrainingPanel
+from segstudio.gui.predict_controls import PredictionPanel
+from segstudio.gui.predict_live import LivePredictor
+from segstudio.gui.predict_models import (
+    device_status,
+    latest_model_dir,
+    loss_names,
+    model_names,
+    training_threads,
+    unique_folder,
+)
+from segstudio.gui.workers import TrainingWorker, describe_error, start_worker, stop_thread
+
+SETTINGS_KEY = "training"
+SHUTDOWN_WAIT_MS = 30_000
 
 
-def attach_training(window):
-    return None
+def attach_training(window) -> TrainingController:
+    return TrainingController(window)
+
+
+class TrainingController(QObject):
+    trainingStarted = Signal()
+    progressed = Signal(object)  # StepReport
+    validated = Signal(object)  # ValReport
+    trainingFinished = Signal(object)  # DoneReport
+    trainingFailed = Signal(str)
+    modelSaved = Signal(object)  # Path of the saved model folder
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.thread = None
+        self.worker: TrainingWorker | None = None
+        self.model_dir: Path | None = None  # folder of the current model, to continue from
+        self.last_validation = None
+        self.stop_requested_at: float | None = None
+        self.stopped_after_s: float | None = None  # stop request to final report
+        self._closing = False
+        self.start_note = ""
+        # TrainConfig fields the panel does not show (model_options, val_interval_s, seed...).
+        self.config_overrides: dict = {}
+
+        self.panel = TrainingPanel(model_names(), loss_names(), device_status())
+        self.metrics = MetricsPanel()
+        self.prediction_panel = PredictionPanel()
+        self.live = LivePredictor(window)
+        self.jobs = ModelJobs(window, lambda: self.live.model)
+        right = Qt.DockWidgetArea.RightDockWidgetArea
+        self.training_dock = window.add_dock(self.panel, "Training", right)
+        self.prediction_dock = window.add_dock(self.prediction_panel, "Prediction", right)
+        self.metrics_dock = window.add_dock(self.metrics, "Metrics", right)
+        self._build_menu(window.menu("Model"))
+
+        self.panel.trainRequested.connect(self.start)
+        self.panel.stopRequested.connect(self.stop)
+        self.prediction_panel.visibilityChanged.connect(window.canvas.set_prediction_visible)
+        self.prediction_panel.opacityChanged.connect(window.canvas.set_prediction_opacity)
+        self.prediction_panel.uncertaintyChanged.connect(self.live.set_uncertainty_visible)
+        self.prediction_panel.acceptRequested.connect(self.live.accept)
+        self.live.predictionShown.connect(self._prediction_shown)
+        window.canvas.set_prediction_opacity(self.prediction_panel.opacity())
+        window.projectChanged.connect(self.project_changed)
+        window.currentImageChanged.connect(self._image_changed)
+        if getattr(window, "project", None) is not None:
+            self.project_changed(window.project)
+
+    # --- state --------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.isRunning()
+
+    # --- training -----------------------------------------------------------------
+
+    def start(self) -> bool:
+        """Start training with the panel's settings; False (with a message) if it cannot."""
+        project = self.window.project
+        if self.running:
+            return False
+        if project is None:
+            self.window.show_error("Train", "Open a project (or a folder of images) first.")
+            return False
+        settings = self.panel.settings()
+        try:
+            self.window.save_labels()  # the training reads the label files
+            self._save_settings(project, settings)
+            config = self._config(settings)
+            from segstudio.ml.data import ProjectSource
+            from segstudio.ml.train import Trainer
+
+            source = ProjectSource(project)
+        except Exception as exc:  # a UserError, or a bug: a message either way
+            if not isinstance(exc, UserError):
+                traceback.print_exc()
+            self.trainingFailed.emit(describe_error(exc))
+            self.window.show_error("Training failed", describe_error(exc))
+            return False
+        classes = list(project.classes)
+        models_dir = Path(project.models_dir)
+        model_name = settings["model"]
+
+        def save_when_done(trainer, done):
+            """On the worker thread: save the model and keep a CPU copy for predictions."""
+            if not done.steps:
+                return None
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            folder = unique_folder(models_dir / f"{model_name}-{stamp}")
+            trainer.save(folder)
+            return folder, trainer.snapshot()
+
+        threads = training_threads()
+        self.worker = TrainingWorker(lambda: Trainer(config, source, classes),
+                                     on_done=save_when_done, torch_threads=threads)
+        self.worker.progress.connect(self._progress)
+        self.worker.validated.connect(self._validated)
+        self.worker.snapshot.connect(self._snapshot)
+        self.worker.finished.connect(self._finished)
+        self.worker.failed.connect(self._failed)
+        self.stop_requested_at = self.stopped_after_s = None
+        self.last_validation = None
+        self.metrics.reset(classes)
+        self.metrics.set_validation_note(_validation_note(project, source))
+        self.panel.set_running(True)
+        self.start_note = "from the current model" if config.init_model_dir else "from scratch"
+        self.panel.show_progress(None, f"Preparing the training data ({self.start_note})…")
+        self.thread = start_worker(self.worker, "segstudio-training")
+        self.trainingStarted.emit()
+        return True
+
+    def stop(self) -> None:
+        if self.worker is not None and self.running:
+            self.stop_requested_at = time.monotonic()
+            self.worker.stop()
+            self.panel.stop_button.setEnabled(False)
+            self.panel.show_progress(None, "Stopping…")
+
+    def shutdown(self) -> None:
+        """The window closes: stop and wait for every worker thread."""
+        self._closing = True
+        if self.worker is not None:
+            stop_thread(self.thread, self.worker, SHUTDOWN_WAIT_MS)
+        self.live.shutdown()
+        self.jobs.shutdown()
+
+    def _config(self, settings: dict):
+        from segstudio.ml.train import TrainConfig
+
+        by_time = settings["limit"] == "time"
+        init_dir = None
+        if settings["continue_training"] and self.model_dir is not None and self._can_continue(
+                settings["model"]):
+            init_dir = str(self.model_dir)
+        values = dict(
+            model=settings["model"],
+            crop_size=int(settings["crop_size"]),
+            batch_size=int(settings["batch_size"]),
+            lr=float(settings["lr"]),
+            loss=settings["loss"],
+            augment=bool(settings["augment"]),
+            time_budget=float(settings["time_budget"]) if by_time else None,
+            steps=None if by_time else int(settings["steps"]),
+            device=settings["device"],
+            init_model_dir=init_dir,
+        )
+        return TrainConfig(**{**values, **self.config_overrides})
+
+    def _can_continue(self, model_name: str) -> bool:
+        """Continue only from a model of the same architecture and classes."""
+        model, project = self.live.model, self.window.project
+        if model is None or project is None:
+            return False
+        same_classes = [c.name for c in model.classes] == [c.name for c in project.classes]
+        return same_classes and model.architecture.get("name") == model_name
+
+    def _progress(self, report) -> None:
+        if self._closing:
+            return  # queued before shutdown; the widgets may be gone
+        total = f"/{report.total_steps}" if report.total_steps else ""
+        speed = f", {report.images_per_s:.1f} images/s" if report.images_per_s else ""
+        text = (f"Step {report.step}{total}, loss {report.loss:.4f}{speed}, "
+                f"{report.elapsed_s:.0f} s")
+        if self.stop_requested_at is None:
+            self.panel.show_progress(report.progress, text)
+        self.metrics.add_step(report.step, report.loss)
+        self.progressed.emit(report)
+
+    def _validated(self, report) -> None:
+        if self._closing:
+            return  # queued before shutdown; the widgets may be gone
+        self.last_validation = report
+        self.metrics.show_validation(report)
+        self.validated.emit(report)
+
+    def _snapshot(self, saved) -> None:
+        if not self._closing:
+            self.live.set_model(saved)
+
+    def _finished(self, done, result) -> None:
+        if self._closing:
+            return  # queued before shutdown; the widgets may be gone
+        if self.stop_requested_at is not None:
+            self.stopped_after_s = time.monotonic() - self.stop_requested_at
+        self._thread_done()
+        text = f"Finished ({done.reason}) after {done.steps} steps, {done.elapsed_s:.0f} s"
+        if done.best_miou is not None:
+            text += f"; best mIoU {done.best_miou:.3f}"
+        if result is not None:
+            folder, saved = result
+            self.model_dir = Path(folder)
+            text += f". Saved as {self.model_dir.name}."
+            self.live.set_model(saved)
+            self._show_model(saved, self.model_dir)
+            self.modelSaved.emit(self.model_dir)
+        self.panel.show_progress(1.0 if done.steps else 0.0, text)
+        self.trainingFinished.emit(done)
+
+    def _failed(self, message: str) -> None:
+        if self._closing:
+            return  # queued before shutdown; the widgets may be gone
+        self._thread_done()
+        self.panel.show_progress(0.0, "Training failed: " + message)
+        self.trainingFailed.emit(message)
+        self.window.show_error("Training failed", message)
+
+    def _thread_done(self) -> None:
+        if self.thread is not None:
+            self.thread.quit()
+            self.thread.wait(SHUTDOWN_WAIT_MS)
+        self.thread = None
+        self.panel.set_running(False)
+
+    # --- project and models ------------------------------------------------------
+
+    def project_changed(self, project) -> None:
+        if self.running:
+            self.worker.stop()
+            stop_thread(self.thread, self.worker, SHUTDOWN_WAIT_MS)
+            self.thread = None
+            self.panel.set_running(False)
+        self.model_dir = None
+        self.live.set_model(None)
+        if project is None:
+            self.metrics.reset([])
+            return
+        self.panel.set_settings((project.settings or {}).get(SETTINGS_KEY, {}))
+        self.metrics.reset(list(project.classes))
+        folder = latest_model_dir(Path(project.models_dir))
+        if folder is None:
+            self.panel.model_label.setText("No model yet: click Train.")
+            return
+        self.load_model(folder)
+
+    def load_model(self, folder: str | Path) -> bool:
+        from segstudio.ml.saved import load_model
+
+        try:
+            saved = load_model(folder, device="cpu")
+        except UserError as exc:
+            self.panel.model_label.setText(f"Could not load the model: {exc}")
+            return False
+        self.model_dir = Path(folder)
+        self.live.set_model(saved)
+        self._show_model(saved, self.model_dir)
+        return True
+
+    def ask_load_model(self) -> None:
+        start = str(self.window.project.models_dir) if self.window.project else ""
+        folder = QFileDialog.getExistingDirectory(self.window, "Load a saved model", start)
+        if folder and not self.load_model(folder):
+            self.window.show_error("Load model", self.panel.model_label.text())
+
+    def _show_model(self, saved, folder: Path) -> None:
+        miou = (saved.metrics or {}).get("miou")
+        score = f", mIoU {miou:.3f}" if isinstance(miou, (int, float)) else ""
+        self.panel.model_label.setText(
+            f"Model: {saved.architecture.get('name')} ({folder.name}{score})")
+        self.prediction_panel.set_status("Predicting with " + folder.name)
+
+    def _image_changed(self, *_args) -> None:
+        self.prediction_panel.set_has_prediction(False)
+        self.live.image_changed()
+
+    def _prediction_shown(self, entry) -> None:
+        self.prediction_panel.set_has_prediction(True)
+
+    def _save_settings(self, project, settings: dict) -> None:
+        project.set_setting(SETTINGS_KEY, dict(settings))
+
+    def _build_menu(self, menu) -> None:
+        def action(text, slot, shortcut=None, checkable=False, checked=False):
+            act = QAction(text, self.window)
+            if shortcut:
+                act.setShortcut(QKeySequence(shortcut))
+            if checkable:
+                act.setCheckable(True)
+                act.setChecked(checked)
+                act.toggled.connect(slot)
+            else:
+                act.triggered.connect(slot)
+            menu.addAction(act)
+            return act
+
+        self.train_action = action("&Train", self.start, "Ctrl+T")
+        self.stop_action = action("&Stop training", self.stop)
+        menu.addSeparator()
+        self.show_prediction_action = action(
+            "Show &prediction", self.prediction_panel.show_check.setChecked,
+            checkable=True, checked=True)
+        self.prediction_panel.show_check.toggled.connect(self.show_prediction_action.setChecked)
+        action("&Accept prediction", lambda: self.live.accept(False), "Ctrl+Shift+A")
+        action("Accept prediction where &unlabelled", lambda: self.live.accept(True))
+        menu.addSeparator()
+        action("&Load model…", self.ask_load_model)
+        action("Export model &folder…", self.jobs.ask_export_model_folder)
+        action("Export &ONNX…", self.jobs.ask_export_onnx)
+        action("Export Torch&Script…", self.jobs.ask_export_torchscript)
+        menu.addSeparator()
+        action("Predict the &whole project…", self.jobs.ask_predict_project)
+        action("Predict a f&older…", self.jobs.ask_predict_folder)
+
+
+def _validation_note(project, source) -> str:
+    val_entries = [e for e in project.images if getattr(e, "split", "train") == "val"]
+    if val_entries:
+        return f"Validation: the {len(val_entries)} image(s) of the 'val' split."
+    held_out = getattr(source, "held_out", None)
+    count = f"{len(held_out)} " if held_out is not None else "a part of the "
+    return (f"No 'val' split in this project: {count}labelled image(s) are held out "
+            "automatically for validation. Mark images as 'val' to choose them.")
