@@ -65,7 +65,7 @@ class DemoSample:
 
 
 def generate_sample(seed: int, index: int, size: int = DEMO_SIZE) -> DemoSample:
-    """Image `index` of the demo set for `seed`: the same arrays on every machine."""
+    """Image `index` of the demo set for `seed`: the same arrays on every run."""
     rng = np.random.default_rng([seed, index])
     cells = _place_cells(rng, size)
     truth = empty_mask(size, size)
