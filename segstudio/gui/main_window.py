@@ -232,12 +232,14 @@ class MainWindow(ProjectMixin, QMainWindow):
             document = self.documents.get(entry.id) or self._load_document(entry, image)
         except (UserError, OSError) as exc:
             self.show_error("Cannot open the image", str(exc))
-            self.images_panel.select(self.current_entry)
+            # Back to the image still shown, once the list has finished its own change.
+            QTimer.singleShot(0, lambda: self.images_panel.select(self.current_entry))
             return False
         self.save_labels()
         first = self.current_entry is None
         self.current_entry, self._image = entry, image
         self.documents[entry.id] = document
+        self.undo_group.addStack(document.undo_stack)  # no-op when already in the group
         self.undo_group.setActiveStack(document.undo_stack)
         self._render_image(self.display_panel.show_image(image))
         self.canvas.set_labels(document.mask)

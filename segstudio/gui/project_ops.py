@@ -83,9 +83,7 @@ class ProjectMixin:
             return
         if self.canvas.tool is not None:
             self.canvas.tool.cancel()
-        self.documents.clear()
-        for stack in list(self.undo_group.stacks()):
-            self.undo_group.removeStack(stack)
+        self._forget_documents()
         self.project, self.current_entry, self._image = project, None, None
         self.canvas.set_image(None)
         self.canvas.set_labels(None)
@@ -211,10 +209,14 @@ class ProjectMixin:
 
     def _reload_labels(self) -> None:
         entry = self.current_entry
-        self.documents.clear()
-        for stack in list(self.undo_group.stacks()):
-            self.undo_group.removeStack(stack)
+        self._forget_documents()
         self.current_entry = None
         if entry is not None:
             self.show_entry(entry)
 
+    def _forget_documents(self) -> None:
+        """Drop every image's labels and history (the stacks leave the group before they die)."""
+        self.undo_group.setActiveStack(None)
+        for document in self.documents.values():
+            self.undo_group.removeStack(document.undo_stack)
+        self.documents.clear()

@@ -1,0 +1,240 @@
+"""Projects, files and errors in the annotation window: opening, saving, classes, quitting."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+import tifffile  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QApplication, QDockWidget, QInputDialog, QMessageBox  # noqa: E402
+
+from segstudio.core.classes import UNLABELLED  # noqa: E402
+from segstudio.core.masks import read_mask  # noqa: E402
+from segstudio.gui import settings as user_settings  # noqa: E402
+from segstudio.gui.panels import classes as classes_panel  # noqa: E402
+from tests.gui.window_helpers import drag, key, make_project, open_window, view_pos  # noqa: E402
+
+
+@pytest.fixture
+def project(tmp_path, isbi_dir):
+    return make_project(tmp_path / "proj", [isbi_dir / "images" / f"{n:02d}.png" for n in (0, 1)])
+
+
+def saved_labels(window, entry=None):
+    entry = entry or window.current_entry
+    return read_mask(window.project.root / "labels" / f"{entry.id}.png")
+
+
+def test_empty_window_shows_the_welcome_page(qtbot):
+    window = open_window(qtbot)
+    assert window.project is None and window.central.currentWidget() is window.welcome
+    assert window.welcome.demo_button.isVisible()
+    key(qtbot, window, Qt.Key.Key_B)  # shortcuts without a project do nothing harmful
+    assert window.current_mask() is None and not window.errors
+
+
+def test_demo_opens_with_classes_and_painted_labels(qtbot):
+    window = open_window(qtbot, demo=True)
+    assert window.project is not None and len(window.project.classes) >= 2
+    assert window.central.currentWidget() is window.canvas
+    assert (window.current_mask() != UNLABELLED).any()
+    assert str(window.project.root).startswith(os.environ["SEGSTUDIO_DEMO_DIR"])
+
+
+def test_folder_of_images_becomes_a_project(qtbot, tmp_path, isbi_dir):
+    window = open_window(qtbot)
+    images = isbi_dir / "images"
+    assert window.create_project_from_folder(images, tmp_path / "new", ["membrane", "cell"])
+    assert len(window.project.images) == len(list(images.glob("*.png")))
+    assert [c.name for c in window.project.classes] == ["membrane", "cell"]
+    assert window.images_panel.list.count() == len(window.project.images)
+    # Thumbnails and labelled fractions arrive from the worker thread.
+    qtbot.waitUntil(lambda: "0% labelled" in window.images_panel.list.item(3).text(), timeout=10000)
+    assert user_settings.recent_projects()[0] == str((tmp_path / "new").resolve())
+    window.close()
+    # Reopening from the command-line path finds the project.
+    again = open_window(qtbot, tmp_path / "new")
+    assert again.project.root == tmp_path / "new" and again.current_entry is not None
+
+
+def test_add_rename_and_delete_classes_from_the_panel(qtbot, project, monkeypatch):
+    window = open_window(qtbot, project.root)
+    panel = window.classes_panel
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("mitochondria", True))
+    qtbot.mouseClick(panel.add_button, Qt.MouseButton.LeftButton)
+    assert [c.name for c in window.project.classes] == ["membrane", "cell", "mitochondria"]
+    assert panel.list.count() == 3 and panel.selected() == 2
+    assert window.paint.class_index == 2
+
+    drag(qtbot, window, [(100.5, 100.5), (200.5, 100.5)])  # mitochondria
+    key(qtbot, window, Qt.Key.Key_1)
+    drag(qtbot, window, [(100.5, 300.5), (200.5, 300.5)])  # membrane
+    assert window.current_mask()[100, 150] == 2, window.current_mask()[100, 150]
+    assert window.current_mask()[300, 150] == 0, (window.current_mask()[300, 150], window.paint.class_index)
+
+    panel.select(2)
+    monkeypatch.setattr(classes_panel, "ask_delete_class", lambda parent, classes, index: (True, 1))
+    qtbot.mouseClick(panel.delete_button, Qt.MouseButton.LeftButton)
+    assert [c.name for c in window.project.classes] == ["membrane", "cell"]
+    mask = window.current_mask()
+    assert mask[100, 150] == 1 and mask[300, 150] == 0  # merged into "cell"
+    assert np.array_equal(saved_labels(window), mask)
+
+    panel.select(0)
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("boundary", True))
+    qtbot.mouseClick(panel.rename_button, Qt.MouseButton.LeftButton)
+    assert window.project.classes[0].name == "boundary"
+    assert "boundary" in panel.list.item(0).text()
+    qtbot.mouseClick(panel.down_button, Qt.MouseButton.LeftButton)  # reorder
+    assert [c.name for c in window.project.classes] == ["cell", "boundary"]
+    assert window.current_mask()[300, 150] == 1 and window.current_mask()[100, 150] == 0
+
+
+def test_16_bit_tiff_gets_automatic_contrast(qtbot, tmp_path):
+    rng = np.random.default_rng(0)
+    raw = (1000 + rng.integers(0, 200, (120, 160))).astype(np.uint16)  # dark in 0..65535
+    tifffile.imwrite(tmp_path / "dark.tif", raw)
+    project = make_project(tmp_path / "proj", [tmp_path / "dark.tif"])
+    window = open_window(qtbot, project.root)
+    assert window.current_image().dtype == np.uint16
+    shown = window.canvas.image_layer.pixels
+    assert shown.dtype == np.uint8 and shown.min() <= 5 and shown.max() >= 250
+    assert window.display_panel.settings.mode == "auto"
+    qtbot.mouseMove(window.canvas.viewport(), view_pos(window, 10.5, 20.5))
+    assert window.value_label.text() == f"value {raw[20, 10]}"  # the raw value, not the shown one
+    # Manual range: values at or above 1100 turn white.
+    low, high = window.display_panel.rows[0][2:]
+    low.setValue(1000)
+    high.setValue(1100)
+    shown = window.canvas.image_layer.pixels
+    assert window.display_panel.settings.mode == "manual"
+    assert (shown[raw >= 1100] == 255).all() and (shown[raw < 1050] < 130).all()
+    assert np.array_equal(window.current_image(), raw[:, :, None])  # data unchanged
+
+
+def test_multichannel_image_maps_channels_and_shows_one_as_gray(qtbot, tmp_path):
+    planes = np.zeros((5, 64, 80), dtype=np.uint16)
+    for c in range(5):
+        planes[c, :, c * 16:(c + 1) * 16] = 1000 * (c + 1)
+    tifffile.imwrite(tmp_path / "five.tif", planes)
+    project = make_project(tmp_path / "proj", [tmp_path / "five.tif"])
+    window = open_window(qtbot, project.root)
+    panel = window.display_panel
+    assert window.current_image().shape == (64, 80, 5)
+    panel.rows[0][1].setCurrentIndex(4)  # red <- channel 4
+    shown = window.canvas.image_layer.pixels
+    assert shown[10, 70, 0] > 200 and shown[10, 70, 1] == 0
+    panel.color_mode.setCurrentIndex(1)  # one channel as gray
+    panel.rows[0][1].setCurrentIndex(2)
+    shown = window.canvas.image_layer.pixels
+    assert shown[10, 40, 0] == shown[10, 40, 1] == shown[10, 40, 2] > 200
+    assert shown[10, 5].max() == 0
+    qtbot.mouseMove(window.canvas.viewport(), view_pos(window, 40.5, 10.5))
+    assert window.value_label.text() == "0 0 3000 0 0"
+
+
+def test_corrupt_image_shows_a_message_and_the_window_keeps_working(qtbot, project):
+    bad = project.root / "bad.png"
+    bad.write_bytes((project.images[0].path).read_bytes())
+    project.add_images([bad])
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    window = open_window(qtbot, project.root)
+    first = window.current_entry
+    drag(qtbot, window, [(10.5, 10.5), (50.5, 10.5)])
+    window.images_panel.list.setCurrentRow(2)
+    qtbot.wait(20)
+    assert window.errors and "bad.png" in window.errors[-1][1]
+    assert window.last_message_box.isVisible()  # non-modal: nothing waits for it
+    assert window.current_entry is first and window.current_mask()[10, 30] == 0
+    box = window.last_message_box
+    qtbot.mouseClick(box.button(QMessageBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    key(qtbot, window, Qt.Key.Key_PageDown)
+    assert window.current_entry.name == "01.png"
+
+
+def test_quitting_saves_unsaved_strokes_without_asking(qtbot, project, monkeypatch):
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a))
+    window = open_window(qtbot, project.root)
+    drag(qtbot, window, [(20.5, 20.5), (120.5, 20.5)])
+    painted = window.current_mask().copy()
+    assert window.isWindowModified()
+    assert window.close()
+    assert not asked
+    assert np.array_equal(saved_labels(window), painted)
+
+
+def test_autosave_a_moment_after_the_last_edit(qtbot, project):
+    window = open_window(qtbot, project.root)
+    window.autosave_timer.setInterval(200)
+    drag(qtbot, window, [(20.5, 20.5), (60.5, 20.5)])
+    path = window.project.root / "labels" / f"{window.current_entry.id}.png"
+    assert not path.exists()
+    with qtbot.waitSignal(window.labelsSaved, timeout=5000):
+        pass
+    assert np.array_equal(read_mask(path), window.current_mask())
+    assert not window.isWindowModified() and not window.windowTitle().startswith("*")
+    assert "labelled" in window.images_panel.list.item(0).text()
+
+
+def test_failed_save_keeps_labels_and_retries(qtbot, project, monkeypatch):
+    window = open_window(qtbot, project.root)
+    real_save = window.project.save_labels
+
+    def read_only(entry, mask):
+        raise PermissionError(13, "Permission denied", str(window.project.root / "labels"))
+
+    monkeypatch.setattr(window.project, "save_labels", read_only)
+    drag(qtbot, window, [(20.5, 20.5), (60.5, 20.5)])
+    assert not window.save_labels()
+    assert window.errors[-1][0] == "Labels not saved" and "00.png" in window.errors[-1][1]
+    assert "labels" in window.errors[-1][1]
+    assert window.isWindowModified()
+    window.save_labels()
+    assert len(window.errors) == 1  # the same problem is not repeated at every autosave
+
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a)
+                        or QMessageBox.StandardButton.Cancel)
+    assert not window.close()  # quitting would lose them: asked, and cancelled
+    assert asked and window.isVisible()
+
+    monkeypatch.setattr(window.project, "save_labels", real_save)
+    drag(qtbot, window, [(20.5, 40.5), (60.5, 40.5)])
+    assert window.save_labels()
+    assert np.array_equal(saved_labels(window), window.current_mask())
+    assert (saved_labels(window)[20, 30], saved_labels(window)[40, 30]) == (0, 0)
+
+
+def test_unwritable_label_file_keeps_labels_in_memory(qtbot, project):
+    """A real OSError from the file system (a folder where the label PNG should go)."""
+    window = open_window(qtbot, project.root)
+    drag(qtbot, window, [(20.5, 20.5), (60.5, 20.5)])
+    painted = window.current_mask().copy()
+    blocker = window.project.root / "labels" / f"{window.current_entry.id}.png"
+    blocker.mkdir()
+    assert not window.save_labels() and window.isWindowModified()
+    assert str(blocker.name) in window.errors[-1][1]
+    assert np.array_equal(window.current_mask(), painted)
+    blocker.rmdir()
+    assert window.save_labels()
+    assert np.array_equal(saved_labels(window), painted)
+
+
+def test_layout_and_recent_projects_are_remembered(qtbot, project):
+    window = open_window(qtbot, project.root, size=(900, 650))
+    window.findChild(QDockWidget, "dock_display").hide()
+    window.close()
+    again = open_window(qtbot, size=(900, 650))
+    assert not again.findChild(QDockWidget, "dock_display").isVisible()
+    recent = [a.text() for a in again.actions_.recent_menu.actions()]
+    assert recent == [str(project.root.resolve())]
+    again.actions_.recent_menu.actions()[0].trigger()
+    assert again.project is not None and again.project.root == project.root.resolve()

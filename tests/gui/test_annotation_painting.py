@@ -1,0 +1,209 @@
+"""Painting in the annotation window with real mouse and key events, on real ISBI slices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt  # noqa: E402
+
+from segstudio.core.classes import UNLABELLED  # noqa: E402
+from segstudio.core.masks import read_mask  # noqa: E402
+from tests.gui.window_helpers import (  # noqa: E402
+    click,
+    drag,
+    key,
+    make_project,
+    open_window,
+    view_pos,
+    wheel,
+)
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+
+
+@pytest.fixture
+def project(tmp_path, isbi_dir):
+    return make_project(tmp_path / "proj", [isbi_dir / "images" / f"{n:02d}.png" for n in range(3)])
+
+
+@pytest.fixture
+def window(qtbot, project):
+    return open_window(qtbot, project.root)
+
+
+def label_file(project, entry):
+    return project.root / "labels" / f"{entry.id}.png"
+
+
+def test_stroke_paints_undoes_redoes_and_saves(qtbot, window, project):
+    mask = window.current_mask()
+    assert (mask == UNLABELLED).all()
+    key(qtbot, window, Qt.Key.Key_2)  # class "cell" (index 1)
+    drag(qtbot, window, [(100.5, 200.5), (150.5, 200.5), (300.5, 200.5)])
+    painted = mask != UNLABELLED
+    assert painted[200, 100:301].all() and (mask[painted] == 1).all()
+    radius = window.paint.radius
+    assert painted[200 - int(radius) + 1, 200] and not painted[200 - int(radius) - 2, 200]
+    assert not painted[:150].any()  # nothing far from the stroke
+    assert window.isWindowModified() and window.windowTitle().endswith("[*]")
+    assert window.current_document().undo_stack.count() == 1  # one stroke, one step
+
+    key(qtbot, window, Qt.Key.Key_Z, CTRL)
+    assert (mask == UNLABELLED).all()
+    key(qtbot, window, Qt.Key.Key_Z, CTRL_SHIFT)
+    assert np.array_equal(mask != UNLABELLED, painted)
+    key(qtbot, window, Qt.Key.Key_Z, CTRL)
+    key(qtbot, window, Qt.Key.Key_Y, CTRL)
+    assert np.array_equal(mask != UNLABELLED, painted)
+    # The overlay shows the class colour where painted, nothing elsewhere.
+    overlay = window.canvas.label_layer.pixels
+    assert tuple(overlay[200, 150, :3]) == project.classes[1].color
+    assert overlay[50, 50, 3] == 0
+
+    key(qtbot, window, Qt.Key.Key_S, CTRL)
+    assert not window.isWindowModified()
+    saved = read_mask(label_file(project, window.current_entry))
+    assert np.array_equal(saved, mask)
+
+
+def test_eraser_and_only_unlabelled(qtbot, window):
+    mask = window.current_mask()
+    drag(qtbot, window, [(50.5, 100.5), (250.5, 100.5)])  # class 0
+    first = mask.copy()
+    key(qtbot, window, Qt.Key.Key_U)  # paint only unlabelled
+    key(qtbot, window, Qt.Key.Key_2)
+    drag(qtbot, window, [(150.5, 80.5), (150.5, 140.5)])
+    assert (mask[first == 0] == 0).all()  # the class-0 stroke was kept
+    assert (mask[100:140, 150] == 1).sum() > 0
+    key(qtbot, window, Qt.Key.Key_E)
+    drag(qtbot, window, [(40.0, 100.5), (300.0, 100.5)])
+    assert (mask[100, 60:240] == UNLABELLED).all()
+
+
+def test_flood_fill_fills_the_enclosed_region(qtbot, window):
+    mask = window.current_mask()
+    key(qtbot, window, Qt.Key.Key_BracketLeft)  # a thinner brush
+    drag(qtbot, window, [(256.5, 0.2), (256.5, 511.8)])  # a wall down the middle, class 0
+    key(qtbot, window, Qt.Key.Key_2)
+    key(qtbot, window, Qt.Key.Key_F)
+    click(qtbot, window, 20.5, 300.5)
+    assert (mask[:, :240] == 1).all()
+    assert (mask[:, 270:] == UNLABELLED).all()
+    key(qtbot, window, Qt.Key.Key_Z, CTRL)
+    assert (mask[:, :240] == UNLABELLED).all()
+
+
+def test_polygon_closes_with_double_click_or_enter_and_cancels_with_escape(qtbot, window):
+    mask = window.current_mask()
+    key(qtbot, window, Qt.Key.Key_P)
+    for x, y in [(100.5, 100.5), (300.5, 100.5), (300.5, 300.5)]:
+        click(qtbot, window, x, y)
+    qtbot.mouseDClick(window.canvas.viewport(), Qt.MouseButton.LeftButton,
+                      pos=view_pos(window, 100.5, 300.5))
+    assert mask[200, 200] == 0 and (mask[110:290, 110:290] == 0).all()
+    assert mask[90, 200] == UNLABELLED and mask[200, 310] == UNLABELLED
+    assert window.current_document().undo_stack.count() == 1
+
+    key(qtbot, window, Qt.Key.Key_2)
+    for x, y in [(350.5, 350.5), (450.5, 350.5), (450.5, 450.5)]:
+        click(qtbot, window, x, y)
+    key(qtbot, window, Qt.Key.Key_Escape)
+    assert (mask[340:, 340:] == UNLABELLED).all()
+    for x, y in [(350.5, 350.5), (450.5, 350.5), (450.5, 450.5)]:
+        click(qtbot, window, x, y)
+    key(qtbot, window, Qt.Key.Key_Return)
+    assert mask[380, 440] == 1 and mask[440, 360] == UNLABELLED  # the triangle only
+
+
+def test_lasso_fills_the_dragged_outline(qtbot, window):
+    mask = window.current_mask()
+    key(qtbot, window, Qt.Key.Key_L)
+    points = [(200 + 80 * np.cos(t), 200 + 80 * np.sin(t)) for t in np.linspace(0, 6.2, 40)]
+    drag(qtbot, window, points)
+    assert (mask[170:230, 170:230] == 0).all()
+    assert mask[200, 300] == UNLABELLED and mask[50, 50] == UNLABELLED
+
+
+def test_switching_images_keeps_labels_and_history(qtbot, window, project):
+    first = window.current_entry
+    drag(qtbot, window, [(10.5, 10.5), (60.5, 10.5)])
+    painted = window.current_mask().copy()
+    key(qtbot, window, Qt.Key.Key_PageDown)
+    assert window.current_entry is window.project.images[1]
+    assert np.array_equal(read_mask(label_file(project, first)), painted)  # saved on switch
+    assert (window.current_mask() == UNLABELLED).all()
+    drag(qtbot, window, [(400.5, 400.5), (420.5, 400.5)])
+    key(qtbot, window, Qt.Key.Key_PageUp)
+    assert window.current_entry is first
+    assert np.array_equal(window.current_mask(), painted)
+    key(qtbot, window, Qt.Key.Key_Z, CTRL)  # this image's own history
+    assert (window.current_mask() == UNLABELLED).all()
+    # A click in the list switches too.
+    panel = window.images_panel
+    item = panel.list.item(2)
+    qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton,
+                     pos=panel.list.visualItemRect(item).center())
+    assert window.current_entry is window.project.images[2]
+    assert not label_file(project, window.project.images[2]).exists()  # nothing painted, no file
+    assert read_mask(label_file(project, first)).max() == UNLABELLED  # the undo was saved
+
+
+def test_zoom_around_cursor_then_paint_at_the_right_pixel(qtbot, window):
+    canvas = window.canvas
+    before = canvas.zoom
+    wheel(window, 400.5, 120.5, steps=4)
+    assert canvas.zoom == pytest.approx(before * 1.25**4)
+    # The image point under the cursor stays under it.
+    assert canvas.mapToScene(view_pos(window, 400.5, 120.5)).x() == pytest.approx(400.5, abs=0.5)
+    key(qtbot, window, Qt.Key.Key_BracketLeft)
+    key(qtbot, window, Qt.Key.Key_BracketLeft)
+    key(qtbot, window, Qt.Key.Key_BracketLeft)
+    key(qtbot, window, Qt.Key.Key_BracketLeft)
+    key(qtbot, window, Qt.Key.Key_BracketLeft)
+    key(qtbot, window, Qt.Key.Key_BracketLeft)
+    assert window.paint.brush_size < 5
+    click(qtbot, window, 403.5, 125.5)
+    mask = window.current_mask()
+    assert mask[125, 403] == 0
+    ys, xs = np.nonzero(mask != UNLABELLED)
+    assert abs(ys.mean() - 125) <= 1 and abs(xs.mean() - 403) <= 1
+    # The brush outline has the brush's real size in image pixels.
+    assert canvas.brush_outline.rect().width() == pytest.approx(window.paint.brush_size)
+    key(qtbot, window, Qt.Key.Key_1, CTRL)  # 1:1
+    assert canvas.zoom == pytest.approx(1.0)
+    key(qtbot, window, Qt.Key.Key_0, CTRL)  # fit
+    assert canvas.zoom < 2
+
+
+def test_pan_with_middle_button_and_space_drag(qtbot, window):
+    canvas = window.canvas
+    canvas.zoom_by(4)
+    bar = canvas.horizontalScrollBar()
+    start = bar.value()
+    viewport = canvas.viewport()
+    from PySide6.QtCore import QPoint
+
+    qtbot.mousePress(viewport, Qt.MouseButton.MiddleButton, pos=QPoint(300, 300))
+    qtbot.mouseMove(viewport, QPoint(250, 300))
+    qtbot.mouseRelease(viewport, Qt.MouseButton.MiddleButton, pos=QPoint(250, 300))
+    assert bar.value() == start + 50
+    qtbot.keyPress(canvas, Qt.Key.Key_Space)
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=QPoint(300, 300))
+    qtbot.mouseMove(viewport, QPoint(330, 300))
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=QPoint(330, 300))
+    qtbot.keyRelease(canvas, Qt.Key.Key_Space)
+    assert bar.value() == start + 20
+    assert (window.current_mask() == UNLABELLED).all()  # panning paints nothing
+
+
+def test_status_bar_shows_position_value_and_class(qtbot, window, isbi_dir):
+    drag(qtbot, window, [(30.5, 40.5), (35.5, 40.5)])
+    qtbot.mouseMove(window.canvas.viewport(), view_pos(window, 32.5, 40.5))
+    assert window.position_label.text() == "x 32  y 40"
+    raw = int(window.current_image()[40, 32, 0])
+    assert window.value_label.text() == f"value {raw}"
+    assert window.class_label.text() == "class: membrane"
