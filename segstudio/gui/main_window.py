@@ -91,7 +91,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.actions_ = build_actions(self)
         self.add_dock(self.images_panel, "Images", Qt.DockWidgetArea.LeftDockWidgetArea)
         self.add_dock(self.classes_panel, "Classes")
-        self.add_dock(self.display_panel, "Display")
+        self.add_dock(self.display_panel, "Display", Qt.DockWidgetArea.LeftDockWidgetArea)
 
         self._build_status_bar()
         self.canvas.cursorMoved.connect(self._show_cursor_info)
@@ -255,7 +255,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         return True
 
     def _load_document(self, entry, image: np.ndarray) -> LabelDocument:
-        mask = self.project.load_labels(entry)
+        mask = np.require(self.project.load_labels(entry), np.uint8, ["C", "W"])  # painted in place
         if mask.shape != image.shape[:2]:
             raise UserError(
                 f"{entry.name}: its label mask is {mask.shape[1]}x{mask.shape[0]} but the image "

@@ -16,6 +16,7 @@ class WelcomePage(QWidget):
             "Start with a project, a folder of images, or the demo."
         )
         hint.setWordWrap(True)
+        hint.setMinimumWidth(380)
         self.open_button = QPushButton("Open a project…")
         self.folder_button = QPushButton("New project from a folder of images…")
         self.demo_button = QPushButton("Try the demo project")
