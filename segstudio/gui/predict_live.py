@@ -9,12 +9,16 @@ prediction shown can be accepted into the labels as one undoable edit.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from segstudio.core.edits import paste_labels
 from segstudio.gui.workers import PredictionWorker, start_worker, stop_thread
+
+# Predictions kept per model, so going back to an image shows its overlay at once.
+CACHED_PREDICTIONS = 16
 
 
 class LivePredictor(QObject):
@@ -30,6 +34,8 @@ class LivePredictor(QObject):
         self.shown: tuple[object, np.ndarray, np.ndarray | None] | None = None
         self.last_latency_s: float | None = None  # request to overlay, for the benchmark
         self._requested_at: dict[tuple, float] = {}
+        self._cache: OrderedDict[tuple, object] = OrderedDict()
+        self._failed_generation = -1
         self.worker = PredictionWorker()
         self.worker.ready.connect(self._show)
         self.worker.failed.connect(self._failed)
@@ -39,6 +45,7 @@ class LivePredictor(QObject):
         """Predict with `saved` from now on (None: no model, clear the overlay)."""
         self.model = saved
         self.generation += 1
+        self._cache.clear()
         self.modelChanged.emit(saved)
         if saved is None:
             self.clear()
@@ -61,12 +68,16 @@ class LivePredictor(QObject):
         entry, model = self.window.current_entry, self.model
         if entry is None or model is None:
             return
+        key = (_entry_key(entry), self.generation)
+        self._requested_at[key] = time.perf_counter()
+        if key in self._cache:
+            self.worker.cancel_pending()
+            self._show(key, self._cache[key])
+            return
         image = self.window.current_image()
         if image is None:
             return
         image = np.array(image, copy=True)  # the worker must not see later changes
-        key = (_entry_key(entry), self.generation)
-        self._requested_at[key] = time.perf_counter()
 
         def predict():
             from segstudio.ml.predict import predict_image
@@ -109,6 +120,11 @@ class LivePredictor(QObject):
         stop_thread(self.thread, self.worker)
 
     def _show(self, key, prediction) -> None:
+        if key[1] == self.generation:
+            self._cache[key] = prediction
+            self._cache.move_to_end(key)
+            while len(self._cache) > CACHED_PREDICTIONS:
+                self._cache.popitem(last=False)
         entry = self.window.current_entry
         requested = self._requested_at.pop(key, None)
         if entry is None or key != (_entry_key(entry), self.generation):
@@ -127,7 +143,8 @@ class LivePredictor(QObject):
 
     def _failed(self, key, message: str) -> None:
         self._requested_at.pop(key, None)
-        if key[1] == self.generation:
+        if key[1] == self.generation and self._failed_generation != self.generation:
+            self._failed_generation = self.generation  # one message per model, not per image
             self.window.show_error("Prediction failed", message)
 
 

@@ -31,6 +31,7 @@ class ModelJobs(QObject):
         self.worker: TaskWorker | None = None
         self.dialog: QProgressDialog | None = None
         self.show_result_messages = True
+        self.title = ""
 
     @property
     def busy(self) -> bool:
@@ -158,9 +159,12 @@ class ModelJobs(QObject):
         self.dialog.setWindowModality(Qt.WindowModality.NonModal)
         self.dialog.setMinimumDuration(300)
         self.dialog.canceled.connect(self.worker.stop)
+        self.title = title
+        # Bound methods of this GUI-thread object, so the calls are queued to the GUI thread
+        # (a lambda would run on the worker's thread).
         self.worker.progress.connect(self._progress)
-        self.worker.finished.connect(lambda result: self._finished(title, result))
-        self.worker.failed.connect(lambda message: self._failed(title, message))
+        self.worker.finished.connect(self._finished)
+        self.worker.failed.connect(self._failed)
         self.thread = start_worker(self.worker, f"segstudio-{title.lower().replace(' ', '-')}")
         return True
 
@@ -169,7 +173,8 @@ class ModelJobs(QObject):
             self.dialog.setMaximum(total)
             self.dialog.setValue(done)
 
-    def _finished(self, title: str, result) -> None:
+    def _finished(self, result) -> None:
+        title = self.title
         self._close_dialog()
         self.jobFinished.emit(title, result)
         if self.show_result_messages:
@@ -178,7 +183,8 @@ class ModelJobs(QObject):
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()  # not exec(): the window keeps running
 
-    def _failed(self, title: str, message: str) -> None:
+    def _failed(self, message: str) -> None:
+        title = self.title
         self._close_dialog()
         self.jobFailed.emit(title, message)
         self.window.show_error(title, message)

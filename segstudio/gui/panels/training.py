@@ -89,7 +89,7 @@ class TrainingPanel(QWidget):
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setValue(0)
         self.progress_bar.setTextVisible(False)
-        self.status_label = QLabel("Not trained yet.")
+        self.status_label = QLabel("Click Train to train a model on the labelled images.")
         self.status_label.setWordWrap(True)
         self.model_label = QLabel("No model loaded.")
         self.model_label.setWordWrap(True)
