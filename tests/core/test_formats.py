@@ -129,6 +129,14 @@ def test_mask_import_errors_change_nothing(tmp_path, isbi_dir):
     report = import_masks(project, masks, mask_values=[0, 7])  # 255 is unlabelled here
     assert report.imported == ["00.png", "01.png"]  # 00_mask.png matched 00.png
     assert (project.load_labels("00") == 0).all() and (project.load_labels("01") == 255).all()
+    assert not any("mostly 255" in n for n in report.notes)  # values were given
+
+
+def test_binary_masks_without_values_get_a_warning_note(tmp_path, isbi_dir):
+    project = Project.create(tmp_path / "p", [isbi_dir / "images" / "00.png"],
+                             default_classes(["membrane", "cell"]))
+    report = import_masks(project, isbi_dir / "masks")  # 0 = class 0, 255 = unlabelled
+    assert any("mostly 255" in n and "--mask-values" in n for n in report.notes)
 
 
 def test_unknown_names_in_a_classes_file(tmp_path, camvid_dir):

@@ -83,11 +83,23 @@ def import_masks(
     if not pairs:
         raise ProjectError(f"{masks_dir}: no mask matches an image of the project by name")
 
+    mostly_unlabelled = []
+
     def converted() -> Iterator[tuple]:
         for entry, path in pairs:
-            yield entry, _convert(path, project, entry, values, ignore, len(classes))
+            mask = _convert(path, project, entry, values, ignore, len(classes))
+            if values is None and np.count_nonzero(mask == UNLABELLED) > mask.size // 2:
+                mostly_unlabelled.append(path.name)
+            yield entry, mask
 
-    return write_imported(project, converted(), classes, report, overwrite)
+    write_imported(project, converted(), classes, report, overwrite)
+    if mostly_unlabelled:
+        report.notes.append(
+            f"{len(mostly_unlabelled)} masks (e.g. {mostly_unlabelled[0]}) are mostly 255, which "
+            "means unlabelled; if 255 is a class in your masks, import again with "
+            "--mask-values (e.g. 0 255) and --overwrite"
+        )
+    return report
 
 
 def _values_for_classes(file_values: list[int], indices: list[int], num_classes: int) -> list:

@@ -1,0 +1,116 @@
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from segstudio.cli import main
+from segstudio.core.project import Project
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def isbi_subset(tmp_path, isbi_dir):
+    """Three ISBI slices and their masks, so the CLI works on a small real folder."""
+    for kind in ("images", "masks"):
+        (tmp_path / kind).mkdir()
+        for name in ("00", "01", "02"):
+            (tmp_path / kind / f"{name}.png").write_bytes((isbi_dir / kind / f"{name}.png")
+                                                          .read_bytes())
+    return tmp_path
+
+
+def test_create_import_export_info(isbi_subset, capsys):
+    proj = str(isbi_subset / "proj")
+    assert main(["project", "create", proj, "--images", str(isbi_subset / "images"),
+                 "--class-names", "membrane", "cell"]) == 0
+    assert "3 images, 2 classes" in capsys.readouterr().out
+    assert main(["project", "import", proj, "--masks", str(isbi_subset / "masks"),
+                 "--mask-values", "0", "255"]) == 0
+    assert "imported labels for 3 images" in capsys.readouterr().out
+    assert main(["project", "export", proj, "--format", "png",
+                 "--out", str(isbi_subset / "png")]) == 0
+    assert main(["project", "export", proj, "--format", "coco",
+                 "--out", str(isbi_subset / "coco")]) == 0
+    capsys.readouterr()
+    truth = cv2.imread(str(isbi_subset / "masks" / "02.png"), cv2.IMREAD_GRAYSCALE) // 255
+    exported = cv2.imread(str(isbi_subset / "png" / "02.png"), cv2.IMREAD_UNCHANGED)
+    assert exported.ndim == 3  # a palette PNG: OpenCV sees the colours
+    np.testing.assert_array_equal(Project.open(proj).load_labels("02"), truth)
+
+    other = str(isbi_subset / "other")
+    assert main(["project", "create", other, "--images", str(isbi_subset / "images"),
+                 "--copy"]) == 0
+    assert main(["project", "import", other, "--coco",
+                 str(isbi_subset / "coco" / "annotations.json")]) == 0
+    assert main(["project", "split", other, "--val", "0.34", "--seed", "1"]) == 0
+    assert "train 2, val 1" in capsys.readouterr().out
+    assert main(["project", "info", other, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert [c["name"] for c in info["classes"]] == ["membrane", "cell"]
+    assert sum(c["pixels"] for c in info["classes"]) == 3 * 512 * 512
+    assert [i["labelled_fraction"] for i in info["images"]] == [1.0, 1.0, 1.0]
+    assert info["images"][0]["path"].startswith(other) and info["missing"] == []
+    np.testing.assert_array_equal(Project.open(other).load_labels("02"), truth)
+    assert main(["project", "info", other]) == 0
+    text = capsys.readouterr().out
+    assert "membrane" in text and "3 labelled" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["create", "{p}/new", "--images", "{p}/nowhere"], "nowhere: not a folder of images"),
+        (["create", "{p}/proj", "--images", "{p}/images"], "already a segstudio project"),
+        (["import", "{p}/proj", "--masks", "{p}/small"], "the image 00.png is 512x512"),
+        (["import", "{p}/proj", "--masks", "{p}/bad"], r"bad/00.png: values \[7\] are not class"),
+        (["import", "{p}/proj", "--labelme", "{p}/lm"], r"unknown class names \['car'\]"),
+        (["info", "{p}/broken"], "broken/project.json: not readable JSON"),
+        (["info", "{p}/images"], "not a segstudio project"),
+        (["import", "{p}/proj", "--labelme", "{p}/lm", "--mask-values", "1"], "go with --masks"),
+    ],
+)
+def test_bad_input_exits_2_with_one_clear_line(isbi_subset, capsys, args, message):
+    p = isbi_subset
+    assert main(["project", "create", str(p / "proj"), "--images", str(p / "images"),
+                 "--class-names", "membrane", "cell"]) == 0
+    (p / "small").mkdir()
+    cv2.imwrite(str(p / "small" / "00.png"), np.zeros((10, 10), np.uint8))
+    (p / "bad").mkdir()
+    cv2.imwrite(str(p / "bad" / "00.png"), np.full((512, 512), 7, np.uint8))
+    (p / "lm").mkdir()
+    (p / "lm" / "00.json").write_text(json.dumps({"shapes": [
+        {"label": "car", "points": [[0, 0], [3, 3]], "shape_type": "rectangle"}],
+        "imagePath": "00.png"}))
+    (p / "broken").mkdir()
+    (p / "broken" / "project.json").write_text('{"format_version": 2, "classes": [')
+    before = (p / "proj" / "project.json").read_bytes()
+    capsys.readouterr()
+    assert main(["project", *[a.format(p=p) for a in args]]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("segstudio: error: ") and err.count("\n") == 1
+    assert re.search(message, err), err
+    assert (p / "proj" / "project.json").read_bytes() == before
+    assert list((p / "proj" / "labels").iterdir()) == []
+    assert (p / "broken" / "project.json").read_text() == '{"format_version": 2, "classes": ['
+
+
+def test_usage_errors_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["project", "export", str(tmp_path), "--format", "jpeg", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+
+
+def test_as_a_process_no_traceback_and_no_torch(tmp_path):
+    (tmp_path / "project.json").write_text('{"format_version": 99}')
+    code = ("import sys\nfrom segstudio.cli import main\nrc = main(sys.argv[1:])\n"
+            "assert 'torch' not in sys.modules\nsys.exit(rc)")
+    result = subprocess.run([sys.executable, "-c", code, "project", "info", str(tmp_path)],
+                            capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2, result.stderr
+    assert "newer segstudio" in result.stderr and "Traceback" not in result.stderr
