@@ -28,8 +28,21 @@ def open_window(qtbot, path=None, demo=False, size=(1100, 760)):
     window.activateWindow()  # window shortcuts (B, 1..9, Ctrl+Z) need the active window
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
     window.canvas.setFocus()
+    wait_for_stable_layout(qtbot, window)
     window.canvas.fit_to_window()
     return window
+
+
+def wait_for_stable_layout(qtbot, window, timeout_s: float = 3.0) -> None:
+    """Docks may still grow the window after show(); image-to-view mapping must not move."""
+    viewport = window.canvas.viewport()
+    last, steady, waited = None, 0, 0.0
+    while steady < 3 and waited < timeout_s:
+        qtbot.wait(20)
+        waited += 0.02
+        now = (window.size().toTuple(), viewport.size().toTuple())
+        steady = steady + 1 if now == last else 0
+        last = now
 
 
 def view_pos(window, x: float, y: float) -> QPoint:
