@@ -176,6 +176,8 @@ class PredictionWorker(QObject):
 
     def cancel_pending(self) -> None:
         with self._lock:
+            if self._pending is not None:
+                self.dropped += 1
             self._pending = None
 
     @Slot()
