@@ -25,13 +25,15 @@ import numpy as np
 
 from segstudio.core import project_file
 from segstudio.core.atomic import _fsync_dir, atomic_path, atomic_write_bytes, atomic_write_text
-from segstudio.core.classes import MAX_CLASSES, LabelClass, check_classes, default_color
-from segstudio.core.errors import ImageReadError, MaskError, ProjectError, UserError
+from segstudio.core.classes import LabelClass, check_classes
+from segstudio.core.errors import ImageReadError, MaskError, ProjectError
 from segstudio.core.images import IMAGE_EXTENSIONS, list_images, load_image
 from segstudio.core.masks import check_mask, empty_mask, read_mask, write_mask
+from segstudio.core.project_classes import ClassTableMixin
 from segstudio.core.project_entries import (
     SPLITS,
     ImageEntry,
+    LabelBatch,
     LabelStats,
     image_size,
     make_id,
@@ -43,7 +45,7 @@ from segstudio.core.project_file import PROJECT_FILE, ProjectData
 _STALE_TEMPORARY = re.compile(r"^\..+\.(png|json)\.tmp$")
 
 
-class Project:
+class Project(ClassTableMixin):
     def __init__(self, root: Path, data: ProjectData):
         self.root = Path(root)
         self.classes: list[LabelClass] = data.classes
@@ -306,71 +308,7 @@ class Project:
             self.save()  # the commit point
             self._finish_pending()
 
-    # -- classes -------------------------------------------------------------------
-
-    def add_class(self, name: str, color: tuple[int, int, int] | None = None) -> int:
-        if len(self.classes) >= MAX_CLASSES:
-            raise ProjectError(f"a project holds at most {MAX_CLASSES} classes")
-        new = LabelClass(name, tuple(color) if color else default_color(len(self.classes)))
-        check_classes(self.classes + [new])
-        self.classes.append(new)
-        for entry in self.images:
-            if entry.stats is not None:
-                entry.stats = LabelStats(entry.stats.fraction, entry.stats.counts + [0])
-        self.save()
-        return len(self.classes) - 1
-
-    def rename_class(self, index: int, name: str) -> None:
-        self._check_index(index)
-        renamed = list(self.classes)
-        renamed[index] = LabelClass(name, self.classes[index].color)
-        check_classes(renamed)
-        self.classes[:] = renamed
-        self.save()
-
-    def recolor_class(self, index: int, color: tuple[int, int, int]) -> None:
-        """Change a class colour; label files get the new palette (their indices stay)."""
-        self._check_index(index)
-        self.classes[index] = LabelClass(self.classes[index].name, tuple(int(c) for c in color))
-        self.save()
-        for path in sorted(self.labels_dir.glob("*.png")):
-            write_mask(path, read_mask(path), self.classes)
-        for entry in self.images:  # the files changed, their statistics did not
-            if entry.stats is not None and self.has_labels(entry):
-                self._set_stats(entry, entry.stats, self.label_path(entry))
-        self.save()
-
-    def move_class(self, index: int, new_index: int) -> None:
-        """Move a class to another position; every label file is renumbered to match."""
-        self._check_index(index)
-        self._check_index(new_index)
-        order = list(range(len(self.classes)))
-        order.insert(new_index, order.pop(index))
-        lookup = np.full(256, 255, np.uint8)
-        lookup[order] = np.arange(len(order))
-        self._remap_labels(lookup, [self.classes[i] for i in order])
-
-    def delete_class(self, index: int, merge_into: int | None = None) -> None:
-        """Delete a class; its pixels become unlabelled, or class `merge_into`."""
-        self._check_index(index)
-        if merge_into is not None:
-            self._check_index(merge_into)
-            if merge_into == index:
-                raise ProjectError("a class cannot be merged into itself")
-        keep = [i for i in range(len(self.classes)) if i != index]
-        lookup = np.full(256, 255, np.uint8)
-        lookup[keep] = np.arange(len(keep))
-        if merge_into is not None:
-            lookup[index] = lookup[merge_into]
-        self._remap_labels(lookup, [self.classes[i] for i in keep])
-
     # -- internals -----------------------------------------------------------------
-
-    def _remap_labels(self, lookup: np.ndarray, classes: list[LabelClass]) -> None:
-        # Every label file, also those of removed images, so kept labels stay right.
-        with self.label_batch(classes) as batch:
-            for path in sorted(self.labels_dir.glob("*.png")):
-                batch.write(path.stem, lookup[read_mask(path)])
 
     def _finish_pending(self) -> None:
         for stem in self._pending:
@@ -385,10 +323,6 @@ class Project:
     def _set_stats(self, entry: ImageEntry, stats: LabelStats, file: Path) -> None:
         stat = file.stat()
         entry.stats, entry.stats_file = stats, (stat.st_mtime_ns, stat.st_size)
-
-    def _check_index(self, index: int) -> None:
-        if not 0 <= index < len(self.classes):
-            raise ProjectError(f"class index {index} is out of range 0..{len(self.classes) - 1}")
 
     def _label_file_size(self, entry: ImageEntry) -> tuple[int, int] | None:
         path = self.label_path(entry)
@@ -457,16 +391,3 @@ class Project:
                     if _STALE_TEMPORARY.match(path.name):
                         path.unlink(missing_ok=True)
 
-
-class LabelBatch:
-    """Label files staged by Project.label_batch: `write(image_id, mask)`."""
-
-    def __init__(self, staging: Path, classes: list[LabelClass]):
-        self._staging, self._classes = staging, classes
-        self.stats: dict[str, LabelStats] = {}
-
-    def write(self, image_id: str, mask: np.ndarray) -> None:
-        if mask.ndim != 2 or mask.dtype != np.uint8:
-            raise UserError(f"labels for {image_id} must be a 2-D uint8 array")
-        write_mask(self._staging / f"{image_id}.png", mask, self._classes)
-        self.stats[image_id] = LabelStats.of_mask(mask, len(self._classes))

@@ -12,9 +12,10 @@ import numpy as np
 import tifffile
 from PIL import Image, UnidentifiedImageError
 
-from segstudio.core.classes import UNLABELLED
-from segstudio.core.errors import ImageReadError
+from segstudio.core.classes import UNLABELLED, LabelClass
+from segstudio.core.errors import ImageReadError, MaskError
 from segstudio.core.images import load_image
+from segstudio.core.masks import write_mask
 
 SPLITS = ("train", "val")
 # Images at most this many folders above the project are stored by relative path,
@@ -117,3 +118,17 @@ def image_size(path: Path) -> tuple[int, int]:
         # Pillow does not know every format OpenCV reads: let the full loader decide.
         array = load_image(path)
         return array.shape[0], array.shape[1]
+
+
+class LabelBatch:
+    """Label files staged by Project.label_batch: `write(image_id, mask)`."""
+
+    def __init__(self, staging: Path, classes: list[LabelClass]):
+        self._staging, self._classes = staging, classes
+        self.stats: dict[str, LabelStats] = {}
+
+    def write(self, image_id: str, mask: np.ndarray) -> None:
+        if mask.ndim != 2 or mask.dtype != np.uint8:
+            raise MaskError(f"labels for {image_id} must be a 2-D uint8 array")
+        write_mask(self._staging / f"{image_id}.png", mask, self._classes)
+        self.stats[image_id] = LabelStats.of_mask(mask, len(self._classes))
