@@ -55,7 +55,7 @@ def predict_image(
     overlap: int = 64,
     return_probs: bool = False,
     return_confidence: bool = False,
-    batch_size: int = 4,
+    batch_size: int | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Prediction:
     """Predict class labels for one image as stored (H, W, C) or (H, W).
@@ -82,6 +82,8 @@ def predict_image(
     if model.training:
         model.eval()
     run = _TileRunner(model, _model_device(model))
+    if batch_size is None:  # batching speeds up a GPU; on the CPU it only costs memory
+        batch_size = 4 if run.device.type == "cuda" else 1
     batch_size = max(1, batch_size)
     height, width = image.shape[:2]
     ys, tile_h, window_y = _axis_layout(height, tile_size, overlap)
@@ -148,12 +150,14 @@ class _TileRunner:
         self.model, self.device = model, device
 
     def __call__(self, tiles: list[torch.Tensor]) -> torch.Tensor:
-        batch = torch.stack(tiles).to(self.device, non_blocking=True)
+        batch = (tiles[0][None] if len(tiles) == 1 else torch.stack(tiles)).to(self.device)
+        # Channels-last activations make convolutions markedly faster on CPUs and GPUs alike.
+        batch = batch.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda"):
             logits = self.model(batch)
         if logits.shape[-2:] != batch.shape[-2:]:
             logits = F.interpolate(logits, size=batch.shape[-2:], mode="bilinear")
-        return logits.float()
+        return logits.float().contiguous()
 
 
 class _Outputs:
@@ -166,20 +170,37 @@ class _Outputs:
 
     def finalise(self, scores: torch.Tensor, y0: int, need_softmax: bool) -> None:
         """Write rows y0.. from (K, rows, W) scores: logits if need_softmax, else probs."""
+        scores = scores.cpu().numpy()
         rows = scores.shape[1]
-        if need_softmax and (self.probs is not None or self.confidence is not None):
-            scores, need_softmax = scores.softmax(dim=0), False
+        labels, best = _argmax_and_max(scores)
+        self.labels[y0 : y0 + rows] = labels
+        if self.probs is None and self.confidence is None:
+            return
+        if need_softmax:
+            exp = np.exp(scores - best)
+            total = exp.sum(axis=0)
+            best = 1.0 / total  # the winner's probability: exp(0) / total
+            scores = exp / total
         if self.confidence is not None:
-            best, labels = scores.max(dim=0)
-            self.confidence[y0 : y0 + rows] = best.half().cpu().numpy()
-        else:
-            labels = scores.argmax(dim=0)
-        self.labels[y0 : y0 + rows] = labels.to(torch.uint8).cpu().numpy()
+            self.confidence[y0 : y0 + rows] = best
         if self.probs is not None:
-            self.probs[:, y0 : y0 + rows] = scores.half().cpu().numpy()
+            self.probs[:, y0 : y0 + rows] = scores
 
     def result(self) -> Prediction:
         return Prediction(self.labels, self.probs, self.confidence)
+
+
+def _argmax_and_max(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Winning class (uint8) and its score over axis 0, in K passes over contiguous
+    planes: several times faster on the CPU than argmax along the first axis."""
+    best = scores[0].copy()
+    labels = np.zeros(best.shape, dtype=np.uint8)
+    better = np.empty(best.shape, dtype=bool)
+    for k in range(1, scores.shape[0]):
+        np.greater(scores[k], best, out=better)
+        labels[better] = k
+        np.maximum(best, scores[k], out=best)
+    return labels, best
 
 
 def _model_device(model: torch.nn.Module) -> torch.device:
