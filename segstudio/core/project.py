@@ -47,7 +47,7 @@ _STALE_TEMPORARY = re.compile(r"^\..+\.(png|json)\.tmp$")
 
 class Project(ClassTableMixin):
     def __init__(self, root: Path, data: ProjectData):
-        self.root = Path(root)
+        self.root = Path(os.path.abspath(root))
         self.classes: list[LabelClass] = data.classes
         self.images: list[ImageEntry] = data.images
         self.settings: dict = data.settings

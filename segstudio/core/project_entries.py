@@ -3,6 +3,7 @@ and how their paths are stored in project.json."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -80,7 +81,12 @@ def unique_name(name: str, taken: set[str]) -> str:
 
 def stored_path(path: Path, root: Path) -> str:
     """How project.json records an image: relative when inside or near the project."""
-    path = Path(os.path.abspath(path))
+    return _stored_path(str(path), str(root))
+
+
+@functools.lru_cache(maxsize=1 << 16)  # project.json is written often; paths rarely change
+def _stored_path(path_text: str, root_text: str) -> str:
+    path, root = Path(os.path.abspath(path_text)), Path(root_text)
     try:
         relative = Path(os.path.relpath(path, os.path.abspath(root)))
     except ValueError:  # another drive on Windows

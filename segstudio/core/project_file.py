@@ -61,7 +61,12 @@ def _list_block(key: str, items: list[dict]) -> str:
     return f' "{key}": [\n' + ",\n".join("  " + _json(i) for i in items) + "\n ]"
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False)  # reused: much faster than json.dumps per line
+
+
 def _json(value, indent: int | None = None) -> str:
+    if indent is None:
+        return _COMPACT.encode(value)
     return json.dumps(value, ensure_ascii=False, indent=indent)
 
 

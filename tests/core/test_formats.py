@@ -3,6 +3,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image
 
 from segstudio.core.classes import UNLABELLED, default_classes, load_classes_file
@@ -214,3 +215,27 @@ def test_to_rgb8_stretches_16_bit_and_spreads_grey():
     tinted = overlay(np.full((1, 2, 3), 100, np.uint8), np.array([[0, 255]], np.uint8),
                      default_classes(["a"]))
     assert tinted.tolist() == [[[165, 63, 88], [100, 100, 100]]]  # (100 + 230) / 2, ...
+
+
+def test_16_bit_tiff_masks_in_subfolders_and_export_keeps_the_layout(tmp_path):
+    for sub in ("left", "right"):
+        (tmp_path / "img" / sub).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "img" / sub / "s.png"), np.zeros((3, 4), np.uint8))
+        (tmp_path / "masks" / sub).mkdir(parents=True)
+    project = Project.create(tmp_path / "p", tmp_path / "img", default_classes(["bg", "fg"]))
+    left = np.array([[1000, 2000, 2000, 9], [1000] * 4, [2000] * 4], np.uint16)
+    tifffile.imwrite(tmp_path / "masks" / "left" / "s.tif", left)
+    tifffile.imwrite(tmp_path / "masks" / "right" / "s.tiff", np.full((3, 4), 2000, np.uint16))
+    with pytest.raises(MaskError, match=r"left/s.tif.*\[9\]"):
+        import_masks(project, tmp_path / "masks", mask_values=[1000, 2000])
+    left[0, 3] = 255  # unlabelled, since 255 is not among the values
+    tifffile.imwrite(tmp_path / "masks" / "left" / "s.tif", left)
+    import_masks(project, tmp_path / "masks", mask_values=[1000, 2000])
+    expected = np.array([[0, 1, 1, 255], [0] * 4, [1] * 4], np.uint8)
+    np.testing.assert_array_equal(project.load_labels("left__s"), expected)
+    assert (project.load_labels("right__s") == 1).all()
+    files, _ = export_labels(project, tmp_path / "out", "index")
+    assert sorted(f.relative_to(tmp_path / "out").as_posix() for f in files) == [
+        "left/s.png", "right/s.png"]
+    np.testing.assert_array_equal(cv2.imread(str(tmp_path / "out" / "left" / "s.png"),
+                                             cv2.IMREAD_UNCHANGED), expected)
