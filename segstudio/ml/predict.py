@@ -71,11 +71,7 @@ def predict_image(
             f"the image has {image.shape[2]} channel(s) but the model was trained on "
             f"{saved.in_channels}-channel images; convert the image or train a model for it"
         )
-    if tile_size < ALIGN or not 0 <= overlap <= tile_size // 2:
-        raise UserError(
-            f"tile size {tile_size} and overlap {overlap}: the tile size must be at least "
-            f"{ALIGN} and the overlap between 0 and half the tile size"
-        )
+    check_tiling(tile_size, overlap)
     model = saved.model
     if device is not None:
         model.to(pick_device(device))
@@ -116,6 +112,14 @@ def predict_image(
             acc = torch.cat([acc[:, done:], torch.zeros_like(acc[:, :done])], dim=1)
             weight = torch.cat([weight[done:], torch.zeros_like(weight[:done])], dim=0)
     return out.result()
+
+
+def check_tiling(tile_size: int, overlap: int) -> None:
+    if tile_size < ALIGN or not 0 <= overlap <= tile_size // 2:
+        raise UserError(
+            f"tile size {tile_size} and overlap {overlap}: the tile size must be at least "
+            f"{ALIGN} and the overlap between 0 and half the tile size"
+        )
 
 
 def _axis_layout(length: int, tile: int, overlap: int) -> tuple[list[int], int, torch.Tensor]:
@@ -236,6 +240,7 @@ def predict_folder(
     cannot be read or does not fit the model is skipped and listed in the result.
     `progress(done, total, path)` is called after each image.
     """
+    check_tiling(predict_options.get("tile_size", 512), predict_options.get("overlap", 64))
     paths = _image_paths(images)
     out_dir = Path(out_dir)
     result = FolderPrediction()
@@ -312,4 +317,12 @@ def _image_paths(images) -> list[tuple[Path, Path]]:
         if not paths:
             raise UserError("no images to predict")
         root = Path(os.path.commonpath([p.absolute().parent for p in paths]))
-    return [(p, p.absolute().relative_to(root.absolute()).with_suffix(".png")) for p in paths]
+    pairs, taken = [], set()
+    for path in paths:
+        relative = path.absolute().relative_to(root.absolute())
+        name = relative.with_suffix(".png")
+        if name in taken:  # a.png and a.tif side by side: keep both results
+            name = relative.with_name(relative.name + ".png")
+        taken.add(name)
+        pairs.append((path, name))
+    return pairs

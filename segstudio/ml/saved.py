@@ -67,6 +67,8 @@ def architecture_dict(name: str, num_classes: int, in_channels: int = 1, **optio
 def save_model(saved: SavedModel, folder: str | os.PathLike) -> Path:
     """Write `saved` into `folder` (created if needed); returns the folder."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{folder}: is a file; give a folder to save the model in")
     folder.mkdir(parents=True, exist_ok=True)
     if len(saved.classes) != saved.num_classes:
         raise ValueError(

@@ -76,6 +76,15 @@ def test_empty_image_folder(model_dir, tmp_path, capsys):
     _one_error_line(capsys.readouterr().err, "empty", "no images")
 
 
+def test_bad_tile_size_is_one_error_not_one_per_image(model_dir, images_dir, tmp_path, capsys):
+    code = main(["predict", "--model", str(model_dir), "--images", str(images_dir),
+                 "--out", str(tmp_path / "out"), "--tile-size", "8"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    _one_error_line(err, "tile size 8")
+
+
 def test_images_of_the_wrong_channel_count(model_dir, tmp_path, capsys):
     folder = tmp_path / "rgb"
     folder.mkdir()

@@ -196,3 +196,15 @@ def test_display_rgb_stretches_16_bit_and_repeats_gray():
     assert rgb.shape == (100, 50, 3) and rgb.dtype == np.uint8
     assert rgb[0, 0, 0] == 0 and rgb[-1, -1, 0] == 255
     assert np.array_equal(rgb[..., 0], rgb[..., 2])
+
+
+def test_predict_folder_keeps_images_with_the_same_stem_apart(tmp_path, isbi_dir):
+    images = tmp_path / "images"
+    images.mkdir()
+    source = load_image(isbi_dir / "images" / "07.png")[:64, :80, 0]
+    Image.fromarray(source).save(images / "a.png")
+    Image.fromarray(source[:, ::-1]).save(images / "a.tif")
+    result = predict_folder(pointwise_saved(2), images, tmp_path / "out")
+    assert sorted(p.name for p in result.written) == ["a.png", "a.tif.png"]
+    saved_masks = [read_mask(p) for p in sorted(result.written)]
+    np.testing.assert_array_equal(saved_masks[0][:, ::-1], saved_masks[1])

@@ -204,3 +204,9 @@ def test_architecture_dict_is_plain_json():
         "in_channels": 3,
         "options": {"base_width": 8},
     }
+
+
+def test_saving_over_a_file_is_a_clear_error(tmp_path):
+    (tmp_path / "model").write_text("a file")
+    with pytest.raises(UserError, match="is a file"):
+        save_model(make_saved(), tmp_path / "model")
