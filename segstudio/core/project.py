@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from segstudio.core.project_file import PROJECT_FILE, ProjectData
 
 # Temporary files left by atomic writes that a killed process never finished.
 _STALE_TEMPORARY = re.compile(r"^\..+\.(png|json)\.tmp$")
+_STALE_AFTER_S = 600
 
 
 class Project(ClassTableMixin):
@@ -118,13 +120,13 @@ class Project(ClassTableMixin):
         project._remove_stale_temporaries()
         if project._pending:
             project._finish_pending()
-        elif project._staging_dir.exists():  # a batch that never reached its commit point
+        elif _is_stale(project._staging_dir):  # a batch that never reached its commit point
             shutil.rmtree(project._staging_dir, ignore_errors=True)
         return project
 
     def save(self) -> None:
         """Write project.json atomically. Every mutating method calls it."""
-        with self._lock:
+        with self._lock, _reported_as_user_error(self.root / PROJECT_FILE):
             path = self.root / PROJECT_FILE
             if self._migrated_from is not None and path.is_file():
                 backup = self.root / f"project.v{self._migrated_from}.json.bak"
@@ -260,7 +262,7 @@ class Project(ClassTableMixin):
         if mask.ndim != 2 or mask.dtype != np.uint8:
             raise MaskError(f"{path}: labels must be a 2-D uint8 array, got {mask.dtype} {mask.shape}")
         check_mask(mask, path, entry.size, len(self.classes))
-        with self._lock:
+        with self._lock, _reported_as_user_error(path):
             write_mask(path, mask, self.classes)
             self._set_stats(entry, LabelStats.of_mask(mask, len(self.classes)), path)
             self.save()
@@ -388,6 +390,25 @@ class Project(ClassTableMixin):
         for folder in (self.root, self.labels_dir):
             if folder.is_dir():
                 for path in folder.iterdir():
-                    if _STALE_TEMPORARY.match(path.name):
+                    if _STALE_TEMPORARY.match(path.name) and _is_stale(path):
                         path.unlink(missing_ok=True)
 
+
+def _is_stale(path: Path) -> bool:
+    """Left by a killed process: a fresh one may be another process writing right now."""
+    try:
+        return path.stat().st_mtime < time.time() - _STALE_AFTER_S
+    except FileNotFoundError:
+        return False
+
+
+@contextlib.contextmanager
+def _reported_as_user_error(path: Path) -> Iterator[None]:
+    """A full disk or a read-only folder is the user's to fix: say which file and why."""
+    try:
+        yield
+    except OSError as exc:
+        raise ProjectError(
+            f"{path}: cannot write ({exc.strerror or exc}); check the folder is writable "
+            "and the disk has space"
+        ) from exc

@@ -244,6 +244,10 @@ def test_interrupted_class_change_completes_or_vanishes_on_open(tmp_path, photos
     Image.fromarray(np.zeros((6, 8), np.uint8)).save(staging / label_file.name)
     reopened = Project.open(project.root)
     np.testing.assert_array_equal(reopened.load_labels(reopened.images[0]), first)
+    assert staging.exists()  # fresh: perhaps another process is writing it right now
+    os.utime(staging, (1_000_000_000, 1_000_000_000))
+    reopened = Project.open(project.root)
+    np.testing.assert_array_equal(reopened.load_labels(reopened.images[0]), first)
     assert not staging.exists()
     # Killed after the commit point: project.json lists them; opening finishes the move.
     staging.mkdir()
@@ -283,3 +287,33 @@ def test_settings_are_saved(tmp_path, photos):
     reopened = Project.open(project.root / "project.json")
     assert reopened.settings["training"] == {"model": "unet", "epochs": 3}
     assert reopened.settings["tile"] == 256
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can write anywhere")
+def test_read_only_project_is_a_clear_error(tmp_path, photos):
+    project = Project.create(tmp_path / "proj", photos, CLASSES)
+    os.chmod(project.root / "labels", 0o500)
+    try:
+        with pytest.raises(ProjectError, match=r"labels/a.png: cannot write"):
+            project.save_labels(project.images[0], np.zeros((6, 8), np.uint8))
+    finally:
+        os.chmod(project.root / "labels", 0o700)
+
+
+def test_unwritable_project_json_is_a_clear_error(tmp_path, photos):
+    project = Project.create(tmp_path / "proj", photos, CLASSES)
+    (project.root / "project.json").unlink()
+    (project.root / "project.json").mkdir()  # os.replace onto a folder fails, even as root
+    with pytest.raises(ProjectError, match=r"project.json: cannot write"):
+        project.set_split(project.images[0], "val")
+
+
+def test_old_temporaries_of_killed_writes_are_removed_fresh_ones_kept(tmp_path, photos):
+    project = Project.create(tmp_path / "proj", photos, CLASSES)
+    old = project.root / "labels" / ".a.x1y2.png.tmp"
+    fresh = project.root / ".project.z9.json.tmp"
+    old.write_bytes(b"half a png")
+    fresh.write_bytes(b'{"half')
+    os.utime(old, (1_000_000_000, 1_000_000_000))
+    Project.open(project.root)
+    assert not old.exists() and fresh.exists()  # fresh: maybe another process, mid-write
