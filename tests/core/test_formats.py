@@ -106,6 +106,11 @@ def test_camvid_masks_with_classes_file_and_overlay(tmp_path, camvid_dir):
                                       for v, c in zip(image[y, x], (128, 64, 128), strict=True)]
     y, x = np.argwhere(labels == UNLABELLED)[0]
     assert picture[y, x].tolist() == image[y, x].tolist()
+    export_coco(project, tmp_path / "cam.json")
+    fresh = Project.create(tmp_path / "fresh", camvid_dir / "train" / "images", [])
+    import_coco(fresh, tmp_path / "cam.json")
+    assert fresh.classes == spec.classes  # names and colours, in order past 10 classes
+    np.testing.assert_array_equal(fresh.load_labels(names[1]), project.load_labels(names[1]))
 
 
 def test_mask_import_errors_change_nothing(tmp_path, isbi_dir):

@@ -50,7 +50,8 @@ def import_coco(
     unknown_ids = sorted(used - set(category_names), key=str)
     if unknown_ids:
         raise MaskError(f"{path}: annotations use category ids {unknown_ids} that are not listed")
-    names = [category_names[i] for i in sorted(category_names, key=str) if i in used or add_classes]
+    take_all = add_classes or not project.classes  # else only the categories in use matter
+    names = [c["name"] for c in document["categories"] if c["id"] in used or take_all]
     names += [background] if background else []
     colors = {c["name"]: c["color"] for c in document["categories"] if _is_color(c.get("color"))}
     classes, index, report.added_classes = resolve_classes(
