@@ -57,6 +57,7 @@ class Project(ClassTableMixin):
         self._pending: list[str] = data.pending_labels
         self._migrated_from = data.migrated_from
         self._lock = threading.RLock()
+        self._index: dict[str, ImageEntry] = {}
 
     # -- folders -----------------------------------------------------------------
 
@@ -102,6 +103,8 @@ class Project(ClassTableMixin):
         if isinstance(images, (str, os.PathLike)):
             paths, base = project._images_in_folder(Path(images)), Path(images)
             prepared = project._prepare_images(paths, base, skip_unreadable=True)
+            if not prepared:
+                raise ProjectError(f"{images}: no readable images; {project.notes[-1]}")
         else:
             prepared = project._prepare_images([Path(p) for p in images], None, False)
         for sub in ("labels", "models"):
@@ -143,11 +146,15 @@ class Project(ClassTableMixin):
     # -- images --------------------------------------------------------------------
 
     def entry(self, entry_or_id: ImageEntry | str) -> ImageEntry:
+        """This project's entry for an id (or for an entry, perhaps of an older Project)."""
         image_id = entry_or_id.id if isinstance(entry_or_id, ImageEntry) else entry_or_id
-        for entry in self.images:
-            if entry.id == image_id:
-                return entry
-        raise ProjectError(f"{self.root}: no image with id {image_id!r} in this project")
+        found = self._index.get(image_id)
+        if found is None or found.id != image_id or len(self._index) != len(self.images):
+            self._index = {e.id: e for e in self.images}  # the list changed: re-index
+            found = self._index.get(image_id)
+        if found is None:
+            raise ProjectError(f"{self.root}: no image with id {image_id!r} in this project")
+        return found
 
     def add_images(
         self, paths: list[str | os.PathLike], base: str | os.PathLike | None = None
@@ -169,6 +176,7 @@ class Project(ClassTableMixin):
         """
         entry = self.entry(entry)
         self.images.remove(entry)
+        self._index = {}
         self.save()
         if delete_labels:
             self.label_path(entry).unlink(missing_ok=True)

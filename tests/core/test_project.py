@@ -148,6 +148,11 @@ def test_create_from_folder_skips_unreadable_images_with_a_note(tmp_path, photos
     with pytest.raises(ProjectError, match="no images found"):
         Project.create(tmp_path / "other", tmp_path / "proj" / "labels", CLASSES)
     assert not (tmp_path / "other" / "project.json").exists()
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "bad.png").write_bytes(b"\x89PNG nothing more")
+    with pytest.raises(ProjectError, match=r"junk: no readable images.*bad.png"):
+        Project.create(tmp_path / "other", tmp_path / "junk", CLASSES)
+    assert not (tmp_path / "other").exists()
 
 
 def test_missing_image_is_reported_and_relinked_with_its_labels(tmp_path, photos):
