@@ -145,7 +145,9 @@ class TrainingWorker(QObject):
 
     def _send_snapshot(self, trainer) -> None:
         if hasattr(trainer, "snapshot") and not self.stop_requested:
-            self.snapshot.emit(trainer.snapshot())
+            saved = trainer.snapshot()
+            if saved is not None:
+                self.snapshot.emit(saved)
 
 
 class PredictionWorker(QObject):

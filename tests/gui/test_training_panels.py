@@ -73,12 +73,15 @@ def test_metrics_panel_shows_loss_and_per_class_iou(qtbot):
     for step in range(1, 40):
         panel.add_step(step, 1.0 / step)
     panel.add_step(40, float("nan"))  # a NaN loss is not drawn
-    report = SimpleNamespace(step=40, miou=0.6, dice=0.7, pixel_accuracy=0.9,
-                             iou={"membrane": 0.4, "cell": 0.8, "mitochondria": None})
+    report = SimpleNamespace(step=40, miou=0.6, pixel_accuracy=0.9,
+                             iou={"membrane": 0.4, "cell": 0.8, "mitochondria": None},
+                             dice={"membrane": 0.5, "cell": 0.9, "mitochondria": None})
     panel.show_validation(report)
     assert panel.iou_values() == {"membrane": 0.4, "cell": 0.8, "mitochondria": None}
     assert panel.iou_table.item(3, 0).text() == "mean" and panel.iou_table.item(3, 1).text() == "0.600"
     assert "mIoU 0.600" in panel.summary_label.text()
+    assert panel.iou_table.item(1, 2).text() == "0.900"  # Dice
+    assert panel.iou_table.item(3, 2).text() == "0.700"  # mean Dice of the present classes
     assert len(panel.loss_curve.points) == 39
     assert panel.iou_chart.values == [0.4, 0.8, None]
     # Both charts paint: the bars carry the class colours.

@@ -137,8 +137,8 @@ class MetricsPanel(QWidget):
         self.summary_label.setWordWrap(True)
         self.validation_label = QLabel("")
         self.validation_label.setWordWrap(True)
-        self.iou_table = QTableWidget(0, 2)
-        self.iou_table.setHorizontalHeaderLabels(["Class", "IoU"])
+        self.iou_table = QTableWidget(0, 3)
+        self.iou_table.setHorizontalHeaderLabels(["Class", "IoU", "Dice"])
         self.iou_table.verticalHeader().setVisible(False)
         self.iou_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.iou_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -164,22 +164,23 @@ class MetricsPanel(QWidget):
         self.loss_curve.add_point(step, loss)
 
     def show_validation(self, report) -> None:
-        """Show a ValReport: per-class IoU (None = class absent), mIoU, Dice, accuracy."""
-        self.show_iou(report.iou, report.miou)
+        """Show a ValReport: per-class IoU and Dice (None = class absent), mIoU, accuracy."""
+        dice = report.dice if isinstance(getattr(report, "dice", None), dict) else {}
+        self.show_iou(report.iou, report.miou, dice)
         parts = [f"step {report.step}", f"mIoU {_fmt(report.miou)}"]
-        if getattr(report, "dice", None) is not None:
-            parts.append(f"Dice {_fmt(report.dice)}")
         if getattr(report, "pixel_accuracy", None) is not None:
             parts.append(f"pixel accuracy {_fmt(report.pixel_accuracy)}")
         self.summary_label.setText("Validation: " + ", ".join(parts))
 
-    def show_iou(self, iou: dict[str, float | None], miou: float | None) -> None:
+    def show_iou(self, iou: dict[str, float | None], miou: float | None,
+                 dice: dict[str, float | None] | None = None) -> None:
+        dice = dice or {}
         names = [c.name for c in self.classes] or list(iou)
         values = [_finite_or_none(iou.get(name)) for name in names]
         self.iou_table.setRowCount(len(names) + 1)
         for row, (name, value) in enumerate(zip(names, values, strict=True)):
-            self._set_row(row, name, value)
-        self._set_row(len(names), "mean", _finite_or_none(miou))
+            self._set_row(row, name, value, _finite_or_none(dice.get(name)))
+        self._set_row(len(names), "mean", _finite_or_none(miou), _mean(dice.values()))
         classes = self.classes or [LabelClass(n, (100, 100, 200)) for n in names]
         self.iou_chart.set_values(classes, values)
 
@@ -191,13 +192,14 @@ class MetricsPanel(QWidget):
             result[self.iou_table.item(row, 0).text()] = None if text == "n/a" else float(text)
         return result
 
-    def _set_row(self, row: int, name: str, value: float | None) -> None:
+    def _set_row(self, row: int, name: str, iou: float | None, dice: float | None) -> None:
         self.iou_table.setItem(row, 0, QTableWidgetItem(name))
-        item = QTableWidgetItem("n/a" if value is None else f"{value:.3f}")
-        item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if value is None:
-            item.setToolTip("The class is absent from the validation labels and predictions")
-        self.iou_table.setItem(row, 1, item)
+        for column, value in ((1, iou), (2, dice)):
+            item = QTableWidgetItem("n/a" if value is None else f"{value:.3f}")
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if value is None:
+                item.setToolTip("The class is absent from the validation labels and predictions")
+            self.iou_table.setItem(row, column, item)
 
 
 def _polyline(points: list[QPointF]) -> QPainterPath:
@@ -224,6 +226,11 @@ def _finite_or_none(value) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def _mean(values) -> float | None:
+    finite = [v for v in (_finite_or_none(x) for x in values) if v is not None]
+    return sum(finite) / len(finite) if finite else None
 
 
 def _fmt(value) -> str:
