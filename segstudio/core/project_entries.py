@@ -1,5 +1,6 @@
-"""The pieces of a project's image list: entries, their label statistics, stable ids
-and how their paths are stored in project.json."""
+"""The pieces of a project: image entries, their label statistics, stable ids, how
+image paths are stored in project.json, image sizes from headers, and the staged
+label files of a batch."""
 
 from __future__ import annotations
 
