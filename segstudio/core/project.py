@@ -356,7 +356,7 @@ class Project(ClassTableMixin):
         """Check images and choose their names and ids before anything is written."""
         known = {os.path.abspath(e.path) for e in self.images}
         names = {e.name for e in self.images}
-        ids = {e.id for e in self.images}
+        ids = {e.id.lower() for e in self.images}
         prepared = []
         for path in paths:
             if os.path.abspath(path) in known:
@@ -374,7 +374,7 @@ class Project(ClassTableMixin):
             name = unique_name(name, names)
             image_id = make_id(name, ids)
             names.add(name)
-            ids.add(image_id)
+            ids.add(image_id.lower())
             known.add(os.path.abspath(path))
             prepared.append(ImageEntry(image_id, name, Path(os.path.abspath(path)), size=size))
         return prepared

@@ -62,11 +62,15 @@ class ImageEntry:
 
 
 def make_id(name: str, taken: set[str]) -> str:
-    """A file-name-safe id from an image's relative name: 'sub/a.png' -> 'sub__a'."""
+    """A file-name-safe id from an image's relative name: 'sub/a.png' -> 'sub__a'.
+
+    `taken` holds the ids in use, lower-cased: on case-insensitive file systems
+    'A' and 'a' would share a label file.
+    """
     stem = str(PurePosixPath(name).with_suffix(""))
     base = re.sub(r"[^A-Za-z0-9._-]", "_", stem.replace("/", "__")).strip(".") or "image"
     candidate, n = base, 2
-    while candidate.lower() in {t.lower() for t in taken}:  # case-insensitive file systems
+    while candidate.lower() in taken:
         candidate, n = f"{base}-{n}", n + 1
     return candidate
 

@@ -127,7 +127,7 @@ def _migrate_v1(document: dict) -> dict:
         name = stored.replace("\\", "/").rsplit("/", 1)[-1]
         images.append({"id": make_id(name, taken), "name": name, "path": stored,
                        "split": "train"})
-        taken.add(images[-1]["id"])
+        taken.add(images[-1]["id"].lower())
     classes = [c.to_json() for c in default_classes([str(n) for n in names])]
     return {"classes": classes, "images": images, "settings": document.get("settings", {})}
 

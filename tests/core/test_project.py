@@ -322,3 +322,17 @@ def test_old_temporaries_of_killed_writes_are_removed_fresh_ones_kept(tmp_path, 
     os.utime(old, (1_000_000_000, 1_000_000_000))
     Project.open(project.root)
     assert not old.exists() and fresh.exists()  # fresh: maybe another process, mid-write
+
+
+def test_ids_are_file_name_safe_and_unique_ignoring_case(tmp_path):
+    names = ["A.png", "a.png", "sub/a b.png", "sub__a b.tif", "é.png"]
+    for name in names:
+        make_image(tmp_path / "img" / name)
+    project = Project.create(tmp_path / "proj", tmp_path / "img", CLASSES)
+    ids = {e.name: e.id for e in project.images}
+    assert ids == {"A.png": "A", "a.png": "a-2", "sub/a b.png": "sub__a_b",
+                   "sub__a b.tif": "sub__a_b-2", "é.png": "_"}
+    for entry in project.images:
+        project.save_labels(entry, np.full((6, 8), project.images.index(entry) % 3, np.uint8))
+    assert len(list((project.root / "labels").glob("*.png"))) == 5
+    assert [project.load_labels(e)[0, 0] for e in project.images] == [0, 1, 2, 0, 1]
