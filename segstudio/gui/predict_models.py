@@ -1,4 +1,5 @@
-"""The choices the training dock offers (models, losses, devices) and the project's models."""
+"""Helpers of the training controller: the choices the training dock offers (models,
+losses, devices), the project's saved models, validation notes, warming up torch."""
 
 from __future__ import annotations
 
@@ -61,3 +62,20 @@ def device_status() -> dict[str, str | None]:
         "mps": None if mps_available() else "Apple's Metal (MPS) is only available on Macs "
         "with Apple silicon.",
     }
+
+
+def import_training_modules(progress, should_stop) -> None:
+    """Make torch's optimizers import what they import on first use (see the controller)."""
+    import torch
+
+    torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
+
+
+def validation_note(project, source) -> str:
+    val_entries = [e for e in project.images if getattr(e, "split", "train") == "val"]
+    if val_entries:
+        return f"Validation: the {len(val_entries)} image(s) of the 'val' split."
+    held_out = getattr(source, "held_out", None)
+    count = f"{len(held_out)} " if held_out is not None else "a part of the "
+    return (f"No 'val' split in this project: {count}labelled image(s) are held out "
+            "automatically for validation. Mark images as 'val' to choose them.")

@@ -17,7 +17,7 @@ import traceback
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
@@ -29,16 +29,26 @@ from segstudio.gui.predict_controls import PredictionPanel
 from segstudio.gui.predict_live import LivePredictor
 from segstudio.gui.predict_models import (
     device_status,
+    import_training_modules,
     latest_model_dir,
     loss_names,
     model_names,
     training_threads,
     unique_folder,
+    validation_note,
 )
-from segstudio.gui.workers import TrainingWorker, describe_error, start_worker, stop_thread
+from segstudio.gui.workers import (
+    TaskWorker,
+    TrainingWorker,
+    describe_error,
+    start_worker,
+    stop_thread,
+)
 
 SETTINGS_KEY = "training"
 SHUTDOWN_WAIT_MS = 30_000
+WARM_UP_DELAY_MS = 1000
+_warmed_up = False  # the heavy torch imports happen once per process
 
 
 def attach_training(window) -> TrainingController:
@@ -90,6 +100,23 @@ class TrainingController(QObject):
         window.currentImageChanged.connect(self._image_changed)
         if getattr(window, "project", None) is not None:
             self.project_changed(window.project)
+        self.warm_up_thread = self.warm_up_worker = None
+        QTimer.singleShot(WARM_UP_DELAY_MS, self._warm_up)
+
+    def _warm_up(self) -> None:
+        """Import what the first training step needs, in the background, soon after start.
+
+        torch's optimizers import ~800 modules (torch._dynamo, sympy...) on first use,
+        holding the GIL for up to a few hundred milliseconds at a time: done while the
+        user starts painting a training, that would freeze the window (measured with
+        benchmarks/gui_responsiveness.py). Done here, it happens once, before training.
+        """
+        global _warmed_up
+        if _warmed_up or self._closing:
+            return
+        _warmed_up = True
+        self.warm_up_worker = TaskWorker(import_training_modules)
+        self.warm_up_thread = start_worker(self.warm_up_worker, "segstudio-warm-up")
 
     # --- state --------------------------------------------------------------------
 
@@ -146,7 +173,7 @@ class TrainingController(QObject):
         self.stop_requested_at = self.stopped_after_s = None
         self.last_validation = None
         self.metrics.reset(classes)
-        self.metrics.set_validation_note(_validation_note(project, source))
+        self.metrics.set_validation_note(validation_note(project, source))
         self.panel.set_running(True)
         self.start_note = "from the current model" if config.init_model_dir else "from scratch"
         self.panel.show_progress(None, f"Preparing the training data ({self.start_note})…")
@@ -168,6 +195,7 @@ class TrainingController(QObject):
             stop_thread(self.thread, self.worker, SHUTDOWN_WAIT_MS)
         self.live.shutdown()
         self.jobs.shutdown()
+        stop_thread(self.warm_up_thread, self.warm_up_worker, SHUTDOWN_WAIT_MS)
 
     def _config(self, settings: dict):
         from segstudio.ml.train import TrainConfig
@@ -344,13 +372,3 @@ class TrainingController(QObject):
         menu.addSeparator()
         action("Predict the &whole project…", self.jobs.ask_predict_project)
         action("Predict a f&older…", self.jobs.ask_predict_folder)
-
-
-def _validation_note(project, source) -> str:
-    val_entries = [e for e in project.images if getattr(e, "split", "train") == "val"]
-    if val_entries:
-        return f"Validation: the {len(val_entries)} image(s) of the 'val' split."
-    held_out = getattr(source, "held_out", None)
-    count = f"{len(held_out)} " if held_out is not None else "a part of the "
-    return (f"No 'val' split in this project: {count}labelled image(s) are held out "
-            "automatically for validation. Mark images as 'val' to choose them.")

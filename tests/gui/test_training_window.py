@@ -1,0 +1,229 @@
+"""Training from the window, end to end: the real engine on ISBI 2012 slices.
+
+A project references a few real EM slices with partly painted labels (from
+the data set's own masks). The tests click Train, watch validation IoU and the
+live prediction arrive, stop, accept the prediction (and undo it), export to
+ONNX, reopen the project with its saved model, and close the window while a
+training runs. Small crops and a tiny U-Net keep every training to seconds.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("torch")
+
+from PySide6.QtCore import Qt  # noqa: E402
+
+from segstudio.core.classes import UNLABELLED, default_classes  # noqa: E402
+from segstudio.core.images import load_image  # noqa: E402
+from segstudio.core.project import Project  # noqa: E402
+
+# A fast configuration: a tiny U-Net on small crops, validating often.
+FAST_SETTINGS = {"model": "unet", "crop_size": 64, "batch_size": 2, "lr": 0.003,
+                 "loss": "ce", "augment": True, "limit": "time", "time_budget": 60,
+                 "steps": 100, "device": "cpu", "continue_training": True}
+FAST_OVERRIDES = {"model_options": {"depth": 2, "base_width": 4}, "val_interval_s": 0.5}
+LABELLED = ["00", "01", "02"]  # painted partly; "02" is the validation image
+UNLABELLED_IMAGE = "03"
+
+
+def isbi_labels(isbi_dir, name: str, rows: slice) -> np.ndarray:
+    """The data set's mask as class indices (0 membrane, 1 cell), only `rows` labelled."""
+    truth = load_image(isbi_dir / "masks" / f"{name}.png")[:, :, 0]
+    labels = np.full(truth.shape, UNLABELLED, dtype=np.uint8)
+    labels[rows] = (truth[rows] > 127).astype(np.uint8)
+    return labels
+
+
+@pytest.fixture
+def isbi_project(tmp_path, isbi_dir):
+    names = [*LABELLED, UNLABELLED_IMAGE]
+    project = Project.create(tmp_path / "isbi-project",
+                             [isbi_dir / "images" / f"{n}.png" for n in names],
+                             default_classes(["membrane", "cell"]))
+    by_name = {entry.name.split(".")[0]: entry for entry in project.images}
+    for name in LABELLED:
+        project.save_labels(by_name[name], isbi_labels(isbi_dir, name, slice(0, 320)))
+    project.set_split(by_name["02"], "val")
+    project.set_setting("training", FAST_SETTINGS)
+    return project
+
+
+def open_window(qtbot, path):
+    from segstudio.gui.app import create_main_window
+
+    window = create_main_window(path=str(path))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.training.config_overrides = dict(FAST_OVERRIDES)
+    window.training.jobs.show_result_messages = False
+    return window
+
+
+def click(qtbot, button):
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def show_image(qtbot, window, stem: str):
+    entry = next(e for e in window.project.images if e.name.startswith(stem))
+    with qtbot.waitSignal(window.currentImageChanged, timeout=5000):
+        window.show_entry(entry)
+    return entry
+
+
+def test_train_watch_stop_accept_export(qtbot, isbi_project, tmp_path):
+    window = open_window(qtbot, isbi_project.root)
+    training = window.training
+    assert training.panel.settings()["crop_size"] == 64  # settings come from the project
+    show_image(qtbot, window, UNLABELLED_IMAGE)
+
+    with qtbot.waitSignal(training.trainingStarted, timeout=5000):
+        click(qtbot, training.panel.train_button)
+    assert training.running and not training.panel.train_button.isEnabled()
+    assert "'val' split" in training.metrics.validation_label.text()
+
+    # Per-class IoU on the validation image arrives while the training runs.
+    qtbot.waitUntil(lambda: training.last_validation is not None, timeout=60_000)
+    report = training.last_validation
+    assert set(report.iou) == {"membrane", "cell"}
+    assert all(v is None or 0.0 <= v <= 1.0 for v in report.iou.values())
+    assert training.metrics.iou_table.item(0, 0).text() == "membrane"
+    qtbot.waitUntil(lambda: len(training.metrics.loss_curve.points) >= 2, timeout=30_000)
+    assert training.panel.progress_bar.value() > 0
+
+    # The live prediction for the image on screen appears as an overlay.
+    canvas = window.canvas
+    qtbot.waitUntil(lambda: canvas.prediction_layer.indices is not None, timeout=30_000)
+    prediction = canvas.prediction_layer.indices
+    assert prediction.shape == (512, 512) and set(np.unique(prediction)) <= {0, 1}
+
+    # The window keeps working: switching image drops the old overlay, predicts the new one.
+    show_image(qtbot, window, "01")
+    qtbot.waitUntil(lambda: training.live.shown is not None
+                    and training.live.shown[0] == window.current_entry.id, timeout=30_000)
+
+    # Stop is honoured within a second, and the model is saved in models/.
+    with qtbot.waitSignal(training.trainingFinished, timeout=5000) as finished:
+        click(qtbot, training.panel.stop_button)
+    assert finished.args[0].reason == "stopped"
+    assert training.stopped_after_s is not None and training.stopped_after_s < 1.0
+    assert not training.running and training.panel.train_button.isEnabled()
+    saved = list((isbi_project.root / "models").glob("*/model.json"))
+    assert len(saved) == 1 and training.model_dir == saved[0].parent
+
+    # Accept the prediction where unlabelled (rows 320.. of "01"), then undo it.
+    qtbot.waitUntil(lambda: training.prediction_panel.accept_all_button.isEnabled(),
+                    timeout=30_000)
+    before = window.current_mask().copy()
+    click(qtbot, training.prediction_panel.accept_unlabelled_button)
+    after = window.current_mask()
+    assert not np.array_equal(before, after)
+    assert np.array_equal(after[:320], before[:320])  # labelled pixels kept
+    assert (after[320:] != UNLABELLED).all()
+    window.undo_group.undo()
+    assert np.array_equal(window.current_mask(), before)
+
+    # Export to ONNX in the background; the file runs in onnxruntime.
+    onnxruntime = pytest.importorskip("onnxruntime")
+    path = tmp_path / "exported" / "model.onnx"
+    with qtbot.waitSignal(training.jobs.jobFinished, timeout=60_000):
+        assert training.jobs.export_onnx(path)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    image = load_image(isbi_project.images[0].path).astype(np.float32)
+    logits = session.run(None, {"image": image.transpose(2, 0, 1)[None]})[0]
+    assert logits.shape == (1, 2, 512, 512)
+    assert not window.errors, window.errors
+
+
+def test_reopening_the_project_loads_the_latest_model(qtbot, isbi_project):
+    window = open_window(qtbot, isbi_project.root)
+    training = window.training
+    training.panel.set_settings({**FAST_SETTINGS, "limit": "steps", "steps": 8})
+    with qtbot.waitSignal(training.trainingFinished, timeout=60_000) as finished:
+        click(qtbot, training.panel.train_button)
+    assert finished.args[0].steps == 8
+    saved_dir = training.model_dir
+    assert saved_dir is not None and saved_dir.parent == isbi_project.root / "models"
+    window.close()
+
+    reopened = open_window(qtbot, isbi_project.root)
+    assert reopened.training.model_dir == saved_dir
+    assert reopened.training.live.model is not None
+    assert reopened.training.panel.settings()["steps"] == 8  # persisted in project.json
+    show_image(qtbot, reopened, UNLABELLED_IMAGE)
+    qtbot.waitUntil(lambda: reopened.canvas.prediction_layer.indices is not None, timeout=30_000)
+
+    # Training again starts from this model.
+    with qtbot.waitSignal(reopened.training.trainingFinished, timeout=60_000):
+        click(qtbot, reopened.training.panel.train_button)
+    assert "from the current model" in reopened.training.start_note
+    reopened.close()
+
+
+def test_close_while_training_stops_the_worker_cleanly(qtbot, isbi_project):
+    window = open_window(qtbot, isbi_project.root)
+    training = window.training
+    with qtbot.waitSignal(training.progressed, timeout=60_000):
+        click(qtbot, training.panel.train_button)
+    thread = training.thread
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < 10
+    assert thread.isFinished() and not thread.isRunning()
+    assert not training.live.thread.isRunning()
+
+
+def test_training_errors_show_as_messages_and_the_window_keeps_working(qtbot, tmp_path,
+                                                                        isbi_dir):
+    project = Project.create(tmp_path / "no-labels", [isbi_dir / "images" / "00.png"],
+                             default_classes(["membrane", "cell"]))
+    project.set_setting("training", FAST_SETTINGS)
+    window = open_window(qtbot, project.root)
+    training = window.training
+    with qtbot.waitSignal(training.trainingFailed, timeout=30_000) as failed:
+        click(qtbot, training.panel.train_button)
+    assert "label" in failed.args[0].lower()
+    assert window.errors and window.errors[-1][0] == "Training failed"
+    assert training.panel.train_button.isEnabled() and not training.running
+    # Nothing to accept or export without a model: a message, no crash.
+    training.live.accept()
+    assert training.jobs.export_onnx(tmp_path / "x.onnx") is False
+    assert window.errors[-1][0] == "No model"
+
+
+def test_switching_images_fast_predicts_only_the_newest(qtbot, isbi_project):
+    """A saved model is loaded on open; rapid image changes drop the stale requests."""
+    from segstudio.ml.models import build_model
+    from segstudio.ml.normalization import Normalization
+    from segstudio.ml.saved import SavedModel, architecture_dict, save_model
+
+    options = FAST_OVERRIDES["model_options"]
+    model = build_model("unet", 2, in_channels=1, **options)
+    save_model(SavedModel(model, architecture_dict("unet", 2, 1, **options),
+                          isbi_project.classes, Normalization.identity(1)),
+               isbi_project.models_dir / "unet-20260101-000000")
+    window = open_window(qtbot, isbi_project.root)
+    live = window.training.live
+    assert live.model is not None  # available at once, before any training
+    qtbot.waitUntil(lambda: window.canvas.prediction_layer.indices is not None, timeout=30_000)
+
+    predicted = []
+    live.predictionShown.connect(lambda entry: predicted.append(entry.id))
+    entries = list(window.project.images)
+    for _ in range(3):
+        for entry in entries:
+            window.show_entry(entry)  # each change asks for a prediction at once
+    last = entries[-1]
+    qtbot.waitUntil(lambda: live.shown is not None and live.shown[0] == last.id, timeout=30_000)
+    qtbot.wait(200)
+    assert live.worker.dropped > 0  # requests replaced before the worker got to them
+    assert predicted[-1] == last.id
+    # Fewer predictions shown than requested: stale ones never reached the canvas.
+    assert len(predicted) < 3 * len(entries)
+    assert window.canvas.prediction_layer.indices.shape == (512, 512)
