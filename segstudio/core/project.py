@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from segstudio.core import project_file
-from segstudio.core.atomic import _fsync_dir, atomic_path, atomic_write_bytes, atomic_write_text
+from segstudio.core.atomic import _fsync_dir, atomic_write_bytes, atomic_write_text
 from segstudio.core.classes import LabelClass, check_classes
 from segstudio.core.errors import ImageReadError, MaskError, ProjectError
-from segstudio.core.images import IMAGE_EXTENSIONS, list_images, load_image
+from segstudio.core.images import load_image
 from segstudio.core.masks import check_mask, empty_mask, read_mask, write_mask
 from segstudio.core.project_classes import ClassTableMixin
 from segstudio.core.project_entries import (
@@ -37,17 +37,16 @@ from segstudio.core.project_entries import (
     LabelBatch,
     LabelStats,
     image_size,
-    make_id,
-    unique_name,
 )
 from segstudio.core.project_file import PROJECT_FILE, ProjectData
+from segstudio.core.project_images import ImageListMixin
 
 # Temporary files left by atomic writes that a killed process never finished.
 _STALE_TEMPORARY = re.compile(r"^\..+\.(png|json)\.tmp$")
 _STALE_AFTER_S = 600
 
 
-class Project(ClassTableMixin):
+class Project(ImageListMixin, ClassTableMixin):
     def __init__(self, root: Path, data: ProjectData):
         self.root = Path(os.path.abspath(root))
         self.classes: list[LabelClass] = data.classes
@@ -155,49 +154,6 @@ class Project(ClassTableMixin):
         if found is None:
             raise ProjectError(f"{self.root}: no image with id {image_id!r} in this project")
         return found
-
-    def add_images(
-        self, paths: list[str | os.PathLike], base: str | os.PathLike | None = None
-    ) -> list[ImageEntry]:
-        """Add image files; names are relative to `base` when given, else file names.
-
-        Every file is checked first: an unreadable one raises ImageReadError and
-        nothing is added. Images already in the project are skipped with a note.
-        """
-        prepared = self._prepare_images([Path(p) for p in paths], base and Path(base), False)
-        added = self._place_images(prepared)
-        self.save()
-        return added
-
-    def remove_image(self, entry: ImageEntry | str, delete_labels: bool = False) -> None:
-        """Drop an image from the project; its label file stays unless asked otherwise.
-
-        A kept label file is picked up again if an image of the same name is re-added.
-        """
-        entry = self.entry(entry)
-        self.images.remove(entry)
-        self._index = {}
-        self.save()
-        if delete_labels:
-            self.label_path(entry).unlink(missing_ok=True)
-
-    def missing_images(self) -> list[ImageEntry]:
-        return [e for e in self.images if not e.exists]
-
-    def relink(self, entry: ImageEntry | str, new_path: str | os.PathLike) -> None:
-        """Point an entry at its image's new place; the labels stay with the entry."""
-        entry, new_path = self.entry(entry), Path(new_path)
-        size = image_size(new_path)
-        old_size = entry.size or self._label_file_size(entry)
-        if old_size is not None and old_size != size:
-            raise ProjectError(
-                f"{new_path}: this image is {size[1]}x{size[0]} but {entry.name} is "
-                f"{old_size[1]}x{old_size[0]}; choose the image its labels were painted on"
-            )
-        if self.copies_images:
-            new_path = self._copy_in(new_path, entry.name)
-        entry.path, entry.size = Path(os.path.abspath(new_path)), size
-        self.save()
 
     def load_image(self, entry: ImageEntry | str) -> np.ndarray:
         entry = self.entry(entry)
@@ -333,66 +289,6 @@ class Project(ClassTableMixin):
     def _set_stats(self, entry: ImageEntry, stats: LabelStats, file: Path) -> None:
         stat = file.stat()
         entry.stats, entry.stats_file = stats, (stat.st_mtime_ns, stat.st_size)
-
-    def _label_file_size(self, entry: ImageEntry) -> tuple[int, int] | None:
-        path = self.label_path(entry)
-        return read_mask(path).shape if path.is_file() else None
-
-    def _images_in_folder(self, folder: Path) -> list[Path]:
-        paths, skipped = list_images(folder)
-        own = [self.root / sub for sub in ("labels", "models")]
-        paths = [p for p in paths if not any(p.is_relative_to(o) for o in own)]
-        if skipped:
-            shown = ", ".join(str(p.relative_to(folder)) for p in skipped[:5])
-            more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
-            self.notes.append(f"skipped {len(skipped)} files that are not images: {shown}{more}")
-        if not paths:
-            raise ProjectError(
-                f"{folder}: no images found (looked for {', '.join(IMAGE_EXTENSIONS)})"
-            )
-        return paths
-
-    def _prepare_images(self, paths: list[Path], base: Path | None, skip_unreadable: bool):
-        """Check images and choose their names and ids before anything is written."""
-        known = {os.path.abspath(e.path) for e in self.images}
-        names = {e.name for e in self.images}
-        ids = {e.id.lower() for e in self.images}
-        prepared = []
-        for path in paths:
-            if os.path.abspath(path) in known:
-                self.notes.append(f"{path}: already in the project, skipped")
-                continue
-            try:
-                size = image_size(path)
-            except ImageReadError as exc:
-                if not skip_unreadable:
-                    raise
-                self.notes.append(f"skipped: {exc}")
-                continue
-            inside = base is not None and path.resolve().is_relative_to(base.resolve())
-            name = path.resolve().relative_to(base.resolve()).as_posix() if inside else path.name
-            name = unique_name(name, names)
-            image_id = make_id(name, ids)
-            names.add(name)
-            ids.add(image_id.lower())
-            known.add(os.path.abspath(path))
-            prepared.append(ImageEntry(image_id, name, Path(os.path.abspath(path)), size=size))
-        return prepared
-
-    def _place_images(self, prepared: list[ImageEntry]) -> list[ImageEntry]:
-        if self.copies_images:
-            for entry in prepared:
-                entry.path = self._copy_in(entry.path, entry.name)
-        self.images.extend(prepared)
-        return prepared
-
-    def _copy_in(self, source: Path, name: str) -> Path:
-        target = self.root / "images" / name
-        if target.exists() and target.samefile(source):
-            return target
-        with atomic_path(target) as tmp:
-            shutil.copyfile(source, tmp)
-        return Path(os.path.abspath(target))
 
     def _remove_stale_temporaries(self) -> None:
         for folder in (self.root, self.labels_dir):

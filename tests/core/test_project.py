@@ -336,3 +336,17 @@ def test_ids_are_file_name_safe_and_unique_ignoring_case(tmp_path):
         project.save_labels(entry, np.full((6, 8), project.images.index(entry) % 3, np.uint8))
     assert len(list((project.root / "labels").glob("*.png"))) == 5
     assert [project.load_labels(e)[0, 0] for e in project.images] == [0, 1, 2, 0, 1]
+
+
+def test_relink_folder_finds_moved_images_by_name(tmp_path, photos):
+    project = Project.create(tmp_path / "proj", photos, CLASSES)
+    project.save_labels(project.images[1], np.full((6, 8), 2, np.uint8))
+    shutil.move(photos, tmp_path / "moved")
+    make_image(tmp_path / "moved" / "elsewhere" / "b.jpg", height=9, width=9)  # not unique
+    assert len(project.missing_images()) == 3
+    relinked = project.relink_folder(tmp_path / "moved")
+    assert [e.name for e in relinked] == ["a.png", "sub/a.png", "sub/b.jpg"]
+    reopened = Project.open(project.root)
+    assert reopened.missing_images() == []
+    assert reopened.images[2].path == tmp_path / "moved" / "sub" / "b.jpg"
+    assert (reopened.load_labels(reopened.images[1]) == 2).all()
