@@ -65,15 +65,15 @@ class Canvas(QGraphicsView):
 
     # ------------------------------------------------------------------ content
 
-    def set_image(self, rgb: np.ndarray | None) -> None:
-        """Show an (H, W, 3) uint8 display image (see rendering.to_display_rgb)."""
-        size_changed = rgb is None or self.image_layer.pixels is None or (
-            rgb.shape[:2] != self.image_layer.pixels.shape[:2]
+    def set_image(self, pixels: np.ndarray | None) -> None:
+        """Show uint8 display pixels, (H, W) gray or (H, W, 3) RGB (see rendering.to_display)."""
+        size_changed = pixels is None or self.image_layer.pixels is None or (
+            pixels.shape[:2] != self.image_layer.pixels.shape[:2]
         )
-        self.image_layer.set_pixels(rgb)
+        self.image_layer.set_pixels(pixels)
         if size_changed:
-            rect = QRectF() if rgb is None else QRectF(0, 0, rgb.shape[1], rgb.shape[0])
-            margin = 0 if rgb is None else max(rect.width(), rect.height()) * 0.5
+            rect = QRectF() if pixels is None else QRectF(0, 0, pixels.shape[1], pixels.shape[0])
+            margin = 0 if pixels is None else max(rect.width(), rect.height()) * 0.5
             self.scene().setSceneRect(rect.adjusted(-margin, -margin, margin, margin))
             self.set_prediction(None)
             self.set_uncertainty(None)

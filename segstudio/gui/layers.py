@@ -14,7 +14,8 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
 
-from segstudio.gui.rendering import rgb_qimage, rgba_qimage
+from segstudio.core.classes import UNLABELLED
+from segstudio.gui.rendering import array_qimage
 
 
 class ArrayLayer(QGraphicsItem):
@@ -26,13 +27,13 @@ class ArrayLayer(QGraphicsItem):
         self._qimage: QImage | None = None
 
     def set_pixels(self, pixels: np.ndarray | None) -> None:
+        """(H, W) gray, (H, W, 3) RGB or (H, W, 4) premultiplied RGBA uint8 pixels."""
         self.prepareGeometryChange()
         if pixels is None:
             self.pixels, self._qimage = None, None
         else:
             self.pixels = np.ascontiguousarray(pixels)
-            wrap = rgb_qimage if self.pixels.shape[2] == 3 else rgba_qimage
-            self._qimage = wrap(self.pixels)
+            self._qimage = array_qimage(self.pixels)
         self.update()
 
     def boundingRect(self) -> QRectF:
@@ -57,29 +58,46 @@ class ArrayLayer(QGraphicsItem):
 
 
 class IndexLayer(ArrayLayer):
-    """Shows a 2-D index array (labels, prediction, confidence) through a colour table."""
+    """Shows a 2-D index array (labels, prediction, confidence) through a colour table.
+
+    Colours are looked up as one uint32 per pixel (RGBA bytes packed), several
+    times faster than gathering four bytes, which matters for 8000 x 8000 masks.
+    """
 
     def __init__(self, z: float):
         super().__init__(z)
         self.indices: np.ndarray | None = None
         self.colors = np.zeros((256, 4), dtype=np.uint8)
+        self._packed = np.zeros(256, dtype=np.uint32)
+        self._pixels32: np.ndarray | None = None
 
     def set_indices(self, indices: np.ndarray | None, colors: np.ndarray | None = None) -> None:
         if colors is not None:
-            self.colors = colors
+            self._set_table(colors)
         self.indices = indices
-        self.set_pixels(None if indices is None else self.colors[indices])
+        if indices is None:
+            self._pixels32 = None
+            self.set_pixels(None)
+            return
+        if indices.size and indices.min() == UNLABELLED and self._packed[UNLABELLED] == 0:
+            self._pixels32 = np.zeros(indices.shape, np.uint32)  # nothing labelled yet: free
+        else:
+            self._pixels32 = self._packed[indices]
+        self.set_pixels(self._pixels32.view(np.uint8).reshape(*indices.shape, 4))
 
     def set_colors(self, colors: np.ndarray) -> None:
-        self.colors = colors
-        if self.indices is not None and self.pixels is not None:
-            np.take(colors, self.indices, axis=0, out=self.pixels)
+        self._set_table(colors)
+        if self.indices is not None and self._pixels32 is not None:
+            self._pixels32[...] = self._packed[self.indices]
             self.update()
 
     def refresh_region(self, y0: int, x0: int, y1: int, x1: int) -> None:
         """Recolour the rectangle [y0:y1, x0:x1] from the index array and repaint it."""
-        if self.indices is None or self.pixels is None:
+        if self.indices is None or self._pixels32 is None:
             return
-        self.pixels[y0:y1, x0:x1] = self.colors[self.indices[y0:y1, x0:x1]]
+        self._pixels32[y0:y1, x0:x1] = self._packed[self.indices[y0:y1, x0:x1]]
         self.update_rect(y0, x0, y1, x1)
 
+    def _set_table(self, colors: np.ndarray) -> None:
+        self.colors = np.ascontiguousarray(colors, dtype=np.uint8)
+        self._packed = self.colors.view(np.uint32).reshape(256)

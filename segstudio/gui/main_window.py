@@ -30,7 +30,7 @@ from segstudio.gui.panels.classes import ClassesPanel
 from segstudio.gui.panels.display import DisplayPanel
 from segstudio.gui.panels.images import ImagesPanel
 from segstudio.gui.project_ops import ProjectMixin
-from segstudio.gui.rendering import to_display_rgb
+from segstudio.gui.rendering import to_display
 from segstudio.gui.settings import app_settings
 from segstudio.gui.tools import TOOL_CLASSES, PaintSettings
 from segstudio.gui.welcome import WelcomePage
@@ -265,7 +265,7 @@ class MainWindow(ProjectMixin, QMainWindow):
 
     def _render_image(self, settings) -> None:
         if self._image is not None and settings is not None:
-            self.canvas.set_image(to_display_rgb(self._image, settings))
+            self.canvas.set_image(to_display(self._image, settings))
 
     # ------------------------------------------------------------------ status bar and title
 

@@ -89,19 +89,21 @@ def settings_for(image: np.ndarray, previous: DisplaySettings | None = None) -> 
     return DisplaySettings(channels, ranges_for(image, channels, mode), mode)
 
 
-def to_display_rgb(image: np.ndarray, settings: DisplaySettings) -> np.ndarray:
-    """An (H, W, 3) uint8 array: each output channel scaled from its range to 0..255."""
-    height, width = image.shape[:2]
-    out = np.empty((height, width, 3), dtype=np.uint8)
+def to_display(image: np.ndarray, settings: DisplaySettings) -> np.ndarray:
+    """uint8 pixels for the screen: (H, W, 3) RGB, or (H, W) when one channel is shown as gray.
+
+    Each output channel is scaled from its range to 0..255.
+    """
+    if (image.dtype == np.uint8 and image.shape[2] == 3 and settings.channels == (0, 1, 2)
+            and all(r == (0.0, 255.0) for r in settings.ranges)):
+        return image  # an ordinary 8-bit RGB picture is shown as it is
     planes = [
         _scale(image[:, :, channel], low, high)
         for channel, (low, high) in zip(settings.channels, settings.ranges, strict=True)
     ]
     if len(planes) == 1:
-        planes = planes * 3
-    for index, plane in enumerate(planes):
-        out[:, :, index] = plane
-    return out
+        return np.ascontiguousarray(planes[0])
+    return np.stack(planes, axis=2)
 
 
 def _scale(plane: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -157,15 +159,16 @@ def confidence_colors() -> np.ndarray:
 # QImage wrappers that share memory with numpy arrays
 
 
-def rgb_qimage(rgb: np.ndarray) -> QImage:
-    """A QImage viewing an (H, W, 3) uint8 array; the caller keeps the array alive."""
-    height, width = rgb.shape[:2]
-    return QImage(rgb.data, width, height, rgb.strides[0], QImage.Format.Format_RGB888)
+def array_qimage(pixels: np.ndarray) -> QImage:
+    """A QImage viewing uint8 pixels without copying; the caller keeps the array alive.
 
-
-def rgba_qimage(rgba: np.ndarray) -> QImage:
-    """A QImage viewing an (H, W, 4) premultiplied uint8 array; the caller keeps it alive."""
-    height, width = rgba.shape[:2]
-    return QImage(
-        rgba.data, width, height, rgba.strides[0], QImage.Format.Format_RGBA8888_Premultiplied
-    )
+    (H, W) is gray, (H, W, 3) RGB, (H, W, 4) premultiplied RGBA.
+    """
+    height, width = pixels.shape[:2]
+    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    formats = {
+        1: QImage.Format.Format_Grayscale8,
+        3: QImage.Format.Format_RGB888,
+        4: QImage.Format.Format_RGBA8888_Premultiplied,
+    }
+    return QImage(pixels.data, width, height, pixels.strides[0], formats[channels])

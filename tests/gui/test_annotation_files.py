@@ -132,8 +132,8 @@ def test_multichannel_image_maps_channels_and_shows_one_as_gray(qtbot, tmp_path)
     panel.color_mode.setCurrentIndex(1)  # one channel as gray
     panel.rows[0][1].setCurrentIndex(2)
     shown = window.canvas.image_layer.pixels
-    assert shown[10, 40, 0] == shown[10, 40, 1] == shown[10, 40, 2] > 200
-    assert shown[10, 5].max() == 0
+    assert shown.ndim == 2 and shown[10, 40] > 200  # gray
+    assert shown[10, 5] == 0
     qtbot.mouseMove(window.canvas.viewport(), view_pos(window, 40.5, 10.5))
     assert window.value_label.text() == "0 0 3000 0 0"
 

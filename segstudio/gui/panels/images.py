@@ -14,7 +14,7 @@ from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from segstudio.core.errors import UserError
-from segstudio.gui.rendering import rgb_qimage, settings_for, to_display_rgb
+from segstudio.gui.rendering import array_qimage, settings_for, to_display
 
 THUMB_SIZE = 64
 ENTRY_ROLE = Qt.ItemDataRole.UserRole
@@ -58,7 +58,7 @@ def make_thumbnail(image: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
         planes = [cv2.resize(np.ascontiguousarray(small[:, :, c]), new_size,
                              interpolation=cv2.INTER_AREA) for c in range(small.shape[2])]
         small = np.stack(planes, axis=2)
-    return np.ascontiguousarray(to_display_rgb(small, settings_for(small)))
+    return np.ascontiguousarray(to_display(small, settings_for(small)))
 
 
 class ImagesPanel(QWidget):
@@ -147,7 +147,7 @@ class ImagesPanel(QWidget):
         if generation != self._generation or item is None:
             return
         if thumb is not None:
-            item.setIcon(QIcon(QPixmap.fromImage(rgb_qimage(thumb).copy())))
+            item.setIcon(QIcon(QPixmap.fromImage(array_qimage(thumb).copy())))
         if fraction is not None and entry_id not in self._fractions:
             self.set_fraction(item.data(ENTRY_ROLE), fraction)
 
