@@ -12,7 +12,7 @@ from segstudio.core.images import load_image
 from segstudio.ml.export import export_onnx, export_torchscript
 from tests.ml.test_saved import make_saved, model_logits
 
-# Runs in a fresh interpreter: loads both exports with nothing but onnxruntime and torch.
+# Runs in a fresh interpreter: loads the exports with nothing but onnxruntime and torch.
 _RUN_EXPORTS = textwrap.dedent(
     """
     import sys
@@ -20,48 +20,47 @@ _RUN_EXPORTS = textwrap.dedent(
     import onnxruntime
     import torch
 
-    onnx_path, torchscript_path, image_path, out_prefix = sys.argv[1:]
-    image = np.load(image_path)
-    session = onnxruntime.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
-    np.save(out_prefix + "onnx.npy", session.run(None, {"image": image})[0])
-    module = torch.jit.load(torchscript_path)
-    with torch.no_grad():
-        np.save(out_prefix + "torchscript.npy", module(torch.from_numpy(image)).numpy())
+    for prefix in sys.argv[1:]:
+        image = np.load(prefix + "image.npy")
+        session = onnxruntime.InferenceSession(prefix + "model.onnx", providers=["CPUExecutionProvider"])
+        np.save(prefix + "onnx.npy", session.run(None, {"image": image})[0])
+        module = torch.jit.load(prefix + "model.pt")
+        with torch.no_grad():
+            np.save(prefix + "torchscript.npy", module(torch.from_numpy(image)).numpy())
     assert "segstudio" not in sys.modules, "the exports must not need segstudio"
     """
 )
 
 
-@pytest.mark.parametrize("channels", [1, 3])
-def test_exports_match_the_model_on_an_odd_sized_real_image(
-    tmp_path, isbi_dir, camvid_dir, channels
-):
-    if channels == 1:
-        image = load_image(isbi_dir / "images" / "05.png")[100:401, 50:307]
-    else:
-        image = load_image(sorted((camvid_dir / "train" / "images").iterdir())[0])[30:331, :257]
-    assert image.shape == (301, 257, channels)
-    saved = make_saved(num_classes=3, in_channels=channels, offset=100.0, scale=1 / 60)
-    onnx_path = export_onnx(saved, tmp_path / "model.onnx")
-    torchscript_path = export_torchscript(saved, tmp_path / "model.pt")
-    # A batch of two: the image, and the image upside down.
-    pixels = image.astype(np.float32).transpose(2, 0, 1)
-    batch = np.ascontiguousarray(np.stack([pixels, pixels[:, ::-1]]))
-    np.save(tmp_path / "image.npy", batch)
+def test_exports_match_the_model_on_odd_sized_real_images(tmp_path, isbi_dir, camvid_dir):
+    gray = load_image(isbi_dir / "images" / "05.png")[100:401, 50:307]
+    colour = load_image(sorted((camvid_dir / "train" / "images").iterdir())[0])[30:331, :257]
+    cases = []
+    for channels, image in ((1, gray), (3, colour)):
+        assert image.shape == (301, 257, channels)
+        saved = make_saved(num_classes=3, in_channels=channels, offset=100.0, scale=1 / 60)
+        prefix = str(tmp_path / f"c{channels}_")
+        export_onnx(saved, prefix + "model.onnx")
+        export_torchscript(saved, prefix + "model.pt")
+        # A batch of two: the image, and the image upside down.
+        pixels = image.astype(np.float32).transpose(2, 0, 1)
+        np.save(prefix + "image.npy", np.ascontiguousarray(np.stack([pixels, pixels[:, ::-1]])))
+        expected = np.concatenate(
+            [model_logits(saved, image).numpy(), model_logits(saved, image[::-1]).numpy()]
+        )
+        cases.append((prefix, expected))
 
-    subprocess.run(
-        [sys.executable, "-c", _RUN_EXPORTS, str(onnx_path), str(torchscript_path),
-         str(tmp_path / "image.npy"), str(tmp_path / "out_")],
-        check=True, cwd=tmp_path, capture_output=True, text=True,
+    result = subprocess.run(
+        [sys.executable, "-c", _RUN_EXPORTS, *(prefix for prefix, _ in cases)],
+        cwd=tmp_path, capture_output=True, text=True,
     )
+    assert result.returncode == 0, result.stderr
 
-    expected = np.concatenate(
-        [model_logits(saved, image).numpy(), model_logits(saved, image[::-1]).numpy()]
-    )
-    for name in ("onnx", "torchscript"):
-        got = np.load(tmp_path / f"out_{name}.npy")
-        assert got.shape == (2, 3, 301, 257), name
-        np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4, err_msg=name)
+    for prefix, expected in cases:
+        for name in ("onnx", "torchscript"):
+            got = np.load(prefix + f"{name}.npy")
+            assert got.shape == (2, 3, 301, 257), (prefix, name)
+            np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4, err_msg=prefix + name)
 
 
 def test_export_leaves_the_model_where_it_was(tmp_path):
