@@ -123,6 +123,11 @@ class Canvas(QGraphicsView):
             raise ValueError(f"overlay of shape {array.shape} does not match the image {shape}")
         return np.ascontiguousarray(array, dtype=dtype)
 
+    @property
+    def stroke_in_progress(self) -> bool:
+        """True while the mouse button is held down with a painting tool."""
+        return self._tool_pressed
+
     def has_image(self) -> bool:
         return self.image_layer.pixels is not None
 

@@ -82,6 +82,7 @@ class MainWindow(ProjectMixin, QMainWindow):
 
         self.images_panel = ImagesPanel()
         self.images_panel.entryActivated.connect(self.show_entry)
+        self.images_panel.relinkRequested.connect(self.relink_image)
         self.classes_panel = ClassesPanel(self)
         self.classes_panel.classSelected.connect(self._class_selected)
         self.display_panel = DisplayPanel()
@@ -99,7 +100,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setSingleShot(True)
         self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
-        self.autosave_timer.timeout.connect(self.save_labels)
+        self.autosave_timer.timeout.connect(self._autosave)
         self.labelsChanged.connect(lambda _entry: self.autosave_timer.start())
 
         self.set_tool("brush")
@@ -176,6 +177,14 @@ class MainWindow(ProjectMixin, QMainWindow):
         if diff is not None and document is not None:
             document.push(diff, text)
 
+    def _autosave(self) -> None:
+        # Mid-stroke the mask holds part of a stroke the history does not know yet:
+        # saving it then would let an undo back to "saved" differ from the file.
+        if self.canvas.stroke_in_progress:
+            self.autosave_timer.start()
+        else:
+            self.save_labels()
+
     def _document_changed(self, document: LabelDocument, diff: MaskDiff) -> None:
         if document is self.current_document():
             self.canvas.refresh_labels(diff.bbox)
@@ -231,7 +240,8 @@ class MainWindow(ProjectMixin, QMainWindow):
             image = self.project.load_image(entry)
             document = self.documents.get(entry.id) or self._load_document(entry, image)
         except (UserError, OSError) as exc:
-            self.show_error("Cannot open the image", str(exc))
+            hint = "" if entry.exists else "\n\nRight-click it in the Images list to relink it."
+            self.show_error("Cannot open the image", f"{exc}{hint}")
             # Back to the image still shown, once the list has finished its own change.
             QTimer.singleShot(0, lambda: self.images_panel.select(self.current_entry))
             return False

@@ -131,6 +131,22 @@ class ProjectMixin:
             image_folder, dialog.project_folder(), dialog.class_names()
         )
 
+    def relink_image(self, entry, path=None) -> bool:
+        """Point a moved or missing image at its file (asked for when `path` is None)."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(
+                self, f"Where is {entry.name} now?", str(entry.path.parent),
+                "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp)")
+            if not path:
+                return False
+        try:
+            self.project.relink(entry, path)
+        except (UserError, OSError) as exc:
+            self.show_error("Cannot relink the image", str(exc))
+            return False
+        self.images_panel.refresh(self.project, entry)
+        return self.show_entry(entry)
+
     def update_recent_menu(self) -> None:
         menu = self.actions_.recent_menu
         menu.clear()

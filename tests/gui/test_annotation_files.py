@@ -238,3 +238,53 @@ def test_layout_and_recent_projects_are_remembered(qtbot, project):
     assert recent == [str(project.root.resolve())]
     again.actions_.recent_menu.actions()[0].trigger()
     assert again.project is not None and again.project.root == project.root.resolve()
+
+
+def test_missing_image_is_marked_and_can_be_relinked(qtbot, tmp_path, isbi_dir):
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    first = tmp_path / "01.png"
+    first.write_bytes((isbi_dir / "images" / "01.png").read_bytes())
+    project = make_project(tmp_path / "proj", [isbi_dir / "images" / "00.png", first])
+    first.rename(moved / "01.png")
+    window = open_window(qtbot, project.root)
+    assert any("01.png" in message for _, message in window.errors)  # told at once
+    entry = window.project.images[1]
+    assert "missing file" in window.images_panel.list.item(1).text()
+    window.images_panel.list.setCurrentRow(1)
+    assert "relink" in window.errors[-1][1] and window.current_entry.name == "00.png"
+    assert window.relink_image(entry, moved / "01.png")
+    assert window.current_entry is entry and window.current_image().shape[:2] == (512, 512)
+    assert "missing" not in window.images_panel.list.item(1).text()
+
+
+def test_recolour_a_class_updates_the_overlay(qtbot, project, monkeypatch):
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QColorDialog
+
+    window = open_window(qtbot, project.root)
+    drag(qtbot, window, [(100.5, 100.5), (200.5, 100.5)])
+    monkeypatch.setattr(QColorDialog, "getColor", lambda *a, **k: QColor(10, 20, 30))
+    window.classes_panel.select(0)
+    qtbot.mouseClick(window.classes_panel.color_button, Qt.MouseButton.LeftButton)
+    assert window.project.classes[0].color == (10, 20, 30)
+    assert tuple(window.canvas.label_layer.pixels[100, 150, :3]) == (10, 20, 30)
+    assert window.current_mask()[100, 150] == 0  # indices unchanged
+
+
+def test_autosave_waits_for_the_stroke_to_end(qtbot, project):
+    from tests.gui.window_helpers import LEFT
+
+    window = open_window(qtbot, project.root)
+    window.autosave_timer.setInterval(50)
+    drag(qtbot, window, [(20.5, 20.5), (60.5, 20.5)])  # starts the timer
+    viewport = window.canvas.viewport()
+    qtbot.mousePress(viewport, LEFT, pos=view_pos(window, 20.5, 80.5))
+    qtbot.mouseMove(viewport, view_pos(window, 90.5, 80.5))
+    qtbot.wait(300)  # the timer fired during the stroke, and waited
+    assert window.isWindowModified()
+    qtbot.mouseRelease(viewport, LEFT, pos=view_pos(window, 90.5, 80.5))
+    qtbot.waitUntil(lambda: not window.isWindowModified(), timeout=3000)
+    assert np.array_equal(saved_labels(window), window.current_mask())
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.isWindowModified() and window.current_mask()[80, 50] == UNLABELLED

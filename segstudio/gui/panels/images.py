@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QListWidget, QListWidgetItem, QMenu, QVBoxLayout, QWidget
 
 from segstudio.core.errors import UserError
 from segstudio.gui.rendering import array_qimage, settings_for, to_display
@@ -63,6 +63,7 @@ def make_thumbnail(image: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
 
 class ImagesPanel(QWidget):
     entryActivated = Signal(object)  # the ImageEntry the user picked
+    relinkRequested = Signal(object)  # the ImageEntry whose file should be found again
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -70,6 +71,8 @@ class ImagesPanel(QWidget):
         self.list.setIconSize(QSize(THUMB_SIZE, THUMB_SIZE))
         self.list.setUniformItemSizes(True)
         self.list.currentItemChanged.connect(self._current_changed)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._context_menu)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.list)
@@ -124,6 +127,14 @@ class ImagesPanel(QWidget):
         self._fractions[entry.id] = fraction
         self._update_text(entry)
 
+    def refresh(self, project, entry) -> None:
+        """Show an entry again after its file changed (relinked): text and thumbnail."""
+        self._update_text(entry)
+        item = self._items.get(entry.id)
+        if item is not None and entry.exists:
+            item.setForeground(self.list.palette().text())
+            self.pool.start(_ThumbnailJob(project, entry, self._generation, self._results))
+
     def entries(self) -> list:
         return [self.list.item(i).data(ENTRY_ROLE) for i in range(self.list.count())]
 
@@ -150,6 +161,16 @@ class ImagesPanel(QWidget):
             item.setIcon(QIcon(QPixmap.fromImage(array_qimage(thumb).copy())))
         if fraction is not None and entry_id not in self._fractions:
             self.set_fraction(item.data(ENTRY_ROLE), fraction)
+
+    def _context_menu(self, pos) -> None:
+        item = self.list.itemAt(pos)
+        if item is None:
+            return
+        entry = item.data(ENTRY_ROLE)
+        menu = QMenu(self)
+        relink = menu.addAction("Relink Image File…", lambda: self.relinkRequested.emit(entry))
+        relink.setToolTip("Point this image at its file's new place; its labels stay")
+        menu.exec(self.list.viewport().mapToGlobal(pos))
 
     def _current_changed(self, current, _previous) -> None:
         if current is not None:

@@ -1,0 +1,77 @@
+"""Display contrast, channel mapping and label colours: raw arrays to screen pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from segstudio.core.classes import UNLABELLED, default_classes  # noqa: E402
+from segstudio.gui.layers import IndexLayer  # noqa: E402
+from segstudio.gui.rendering import (  # noqa: E402
+    DisplaySettings,
+    auto_range,
+    label_colors,
+    settings_for,
+    to_display,
+)
+
+
+def test_16_bit_auto_contrast_uses_percentiles_of_the_data():
+    rng = np.random.default_rng(0)
+    raw = rng.normal(3000, 100, (300, 400, 1)).clip(0, 65535).astype(np.uint16)
+    raw[0, 0] = 65535  # one hot pixel must not squash the rest
+    settings = settings_for(raw)
+    assert settings.mode == "auto" and settings.gray
+    low, high = settings.ranges[0]
+    assert 2600 < low < 2800 and 3200 < high < 3400
+    shown = to_display(raw, settings)
+    assert shown.dtype == np.uint8 and shown.shape == (300, 400)
+    assert 100 < shown.mean() < 155 and shown.std() > 40
+
+
+def test_eight_bit_rgb_is_shown_unchanged_and_manual_range_clips():
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    settings = settings_for(rgb)
+    assert settings.mode == "full" and settings.channels == (0, 1, 2)
+    assert np.array_equal(to_display(rgb, settings), rgb)
+    manual = DisplaySettings((2, 1, 0), ((0, 127.5),) * 3, "manual")
+    shown = to_display(rgb, manual)
+    assert np.array_equal(shown[..., 0] == 255, rgb[..., 2] >= 128)
+
+
+def test_float_images_with_nan_and_constant_planes():
+    image = np.full((20, 30, 2), 0.5, np.float32)
+    image[0, 0, 0] = np.nan
+    image[:, 15:, 1] = 2.0
+    settings = settings_for(image)
+    shown = to_display(image, settings)
+    assert shown.shape == (20, 30) and shown[0, 0] == 0
+    assert auto_range(image, 1)[1] > auto_range(image, 1)[0]
+    two = DisplaySettings((1,), (auto_range(image, 1),), "auto")
+    assert to_display(image, two)[5, 20] == 255
+
+
+def test_settings_keep_the_users_choices_across_images():
+    a = np.zeros((10, 10, 5), np.uint16)
+    manual = DisplaySettings((4, 3, 2), ((0, 10),) * 3, "manual")
+    assert settings_for(a, manual) == manual
+    b = np.zeros((10, 10, 3), np.uint16)  # channel 4 is gone: back to defaults
+    assert settings_for(b, manual).channels == (0, 1, 2)
+
+
+def test_label_layer_recolours_only_the_changed_region():
+    classes = default_classes(["a", "b"])
+    mask = np.full((100, 120), UNLABELLED, np.uint8)
+    layer = IndexLayer(z=0)
+    layer.set_indices(mask, label_colors(classes))
+    assert layer.pixels.shape == (100, 120, 4) and not layer.pixels.any()
+    mask[10:20, 30:40] = 1
+    mask[80:90, 80:90] = 0  # changed but outside the refreshed box
+    layer.refresh_region(10, 30, 20, 40)
+    assert tuple(layer.pixels[15, 35]) == (*classes[1].color, 255)
+    assert not layer.pixels[85, 85].any()
+    layer.set_colors(label_colors(default_classes(["x", "y", "z"])[::-1]))
+    assert layer.pixels[85, 85, 3] == 255  # a full recolour sees everything
