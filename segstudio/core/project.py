@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from segstudio.core import project_file
-from segstudio.core.atomic import _fsync_dir, atomic_write_bytes, atomic_write_text
+from segstudio.core.atomic import atomic_write_bytes, atomic_write_text, fsync_dir
 from segstudio.core.classes import LabelClass, check_classes
 from segstudio.core.errors import ImageReadError, MaskError, ProjectError
 from segstudio.core.images import load_image
@@ -281,7 +281,7 @@ class Project(ImageListMixin, ClassTableMixin):
             staged = self._staging_dir / f"{stem}.png"
             if staged.is_file():
                 os.replace(staged, self.labels_dir / f"{stem}.png")
-        _fsync_dir(self.labels_dir)
+        fsync_dir(self.labels_dir)
         self._pending = []
         self.save()
         shutil.rmtree(self._staging_dir, ignore_errors=True)
