@@ -1,5 +1,9 @@
 """Tiled prediction: equal to whole-image prediction, any size, bounded work per band."""
 
+import copy
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import torch
@@ -208,3 +212,18 @@ def test_predict_folder_keeps_images_with_the_same_stem_apart(tmp_path, isbi_dir
     assert sorted(p.name for p in result.written) == ["a.png", "a.tif.png"]
     saved_masks = [read_mask(p) for p in sorted(result.written)]
     np.testing.assert_array_equal(saved_masks[0][:, ::-1], saved_masks[1])
+
+
+def test_worker_threads_with_model_copies_agree(em_mosaic, trained_saved):
+    """What the GUI does: predict from worker threads, each with its own model copy."""
+    image = em_mosaic[:300, :400]
+    expected = predict_image(trained_saved, image, return_confidence=True)
+    copies = [
+        dataclasses.replace(trained_saved, model=copy.deepcopy(trained_saved.model))
+        for _ in range(3)
+    ]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda s: predict_image(s, image, return_confidence=True), copies))
+    for result in results:
+        np.testing.assert_array_equal(result.labels, expected.labels)
+        np.testing.assert_array_equal(result.confidence, expected.confidence)
