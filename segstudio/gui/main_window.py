@@ -33,6 +33,7 @@ from segstudio.gui.project_ops import ProjectMixin
 from segstudio.gui.rendering import to_display
 from segstudio.gui.settings import app_settings
 from segstudio.gui.tools import TOOL_CLASSES, PaintSettings
+from segstudio.gui.training_controller import attach_training
 from segstudio.gui.welcome import WelcomePage
 
 AUTOSAVE_DELAY_MS = 3000
@@ -104,12 +105,10 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.labelsChanged.connect(lambda _entry: self.autosave_timer.start())
 
         self.set_tool("brush")
-        self._restore_layout()
         self.update_recent_menu()
         self._update_title()
-        from segstudio.gui.training_controller import attach_training
-
         self.training = attach_training(self)
+        self._restore_layout()  # after every dock exists, the training ones included
 
     # ------------------------------------------------------------------ API for other parts
 
@@ -118,10 +117,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
-        if hasattr(self, "actions_"):
-            self.actions_.panels_menu.addAction(dock.toggleViewAction())
-        else:
-            self._pending_docks = [*getattr(self, "_pending_docks", []), dock]
+        self.actions_.panels_menu.addAction(dock.toggleViewAction())
         return dock
 
     def menu(self, name: str) -> QMenu:
@@ -246,7 +242,7 @@ class MainWindow(ProjectMixin, QMainWindow):
             QTimer.singleShot(0, lambda: self.images_panel.select(self.current_entry))
             return False
         self.save_labels()
-        first = self.current_entry is None
+        new_size = self._image is None or self._image.shape[:2] != image.shape[:2]
         self.current_entry, self._image = entry, image
         self.documents[entry.id] = document
         self.undo_group.addStack(document.undo_stack)  # no-op when already in the group
@@ -256,9 +252,9 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.canvas.set_prediction(None)
         self.canvas.set_uncertainty(None)
         self.central.setCurrentWidget(self.canvas)
-        if first or self.canvas.zoom < 1e-9:
-            QTimer.singleShot(0, self.canvas.fit_to_window)
+        if new_size:  # images of one size keep the zoom and place, to compare them
             self.canvas.fit_to_window()
+            QTimer.singleShot(0, self.canvas.fit_to_window)  # again once the layout is done
         self.images_panel.select(entry)
         self._update_title()
         self.currentImageChanged.emit(entry)
@@ -336,8 +332,6 @@ class MainWindow(ProjectMixin, QMainWindow):
     # ------------------------------------------------------------------ layout and closing
 
     def _restore_layout(self) -> None:
-        for dock in getattr(self, "_pending_docks", []):
-            self.actions_.panels_menu.addAction(dock.toggleViewAction())
         settings = app_settings()
         geometry, state = settings.value("window/geometry"), settings.value("window/state")
         if geometry is not None:

@@ -207,3 +207,14 @@ def test_status_bar_shows_position_value_and_class(qtbot, window, isbi_dir):
     raw = int(window.current_image()[40, 32, 0])
     assert window.value_label.text() == f"value {raw}"
     assert window.class_label.text() == "class: membrane"
+
+
+def test_typing_in_a_field_does_not_trigger_tool_or_class_keys(qtbot, window):
+    spin = window.display_panel.rows[0][3]  # "white at" of the gray channel
+    spin.setFocus()
+    spin.lineEdit().selectAll()
+    qtbot.keyClicks(spin, "2")
+    qtbot.keyClick(spin, Qt.Key.Key_B)
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    assert spin.value() == 2 and window.display_panel.settings.ranges[0][1] == 2
+    assert window.paint.class_index == 0
