@@ -285,7 +285,7 @@ def write_overlay(
     base = display_rgb(image_hwc).astype(np.float32)
     blended = base * (1 - alpha) + colours[labels] * alpha
     with atomic_path(path) as tmp:
-        Image.fromarray(np.rint(blended).astype(np.uint8), mode="RGB").save(tmp, format="PNG")
+        Image.fromarray(np.rint(blended).astype(np.uint8)).save(tmp, format="PNG")
 
 
 def display_rgb(image_hwc: np.ndarray) -> np.ndarray:
@@ -299,9 +299,11 @@ def display_rgb(image_hwc: np.ndarray) -> np.ndarray:
     if image.dtype != np.uint8:
         step = max(1, int(np.sqrt(image.shape[0] * image.shape[1] / 1e6)))
         sample = image[::step, ::step].astype(np.float64)
-        low, high = np.percentile(sample, [0.5, 99.5])
+        sample = sample[np.isfinite(sample)]
+        low, high = np.percentile(sample, [0.5, 99.5]) if sample.size else (0.0, 0.0)
         scale = 255.0 / (high - low) if high > low else 0.0
-        image = np.clip((image.astype(np.float32) - low) * scale, 0, 255).astype(np.uint8)
+        stretched = np.nan_to_num((image.astype(np.float32) - low) * scale)
+        image = np.clip(stretched, 0, 255).astype(np.uint8)
     return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else np.ascontiguousarray(image)
 
 

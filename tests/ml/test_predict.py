@@ -227,3 +227,11 @@ def test_worker_threads_with_model_copies_agree(em_mosaic, trained_saved):
     for result in results:
         np.testing.assert_array_equal(result.labels, expected.labels)
         np.testing.assert_array_equal(result.confidence, expected.confidence)
+
+
+def test_display_rgb_copes_with_nan_pixels():
+    image = np.random.default_rng(0).random((40, 30, 1)).astype(np.float32)
+    image[:5] = np.nan
+    rgb = display_rgb(image)
+    assert rgb.dtype == np.uint8 and (rgb[:5] == 0).all() and rgb[5:].max() == 255
+    assert display_rgb(np.full((4, 4, 2), np.nan, np.float32)).max() == 0
