@@ -140,7 +140,7 @@ class TrainingController(QObject):
             self._save_settings(project, settings)
             config = self._config(settings)
             from segstudio.ml.data import ProjectSource
-            from segstudio.ml.train import Trainer
+            from segstudio.ml.train import DoneReport, Trainer
 
             source = ProjectSource(project)
         except Exception as exc:  # a UserError, or a bug: a message either way
@@ -163,8 +163,12 @@ class TrainingController(QObject):
             return folder, trainer.snapshot()
 
         threads = training_threads()
+        def stopped_report(trainer, elapsed_s):
+            return DoneReport("stopped", trainer.step, trainer.best_miou, elapsed_s)
+
         self.worker = TrainingWorker(lambda: Trainer(config, source, classes),
-                                     on_done=save_when_done, torch_threads=threads)
+                                     on_done=save_when_done, torch_threads=threads,
+                                     stopped_report=stopped_report)
         self.worker.progress.connect(self._progress)
         self.worker.validated.connect(self._validated)
         self.worker.snapshot.connect(self._snapshot)

@@ -44,6 +44,12 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+def _print_if_bug(exc: BaseException) -> None:
+    """A UserError is the user's to fix (shown as a message); anything else gets a traceback."""
+    if not isinstance(exc, UserError):
+        traceback.print_exception(exc)
+
+
 class TrainingWorker(QObject):
     """Runs `make_trainer()` and iterates it on its thread, emitting one signal per report.
 
@@ -51,6 +57,10 @@ class TrainingWorker(QObject):
     while) and returns the engine's Trainer: an iterable of reports with `stop()` and
     `snapshot()`. `on_done(trainer, done_report)` also runs on the worker thread once
     training ends (saving the model) and its result goes out with `finished`.
+
+    With `stopped_report(trainer, elapsed_s)`, a stop request ends the iteration at
+    the next report, which that function replaces: the engine's final validation
+    (seconds on a CPU) is skipped, so Stop takes effect within a step.
     """
 
     progress = Signal(object)  # StepReport
@@ -66,10 +76,12 @@ class TrainingWorker(QObject):
         on_done: Callable[[object, object], object] | None = None,
         want_snapshots: bool = True,
         torch_threads: int | None = None,
+        stopped_report: Callable[[object, float], object] | None = None,
     ):
         super().__init__()
         self._make_trainer = make_trainer
         self._on_done = on_done
+        self._stopped_report = stopped_report
         self._want_snapshots = want_snapshots
         self._torch_threads = torch_threads
         self._lock = threading.Lock()
@@ -97,12 +109,13 @@ class TrainingWorker(QObject):
         try:
             self._run()
         except Exception as exc:  # any failure becomes a message, never a crash
-            traceback.print_exc()
+            _print_if_bug(exc)
             self.failed.emit(describe_error(exc))
         finally:
             self.stopped_thread.emit()
 
     def _run(self) -> None:
+        started = time.monotonic()
         if self._torch_threads:
             import torch
 
@@ -113,12 +126,20 @@ class TrainingWorker(QObject):
             stop_now = self._stop_requested
         if stop_now and hasattr(trainer, "stop"):
             trainer.stop()
-        last_step_signal = 0.0
         last_snapshot = time.monotonic()
+        last_step_signal = 0.0
         pending_step = None
-        for report in trainer:
+        reports = iter(trainer)
+        for report in reports:
             kind = type(report).__name__
             now = time.monotonic()
+            if kind != "DoneReport" and self._stopped_report and self.stop_requested:
+                if kind == "StepReport":
+                    pending_step = report
+                elif kind == "ValReport":
+                    self.validated.emit(report)
+                getattr(reports, "close", lambda: None)()
+                report, kind = self._stopped_report(trainer, now - started), "DoneReport"
             if kind == "StepReport":
                 pending_step = report
                 if now - last_step_signal >= STEP_SIGNAL_INTERVAL_S:
@@ -193,7 +214,7 @@ class PredictionWorker(QObject):
             try:
                 result = predict()
             except Exception as exc:  # shown as a message; the worker goes on
-                traceback.print_exc()
+                _print_if_bug(exc)
                 self.failed.emit(key, describe_error(exc))
             else:
                 self.ready.emit(key, result)
@@ -225,7 +246,7 @@ class TaskWorker(QObject):
             result = self._task(lambda done, total: self.progress.emit(done, total),
                                 self._cancel.is_set)
         except Exception as exc:  # shown as a message
-            traceback.print_exc()
+            _print_if_bug(exc)
             self.failed.emit(describe_error(exc))
         else:
             self.finished.emit(result)

@@ -49,8 +49,10 @@ class DoneReport:
 class FakeTrainer:
     """Yields a step every `step_s` seconds, a validation every 5 steps, until stopped."""
 
-    def __init__(self, step_s=0.01, max_steps=None, fail_at=None):
+    def __init__(self, step_s=0.01, max_steps=None, fail_at=None, final_validation_s=0.0):
         self.step_s, self.max_steps, self.fail_at = step_s, max_steps, fail_at
+        self.final_validation_s = final_validation_s
+        self.closed = False
         self._stop = threading.Event()
         self.thread = None
 
@@ -62,16 +64,22 @@ class FakeTrainer:
 
     def __iter__(self):
         self.thread = QThread.currentThread()
-        step = 0
-        while not self._stop.is_set() and (self.max_steps is None or step < self.max_steps):
-            time.sleep(self.step_s)
-            step += 1
-            if step == self.fail_at:
-                raise UserError("no labelled images: paint some labels first")
-            yield StepReport(step, 1.0 / step)
-            if step % 5 == 0:
-                yield ValReport(step, {"cell": 0.5, "membrane": None}, 0.5)
-        yield DoneReport("stopped" if self._stop.is_set() else "steps", step)
+        self.step = 0
+        try:
+            while not self._stop.is_set() and (self.max_steps is None or self.step < self.max_steps):
+                time.sleep(self.step_s)
+                self.step += 1
+                if self.step == self.fail_at:
+                    raise UserError("no labelled images: paint some labels first")
+                yield StepReport(self.step, 1.0 / self.step)
+                if self.step % 5 == 0:
+                    yield ValReport(self.step, {"cell": 0.5, "membrane": None}, 0.5)
+            time.sleep(self.final_validation_s)  # as the engine validates once more at the end
+            yield ValReport(self.step, {"cell": 0.5, "membrane": None}, 0.5)
+            yield DoneReport("stopped" if self._stop.is_set() else "steps", self.step)
+        except GeneratorExit:
+            self.closed = True
+            raise
 
 
 def test_training_worker_runs_off_the_gui_thread_and_reports(qtbot, qapp):
@@ -90,9 +98,9 @@ def test_training_worker_runs_off_the_gui_thread_and_reports(qtbot, qapp):
     assert done.reason == "steps" and done.steps == 12 and result == "dir"
     assert trainer.thread is thread and saved_on == [thread]
     assert thread is not qapp.thread()
-    assert [v.step for v in vals] == [5, 10]
+    assert [v.step for v in vals] == [5, 10, 12]
     assert steps and steps[-1].step == 12  # the last step is always sent, even when throttled
-    assert len(snaps) == 2  # one copy of the model after each validation
+    assert len(snaps) == 3  # one copy of the model after each validation
     assert stop_thread(thread, worker)
     assert thread.isFinished()
 
@@ -107,6 +115,23 @@ def test_training_worker_stops_within_a_second(qtbot):
         worker.stop()
     assert time.monotonic() - started < 1.0
     assert finished.args[0].reason == "stopped"
+    assert stop_thread(thread, worker)
+
+
+def test_stop_skips_the_final_validation_when_asked(qtbot):
+    trainer = FakeTrainer(step_s=0.05, final_validation_s=3.0)
+    worker = TrainingWorker(
+        lambda: trainer,
+        stopped_report=lambda t, elapsed: DoneReport("stopped", t.step),
+    )
+    with qtbot.waitSignal(worker.progress, timeout=5000):
+        thread = start_worker(worker, "training-test")
+    with qtbot.waitSignal(worker.finished, timeout=2000) as finished:
+        started = time.monotonic()
+        worker.stop()
+    assert time.monotonic() - started < 1.0
+    assert finished.args[0].reason == "stopped" and finished.args[0].steps == trainer.step
+    assert trainer.closed  # the engine's iterator was closed, not left suspended
     assert stop_thread(thread, worker)
 
 
