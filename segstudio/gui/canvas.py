@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPen, QWheelEvent
-from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsScene, QGraphicsView
+from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QWheelEvent
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 
 from segstudio.core.classes import LabelClass
-from segstudio.gui.layers import ArrayLayer, IndexLayer
+from segstudio.gui.layers import ArrayLayer, IndexLayer, TwoToneEllipse
 from segstudio.gui.rendering import confidence_colors, label_colors
 
 MIN_ZOOM, MAX_ZOOM = 1 / 64, 64.0
@@ -48,10 +48,7 @@ class Canvas(QGraphicsView):
         self.prediction_layer.setOpacity(0.4)
         self.uncertainty_layer.set_colors(confidence_colors())
 
-        self.brush_outline = QGraphicsEllipseItem()
-        pen = QPen(QColor(255, 255, 255, 220), 1.5)
-        pen.setCosmetic(True)  # one screen pixel wide at any zoom
-        self.brush_outline.setPen(pen)
+        self.brush_outline = TwoToneEllipse()
         self.brush_outline.setZValue(10)
         self.brush_outline.setVisible(False)
         self.scene().addItem(self.brush_outline)

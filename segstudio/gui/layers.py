@@ -10,9 +10,14 @@ without smoothing so they stay crisp when zoomed in.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF
-from PySide6.QtGui import QImage, QPainter
-from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QStyleOptionGraphicsItem,
+)
 
 from segstudio.core.classes import UNLABELLED
 from segstudio.gui.rendering import array_qimage
@@ -101,3 +106,39 @@ class IndexLayer(ArrayLayer):
     def _set_table(self, colors: np.ndarray) -> None:
         self.colors = np.ascontiguousarray(colors, dtype=np.uint8)
         self._packed = self.colors.view(np.uint32).reshape(256)
+
+
+def _cosmetic_pen(color: QColor, width: float, style=Qt.PenStyle.SolidLine) -> QPen:
+    pen = QPen(color, width, style)
+    pen.setCosmetic(True)  # the same screen width at any zoom
+    return pen
+
+
+class TwoToneEllipse(QGraphicsEllipseItem):
+    """A light line on a dark one: visible on bright and dark images alike."""
+
+    def __init__(self):
+        super().__init__()
+        self.setPen(_cosmetic_pen(QColor(0, 0, 0, 190), 3))
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(self.pen())
+        painter.drawEllipse(self.rect())
+        painter.setPen(_cosmetic_pen(QColor(255, 255, 255), 1.2))
+        painter.drawEllipse(self.rect())
+
+
+class TwoTonePath(QGraphicsPathItem):
+    """A dashed light line on a dark one, for outlines being drawn."""
+
+    def __init__(self):
+        super().__init__()
+        self.setPen(_cosmetic_pen(QColor(0, 0, 0, 190), 3))
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(self.pen())
+        painter.drawPath(self.path())
+        painter.setPen(_cosmetic_pen(QColor(255, 255, 255), 1.2, Qt.PenStyle.DashLine))
+        painter.drawPath(self.path())

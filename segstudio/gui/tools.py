@@ -15,12 +15,13 @@ from typing import Protocol
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QColor, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
+from PySide6.QtGui import QPainterPath
+from PySide6.QtWidgets import QGraphicsScene
 
 from segstudio.core import edits
 from segstudio.core.classes import UNLABELLED
 from segstudio.core.edits import MaskDiff
+from segstudio.gui.layers import TwoTonePath
 
 MIN_BRUSH, MAX_BRUSH = 1, 1000
 
@@ -161,10 +162,7 @@ class _OutlineTool(Tool):
     def __init__(self, *args):
         super().__init__(*args)
         self.points: list[tuple[float, float]] = []
-        self._path_item = QGraphicsPathItem()
-        pen = QPen(QColor(255, 255, 255), 1.5, Qt.PenStyle.DashLine)
-        pen.setCosmetic(True)
-        self._path_item.setPen(pen)
+        self._path_item = TwoTonePath()
         self._path_item.setZValue(9)
         self.scene.addItem(self._path_item)
 

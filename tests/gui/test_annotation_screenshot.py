@@ -41,3 +41,20 @@ def test_screenshot_of_the_welcome_page(qtbot, tmp_path):
     window = open_window(qtbot, size=(1000, 700))
     path = save_screenshot(window, tmp_path, "welcome.png")
     assert QImage(str(path)).width() >= 900
+
+
+def test_screenshot_zoomed_in_with_a_polygon_in_progress(qtbot, tmp_path):
+    from tests.gui.window_helpers import click, wheel
+
+    window = open_window(qtbot, demo=True, size=(1280, 860))
+    wheel(window, 60.5, 60.5, steps=9)  # about 20 screen pixels per image pixel
+    key(qtbot, window, Qt.Key.Key_P)
+    for x, y in [(55.5, 52.5), (68.5, 55.5), (66.5, 68.5)]:
+        click(qtbot, window, x, y)
+    qtbot.mouseMove(window.canvas.viewport(), view_pos(window, 54.5, 66.5))
+    path = save_screenshot(window.canvas, tmp_path, "zoomed_polygon.png")
+    shot = QImage(str(path))
+    # Crisp pixels: two screen points inside one image pixel show the same colour.
+    a, b = view_pos(window, 45.2, 45.2), view_pos(window, 45.8, 45.8)
+    assert shot.pixel(a.x(), a.y()) == shot.pixel(b.x(), b.y())
+    assert len(window.canvas.tool.points) == 3
