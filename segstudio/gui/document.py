@@ -10,31 +10,42 @@ from PySide6.QtGui import QUndoStack
 from segstudio.core.edits import MaskDiff
 from segstudio.gui.commands import MaskEditCommand
 
+UNREACHABLE = -1
+
 
 class LabelDocument:
     """The labels of one image while the window has them.
 
-    Unsaved = the undo stack is not at its clean index, so undoing back to the
-    saved state makes the document clean again. A failed save leaves it unsaved
-    and the mask in memory; the next save retries.
+    `saved_index` is the undo-stack position whose labels are on disk, so undoing
+    back to the saved state makes the document clean again. It is kept here, not
+    as QUndoStack's clean index, because a background save finishes after more
+    edits may have been made: it marks the position it saved, not the current one.
+    A failed save leaves the document unsaved and the mask in memory.
     """
 
     def __init__(self, entry, mask: np.ndarray, changed: Callable[[LabelDocument, MaskDiff], None]):
         self.entry = entry
         self.mask = mask
         self.undo_stack = QUndoStack()
+        self.saved_index = 0  # as loaded from disk
+        self.saving = False  # a background save of this document is under way
         self._changed = changed
 
     @property
     def dirty(self) -> bool:
-        return not self.undo_stack.isClean()
+        return self.undo_stack.index() != self.saved_index
 
     def push(self, diff: MaskDiff, text: str) -> None:
         """Record an edit that is already in the mask as one undo step."""
+        if self.undo_stack.index() < self.saved_index:
+            self.saved_index = UNREACHABLE  # pushing drops the redo steps that led there
         command = MaskEditCommand(self.mask, diff, text, lambda d: self._changed(self, d))
         self.undo_stack.push(command)
         self._changed(self, diff)
 
-    def mark_saved(self) -> None:
-        self.undo_stack.setClean()
+    def snapshot(self) -> tuple[np.ndarray, int]:
+        """A copy of the labels and the history position it stands for, to save."""
+        return self.mask.copy(), self.undo_stack.index()
 
+    def mark_saved(self, index: int | None = None) -> None:
+        self.saved_index = self.undo_stack.index() if index is None else index

@@ -31,6 +31,7 @@ from segstudio.gui.panels.display import DisplayPanel
 from segstudio.gui.panels.images import ImagesPanel
 from segstudio.gui.project_ops import ProjectMixin
 from segstudio.gui.rendering import to_display
+from segstudio.gui.saving import BackgroundSaver
 from segstudio.gui.settings import app_settings
 from segstudio.gui.tools import TOOL_CLASSES, PaintSettings
 from segstudio.gui.training_controller import attach_training
@@ -71,7 +72,10 @@ class MainWindow(ProjectMixin, QMainWindow):
         self._menus: dict[str, QMenu] = {}
         self.paint = PaintSettings()
         self.undo_group = QUndoGroup(self)
-        self.undo_group.cleanChanged.connect(lambda _clean: self._update_title())
+        # The stack moves its index after calling a command's undo/redo: title then.
+        self.undo_group.indexChanged.connect(lambda _index: self._update_title())
+        self.saver = BackgroundSaver(self)
+        self.saver.finished.connect(self._saves_finished)
 
         self.canvas = Canvas()
         self.tools = {cls.name: cls(self, self.paint, self.canvas.scene()) for cls in TOOL_CLASSES}
@@ -179,7 +183,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         if self.canvas.stroke_in_progress:
             self.autosave_timer.start()
         else:
-            self.save_labels()
+            self.save_labels_in_background()
 
     def _document_changed(self, document: LabelDocument, diff: MaskDiff) -> None:
         if document is self.current_document():
@@ -241,7 +245,7 @@ class MainWindow(ProjectMixin, QMainWindow):
             # Back to the image still shown, once the list has finished its own change.
             QTimer.singleShot(0, lambda: self.images_panel.select(self.current_entry))
             return False
-        self.save_labels()
+        self.save_labels_in_background()
         new_size = self._image is None or self._image.shape[:2] != image.shape[:2]
         self.current_entry, self._image = entry, image
         self.documents[entry.id] = document

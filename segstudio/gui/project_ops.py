@@ -157,9 +157,9 @@ class ProjectMixin:
     # ------------------------------------------------------------------ saving
 
     def save_labels(self, report: bool = True) -> bool:
-        """Save every image with unsaved labels; True when nothing is left unsaved."""
+        """Save every image with unsaved labels now; True when nothing is left unsaved."""
         self.autosave_timer.stop()
-        failures = []
+        failures = self._collect_saves(self.saver.wait())
         for document in list(self.documents.values()):
             if not document.dirty:
                 continue
@@ -169,11 +169,41 @@ class ProjectMixin:
                 failures.append(f"{document.entry.name}: {exc}")
                 continue
             document.mark_saved()
-            self.images_panel.set_fraction(document.entry, labelled_fraction(document.mask))
-            self.labelsSaved.emit(document.entry)
+            self._saved(document.entry, labelled_fraction(document.mask))
+        return self._report_saving(failures, report)
+
+    def save_labels_in_background(self) -> None:
+        """Autosave: write every image with unsaved labels on the saver's thread."""
+        self.autosave_timer.stop()
+        self._saves_finished()
+        for document in self.documents.values():
+            if document.dirty and not document.saving:
+                self.saver.submit(self.project, document)
+
+    def _saves_finished(self) -> None:
+        jobs = self.saver.take_done()
+        if jobs:
+            self._report_saving(self._collect_saves(jobs), report=True)
+
+    def _collect_saves(self, jobs) -> list[str]:
+        failures = []
+        for job in jobs:
+            if job.error is not None:
+                failures.append(job.error)
+            else:
+                job.document.mark_saved(job.index)
+                self._saved(job.document.entry, job.fraction)
+        return failures
+
+    def _saved(self, entry, fraction: float) -> None:
+        self.images_panel.set_fraction(entry, fraction)
+        self.labelsSaved.emit(entry)
+
+    def _report_saving(self, failures: list[str], report: bool) -> bool:
         self._update_title()
         if not failures:
-            self.last_save_error = None
+            if not any(document.dirty for document in self.documents.values()):
+                self.last_save_error = None
             return True
         message = "\n".join(failures)
         if report and message != self.last_save_error:  # one message per new problem
@@ -209,6 +239,7 @@ class ProjectMixin:
         if rewrites_labels and not self.save_labels():
             self.show_error("Classes not changed", "Save the labels first (see the last message).")
             return False
+        self._report_saving(self._collect_saves(self.saver.wait()), report=True)
         try:
             change()
         except (UserError, OSError, ValueError) as exc:

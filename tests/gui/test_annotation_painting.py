@@ -132,7 +132,8 @@ def test_switching_images_keeps_labels_and_history(qtbot, window, project):
     first = window.current_entry
     drag(qtbot, window, [(10.5, 10.5), (60.5, 10.5)])
     painted = window.current_mask().copy()
-    key(qtbot, window, Qt.Key.Key_PageDown)
+    with qtbot.waitSignal(window.labelsSaved, timeout=5000):  # saved in the background
+        key(qtbot, window, Qt.Key.Key_PageDown)
     assert window.current_entry is window.project.images[1]
     assert np.array_equal(read_mask(label_file(project, first)), painted)  # saved on switch
     assert (window.current_mask() == UNLABELLED).all()
@@ -145,8 +146,9 @@ def test_switching_images_keeps_labels_and_history(qtbot, window, project):
     # A click in the list switches too.
     panel = window.images_panel
     item = panel.list.item(2)
-    qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton,
-                     pos=panel.list.visualItemRect(item).center())
+    with qtbot.waitSignal(window.labelsSaved, timeout=5000):
+        qtbot.mouseClick(panel.list.viewport(), Qt.MouseButton.LeftButton,
+                         pos=panel.list.visualItemRect(item).center())
     assert window.current_entry is window.project.images[2]
     assert not label_file(project, window.project.images[2]).exists()  # nothing painted, no file
     assert read_mask(label_file(project, first)).max() == UNLABELLED  # the undo was saved
