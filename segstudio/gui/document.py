@@ -29,6 +29,7 @@ class LabelDocument:
         self.undo_stack = QUndoStack()
         self.saved_index = 0  # as loaded from disk
         self.saving = False  # a background save of this document is under way
+        self.branch = 0  # counts the times an edit dropped redo steps: old positions then lie
         self._changed = changed
 
     @property
@@ -37,15 +38,23 @@ class LabelDocument:
 
     def push(self, diff: MaskDiff, text: str) -> None:
         """Record an edit that is already in the mask as one undo step."""
-        if self.undo_stack.index() < self.saved_index:
-            self.saved_index = UNREACHABLE  # pushing drops the redo steps that led there
+        if self.undo_stack.index() < self.undo_stack.count():
+            self.branch += 1  # the redo steps are dropped; later positions mean new states
+            if self.undo_stack.index() < self.saved_index:
+                self.saved_index = UNREACHABLE
         command = MaskEditCommand(self.mask, diff, text, lambda d: self._changed(self, d))
         self.undo_stack.push(command)
         self._changed(self, diff)
 
-    def snapshot(self) -> tuple[np.ndarray, int]:
+    def snapshot(self) -> tuple[np.ndarray, tuple[int, int]]:
         """A copy of the labels and the history position it stands for, to save."""
-        return self.mask.copy(), self.undo_stack.index()
+        return self.mask.copy(), (self.undo_stack.index(), self.branch)
 
-    def mark_saved(self, index: int | None = None) -> None:
-        self.saved_index = self.undo_stack.index() if index is None else index
+    def mark_saved(self, position: tuple[int, int] | None = None) -> None:
+        """The labels at `position` (from snapshot(); default: now) are on disk."""
+        if position is None:
+            self.saved_index = self.undo_stack.index()
+            return
+        index, branch = position
+        # A position from before a branch may now stand for other labels: stay unsaved.
+        self.saved_index = index if branch == self.branch else UNREACHABLE

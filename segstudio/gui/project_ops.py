@@ -191,7 +191,7 @@ class ProjectMixin:
             if job.error is not None:
                 failures.append(job.error)
             else:
-                job.document.mark_saved(job.index)
+                job.document.mark_saved(job.position)
                 self._saved(job.document.entry, job.fraction)
         return failures
 

@@ -19,11 +19,11 @@ from segstudio.core.masks import labelled_fraction
 
 
 class SaveJob(QRunnable):
-    def __init__(self, saver: BackgroundSaver, project, document, mask: np.ndarray, index: int):
+    def __init__(self, saver: BackgroundSaver, project, document, mask: np.ndarray, position):
         super().__init__()
         self.setAutoDelete(False)  # the saver keeps it until the GUI thread has read it
         self.saver, self.project, self.document = saver, project, document
-        self.mask, self.index = mask, index
+        self.mask, self.position = mask, position
         self.error: str | None = None
         self.fraction: float | None = None
 
@@ -49,9 +49,9 @@ class BackgroundSaver(QObject):
         self._jobs: list[SaveJob] = []
 
     def submit(self, project, document) -> None:
-        mask, index = document.snapshot()
+        mask, position = document.snapshot()
         document.saving = True
-        job = SaveJob(self, project, document, mask, index)
+        job = SaveJob(self, project, document, mask, position)
         self._jobs.append(job)
         self.pool.start(job)
 

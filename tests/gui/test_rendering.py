@@ -75,3 +75,4 @@ def test_label_layer_recolours_only_the_changed_region():
     assert not layer.pixels[85, 85].any()
     layer.set_colors(label_colors(default_classes(["x", "y", "z"])[::-1]))
     assert layer.pixels[85, 85, 3] == 255  # a full recolour sees everything
+
