@@ -1,5 +1,9 @@
+import os
+import stat
+
 import pytest
 
+import segstudio.core.atomic as atomic
 from segstudio.core.atomic import atomic_path, atomic_write_text
 
 
@@ -19,3 +23,13 @@ def test_failure_keeps_the_old_file(tmp_path):
         raise RuntimeError("crash while writing")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_new_files_get_the_umask_default_and_existing_ones_keep_their_mode(tmp_path, monkeypatch):
+    monkeypatch.setattr(atomic, "_UMASK", 0o022)
+    target = tmp_path / "new.txt"
+    atomic_write_text(target, "x")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644  # not mkstemp's private 0600
+    os.chmod(target, 0o640)
+    atomic_write_text(target, "y")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
