@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QLabel,
+    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -69,9 +70,13 @@ class DisplayPanel(QWidget):
         for row, name in enumerate(OUTPUT_NAMES, start=1):
             label = QLabel(name)
             channel = QComboBox()
+            channel.setMaximumWidth(58)
             channel.currentIndexChanged.connect(self._channels_changed)
             low, high = QDoubleSpinBox(), QDoubleSpinBox()
             for spin in (low, high):
+                # Float ranges are wide: do not let their size hint widen the panel.
+                spin.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+                spin.setMinimumWidth(66)
                 spin.setKeyboardTracking(False)
                 spin.valueChanged.connect(self._range_edited)
             grid.addWidget(label, row, 0)
@@ -125,7 +130,7 @@ class DisplayPanel(QWidget):
                     widget.setVisible(shown)
                 label.setText("Gray" if settings.gray else OUTPUT_NAMES[index])
                 channel.clear()
-                channel.addItems([f"channel {c}" for c in range(image.shape[2])])
+                channel.addItems([str(c) for c in range(image.shape[2])])
                 if not shown:
                     continue
                 channel.setCurrentIndex(settings.channels[index])
