@@ -12,11 +12,27 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QWidget,
 )
 
+from segstudio import __version__
+
 DEFAULT_CLASSES = "background, foreground"
+SHORTCUTS_HELP = """<table>
+<tr><td>B / E / F / P / L</td><td>brush, eraser, fill, polygon, lasso</td></tr>
+<tr><td>1 … 9</td><td>choose the class</td></tr>
+<tr><td>[ and ]</td><td>smaller / larger brush</td></tr>
+<tr><td>U</td><td>paint only unlabelled pixels</td></tr>
+<tr><td>Polygon</td><td>click vertices; double-click or Enter fills; Backspace, Esc</td></tr>
+<tr><td>Wheel</td><td>zoom around the cursor</td></tr>
+<tr><td>Space + drag, middle button</td><td>pan</td></tr>
+<tr><td>Ctrl+0 / Ctrl+1</td><td>fit to window / actual size</td></tr>
+<tr><td>Page Up / Page Down</td><td>previous / next image</td></tr>
+<tr><td>Ctrl+Z, Ctrl+Shift+Z or Ctrl+Y</td><td>undo, redo (one stroke each)</td></tr>
+<tr><td>H</td><td>hide or show the labels</td></tr>
+</table>"""
 
 
 class NewProjectDialog(QDialog):
@@ -57,3 +73,13 @@ class NewProjectDialog(QDialog):
     def class_names(self) -> list[str]:
         names = [n.strip() for n in self.classes.text().split(",")]
         return [n for n in names if n] or ["foreground"]
+
+
+def show_about(parent) -> None:
+    QMessageBox.about(parent, "About segstudio",
+                      f"<b>segstudio {__version__}</b><p>Paint segmentation labels, train "
+                      "U-Net, FCN and DeepLab models, review their predictions.</p>")
+
+
+def show_shortcuts(parent) -> None:
+    QMessageBox.information(parent, "Keyboard and mouse", SHORTCUTS_HELP)

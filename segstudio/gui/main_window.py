@@ -12,19 +12,17 @@ from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QUndoGroup
 from PySide6.QtWidgets import (
     QDockWidget,
-    QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
     QStackedWidget,
 )
 
-from segstudio import __version__
-from segstudio.core.classes import UNLABELLED
 from segstudio.core.edits import MaskDiff
 from segstudio.core.errors import UserError
 from segstudio.gui.actions import MENU_ORDER, build_actions
 from segstudio.gui.canvas import Canvas
+from segstudio.gui.dialogs import show_about, show_shortcuts
 from segstudio.gui.document import LabelDocument
 from segstudio.gui.panels.classes import ClassesPanel
 from segstudio.gui.panels.display import DisplayPanel
@@ -33,24 +31,12 @@ from segstudio.gui.project_ops import ProjectMixin
 from segstudio.gui.rendering import to_display
 from segstudio.gui.saving import BackgroundSaver
 from segstudio.gui.settings import app_settings
+from segstudio.gui.status import StatusInfo
 from segstudio.gui.tools import TOOL_CLASSES, PaintSettings
 from segstudio.gui.training_controller import attach_training
 from segstudio.gui.welcome import WelcomePage
 
 AUTOSAVE_DELAY_MS = 3000
-SHORTCUTS_HELP = """<table>
-<tr><td>B / E / F / P / L</td><td>brush, eraser, fill, polygon, lasso</td></tr>
-<tr><td>1 … 9</td><td>choose the class</td></tr>
-<tr><td>[ and ]</td><td>smaller / larger brush</td></tr>
-<tr><td>U</td><td>paint only unlabelled pixels</td></tr>
-<tr><td>Polygon</td><td>click vertices; double-click or Enter fills; Backspace, Esc</td></tr>
-<tr><td>Wheel</td><td>zoom around the cursor</td></tr>
-<tr><td>Space + drag, middle button</td><td>pan</td></tr>
-<tr><td>Ctrl+0 / Ctrl+1</td><td>fit to window / actual size</td></tr>
-<tr><td>Page Up / Page Down</td><td>previous / next image</td></tr>
-<tr><td>Ctrl+Z, Ctrl+Shift+Z or Ctrl+Y</td><td>undo, redo (one stroke each)</td></tr>
-<tr><td>H</td><td>hide or show the labels</td></tr>
-</table>"""
 
 
 class MainWindow(ProjectMixin, QMainWindow):
@@ -99,9 +85,9 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.add_dock(self.classes_panel, "Classes")
         self.add_dock(self.display_panel, "Display", Qt.DockWidgetArea.LeftDockWidgetArea)
 
-        self._build_status_bar()
+        self.status = StatusInfo(self.statusBar())
         self.canvas.cursorMoved.connect(self._show_cursor_info)
-        self.canvas.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z:.0%}"))
+        self.canvas.zoomChanged.connect(self.status.show_zoom)
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setSingleShot(True)
         self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
@@ -279,50 +265,13 @@ class MainWindow(ProjectMixin, QMainWindow):
 
     # ------------------------------------------------------------------ status bar and title
 
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.position_label = QLabel()
-        self.value_label = QLabel()
-        self.class_label = QLabel()
-        self.paint_label = QLabel()
-        self.zoom_label = QLabel()
-        for label in (self.position_label, self.value_label, self.class_label,
-                      self.paint_label, self.zoom_label):
-            bar.addPermanentWidget(label)
-
     def _show_cursor_info(self, pos: QPointF | None) -> None:
-        mask, image = self.current_mask(), self._image
-        if pos is None or mask is None or image is None:
-            for label in (self.position_label, self.value_label, self.class_label):
-                label.clear()
-            return
-        col, row = int(pos.x()), int(pos.y())
-        self.position_label.setText(f"x {col}  y {row}")
-        values = image[row, col]
-        if values.size == 1:
-            text = f"value {_format_value(values[0])}"
-        elif values.size <= 4:
-            text = "  ".join(f"{n} {_format_value(v)}" for n, v in zip("RGBA", values, strict=False))
-        else:
-            text = " ".join(_format_value(v) for v in values)
-        self.value_label.setText(text)
-        label = int(mask[row, col])
-        classes = self.project.classes
-        name = ("unlabelled" if label == UNLABELLED
-                else classes[label].name if label < len(classes) else f"unknown ({label})")
-        self.class_label.setText(f"class: {name}")
+        classes = self.project.classes if self.project is not None else []
+        self.status.show_cursor(pos, self._image, self.current_mask(), classes)
 
     def _update_paint_label(self) -> None:
-        tool = self.canvas.tool
         classes = self.project.classes if self.project is not None else []
-        index = self.paint.class_index
-        name = classes[index].name if 0 <= index < len(classes) else "-"
-        parts = [tool.text.replace("&", "") if tool else "", f"class {name}"]
-        if tool is not None and tool.shows_brush:
-            parts.append(f"size {self.paint.brush_size:g}px")
-        if self.paint.only_unlabelled:
-            parts.append("only unlabelled")
-        self.paint_label.setText("  |  ".join(parts))
+        self.status.show_paint(self.canvas.tool, classes, self.paint)
 
     def _update_title(self) -> None:
         parts = ["segstudio"]
@@ -371,15 +320,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         return reply == QMessageBox.StandardButton.Discard
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About segstudio",
-                          f"<b>segstudio {__version__}</b><p>Paint segmentation labels, train "
-                          "U-Net, FCN and DeepLab models, review their predictions.</p>")
+        show_about(self)
 
     def show_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard and mouse", SHORTCUTS_HELP)
-
-
-def _format_value(value) -> str:
-    if isinstance(value, np.floating | float):
-        return f"{float(value):.4g}"
-    return str(int(value))
+        show_shortcuts(self)

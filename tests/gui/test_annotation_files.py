@@ -106,7 +106,7 @@ def test_16_bit_tiff_gets_automatic_contrast(qtbot, tmp_path):
     assert shown.dtype == np.uint8 and shown.min() <= 5 and shown.max() >= 250
     assert window.display_panel.settings.mode == "auto"
     qtbot.mouseMove(window.canvas.viewport(), view_pos(window, 10.5, 20.5))
-    assert window.value_label.text() == f"value {raw[20, 10]}"  # the raw value, not the shown one
+    assert window.status.value_label.text() == f"value {raw[20, 10]}"  # the raw value, not the shown one
     # Manual range: values at or above 1100 turn white.
     low, high = window.display_panel.rows[0][2:]
     low.setValue(1000)
@@ -135,7 +135,7 @@ def test_multichannel_image_maps_channels_and_shows_one_as_gray(qtbot, tmp_path)
     assert shown.ndim == 2 and shown[10, 40] > 200  # gray
     assert shown[10, 5] == 0
     qtbot.mouseMove(window.canvas.viewport(), view_pos(window, 40.5, 10.5))
-    assert window.value_label.text() == "0 0 3000 0 0"
+    assert window.status.value_label.text() == "0 0 3000 0 0"
 
 
 def test_corrupt_image_shows_a_message_and_the_window_keeps_working(qtbot, project):

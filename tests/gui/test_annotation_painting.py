@@ -205,10 +205,10 @@ def test_pan_with_middle_button_and_space_drag(qtbot, window):
 def test_status_bar_shows_position_value_and_class(qtbot, window, isbi_dir):
     drag(qtbot, window, [(30.5, 40.5), (35.5, 40.5)])
     qtbot.mouseMove(window.canvas.viewport(), view_pos(window, 32.5, 40.5))
-    assert window.position_label.text() == "x 32  y 40"
+    assert window.status.position_label.text() == "x 32  y 40"
     raw = int(window.current_image()[40, 32, 0])
-    assert window.value_label.text() == f"value {raw}"
-    assert window.class_label.text() == "class: membrane"
+    assert window.status.value_label.text() == f"value {raw}"
+    assert window.status.class_label.text() == "class: membrane"
 
 
 def test_typing_in_a_field_does_not_trigger_tool_or_class_keys(qtbot, window):

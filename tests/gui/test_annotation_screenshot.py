@@ -33,8 +33,8 @@ def test_screenshot_of_the_demo_while_painting(qtbot, tmp_path):
     path = save_screenshot(window, tmp_path, "annotation_window.png")
     shot = QImage(str(path))
     assert shot.width() >= 1000 and shot.height() >= 700
-    assert window.position_label.text() == "x 140  y 215"
-    assert window.class_label.text().startswith("class: ")
+    assert window.status.position_label.text() == "x 140  y 215"
+    assert window.status.class_label.text().startswith("class: ")
 
 
 def test_screenshot_of_the_welcome_page(qtbot, tmp_path):
