@@ -53,6 +53,8 @@ def build_actions(window) -> SimpleNamespace:
     a.new_project = _action(window, "&New Project from Image Folder…",
                             window.new_project_dialog, QKeySequence.StandardKey.New, "new")
     a.open_demo = _action(window, "Open &Demo Project", window.open_demo, icon_name="demo")
+    a.add_images = _action(window, "&Add Images…", window.add_images_dialog,
+                           tip="Add image files to the open project")
     a.save = _action(window, "&Save Labels", window.save_labels, QKeySequence.StandardKey.Save,
                      "save")
     a.quit = _action(window, "&Quit", window.close, QKeySequence.StandardKey.Quit)
@@ -105,7 +107,6 @@ def build_actions(window) -> SimpleNamespace:
     a.shortcuts = _action(window, "&Keyboard and Mouse", window.show_shortcuts,
                           QKeySequence.StandardKey.HelpContents)
 
-    bar = window.menuBar()
     menus = {}
     for title in MENU_ORDER:
         menus[title] = window.menu(title.replace("&", ""))
@@ -114,6 +115,7 @@ def build_actions(window) -> SimpleNamespace:
         file_menu.addAction(action)
     a.recent_menu = file_menu.addMenu("Open &Recent")
     file_menu.addSeparator()
+    file_menu.addAction(a.add_images)
     file_menu.addAction(a.save)
     file_menu.addSeparator()
     file_menu.addAction(a.quit)
@@ -139,7 +141,6 @@ def build_actions(window) -> SimpleNamespace:
     help_menu = menus["&Help"]
     help_menu.addAction(a.shortcuts)
     help_menu.addAction(a.about)
-    bar.setNativeMenuBar(True)
 
     toolbar = QToolBar("Main toolbar", window)
     toolbar.setObjectName("main_toolbar")

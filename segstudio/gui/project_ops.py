@@ -21,6 +21,7 @@ from segstudio.gui.dialogs import NewProjectDialog
 from segstudio.gui.settings import add_recent_project, recent_projects, remove_recent_project
 
 PROJECT_FILE = "project.json"
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp)"
 
 
 class ProjectMixin:
@@ -92,6 +93,7 @@ class ProjectMixin:
         self.images_panel.set_project(project)
         self.display_panel.show_image(None)
         self.central.setCurrentWidget(self.welcome)
+        self.welcome.show_project(project)
         if project is not None:
             add_recent_project(project.root)
             self.update_recent_menu()
@@ -131,12 +133,34 @@ class ProjectMixin:
             image_folder, dialog.project_folder(), dialog.class_names()
         )
 
+    def add_images_dialog(self) -> None:
+        if self.project is None:
+            self.show_error("No project", "Open or create a project first.")
+            return
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Add images", str(self.project.root), IMAGE_FILTER)
+        if paths:
+            self.add_images(paths)
+
+    def add_images(self, paths) -> bool:
+        try:
+            added = self.project.add_images(paths)
+        except (UserError, OSError) as exc:
+            self.show_error("Images not added", str(exc))
+            return False
+        self.images_panel.set_project(self.project)
+        self.images_panel.select(self.current_entry)
+        if self.current_entry is None and added:
+            self.show_entry(added[0])
+        self.projectChanged.emit(self.project)
+        return True
+
     def relink_image(self, entry, path=None) -> bool:
         """Point a moved or missing image at its file (asked for when `path` is None)."""
         if path is None:
             path, _ = QFileDialog.getOpenFileName(
                 self, f"Where is {entry.name} now?", str(entry.path.parent),
-                "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp)")
+                IMAGE_FILTER)
             if not path:
                 return False
         try:

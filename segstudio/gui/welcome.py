@@ -5,16 +5,19 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
+START_HINT = (
+    "Paint labels on your images, then train a segmentation model on them.<br>"
+    "Start with a project, a folder of images, or the demo."
+)
+NO_IMAGES_HINT = "<b>This project has no images to show.</b><br>Add some with File ▸ Add Images…"
+
 
 class WelcomePage(QWidget):
     def __init__(self, window, parent=None):
         super().__init__(parent)
         self.setObjectName("welcome")
         title = QLabel("<h2>segstudio</h2>")
-        hint = QLabel(
-            "Paint labels on your images, then train a segmentation model on them.<br>"
-            "Start with a project, a folder of images, or the demo."
-        )
+        self.hint = hint = QLabel(START_HINT)
         hint.setWordWrap(True)
         hint.setMinimumWidth(380)
         self.open_button = QPushButton("Open a project…")
@@ -31,3 +34,7 @@ class WelcomePage(QWidget):
         layout.addStretch(2)
         for label in (title, hint):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+    def show_project(self, project) -> None:
+        """The hint for no project, or for a project without images to show."""
+        self.hint.setText(START_HINT if project is None else NO_IMAGES_HINT)

@@ -288,3 +288,19 @@ def test_autosave_waits_for_the_stroke_to_end(qtbot, project):
     assert np.array_equal(saved_labels(window), window.current_mask())
     key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert window.isWindowModified() and window.current_mask()[80, 50] == UNLABELLED
+
+
+def test_add_images_to_an_empty_project(qtbot, tmp_path, isbi_dir):
+    from segstudio.core.classes import default_classes
+    from segstudio.core.project import Project
+
+    project = Project.create(tmp_path / "proj", [], default_classes(["a", "b"]))
+    window = open_window(qtbot, project.root)
+    assert window.central.currentWidget() is window.welcome
+    assert "no images" in window.welcome.hint.text()
+    changed = []
+    window.projectChanged.connect(changed.append)
+    assert window.add_images([isbi_dir / "images" / "05.png", isbi_dir / "images" / "06.png"])
+    assert window.images_panel.list.count() == 2 and changed
+    assert window.current_entry.name == "05.png"
+    assert window.central.currentWidget() is window.canvas
