@@ -90,6 +90,7 @@ class ProjectMixin:
         self.canvas.set_labels(None)
         self.canvas.set_classes(project.classes if project is not None else [])
         self.classes_panel.set_classes(project.classes if project is not None else [], 0)
+        self.paint.class_index = 0 if project is not None and project.classes else -1
         self.images_panel.set_project(project)
         self.display_panel.show_image(None)
         self.central.setCurrentWidget(self.welcome)
@@ -272,7 +273,8 @@ class ProjectMixin:
         if rewrites_labels:
             self._reload_labels()
         self.canvas.set_classes(self.project.classes)
-        selected = min(self.paint.class_index, len(self.project.classes) - 1)
+        selected = max(min(self.paint.class_index, len(self.project.classes) - 1), 0)
+        self.paint.class_index = selected if self.project.classes else -1
         self.classes_panel.set_classes(self.project.classes, selected)
         self._update_paint_label()
         self.projectChanged.emit(self.project)

@@ -30,7 +30,7 @@ MIN_BRUSH, MAX_BRUSH = 1, 1000
 class PaintSettings:
     """What the tools paint with; shared by all tools and the panels that set it."""
 
-    class_index: int = 0
+    class_index: int = 0  # -1 while the project has no classes: nothing to paint with
     brush_size: float = 15.0  # diameter in image pixels
     only_unlabelled: bool = False
 
@@ -117,7 +117,7 @@ class BrushTool(Tool):
 
     def _paint(self, points):
         mask = self.host.current_mask()
-        if mask is None:
+        if mask is None or self.value() < 0:
             return
         diff = edits.brush_stroke(
             mask, points, self.settings.radius, self.value(), self.only_unlabelled()
@@ -143,7 +143,7 @@ class FillTool(Tool):
 
     def press(self, pos):
         mask = self.host.current_mask()
-        if mask is None:
+        if mask is None or self.settings.class_index < 0:
             return
         diff = edits.flood_fill(
             mask, pos.x(), pos.y(), self.settings.class_index,
@@ -179,7 +179,7 @@ class _OutlineTool(Tool):
         points, self.points = self.points, []
         self._show()
         mask = self.host.current_mask()
-        if mask is None or len(points) < 3:
+        if mask is None or len(points) < 3 or self.settings.class_index < 0:
             return
         diff = edits.fill_polygon(
             mask, points, self.settings.class_index, self.settings.only_unlabelled

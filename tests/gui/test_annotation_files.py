@@ -304,3 +304,19 @@ def test_add_images_to_an_empty_project(qtbot, tmp_path, isbi_dir):
     assert window.images_panel.list.count() == 2 and changed
     assert window.current_entry.name == "05.png"
     assert window.central.currentWidget() is window.canvas
+
+
+def test_deleting_the_last_class_leaves_nothing_to_paint_with(qtbot, project, monkeypatch):
+    window = open_window(qtbot, project.root)
+    monkeypatch.setattr(classes_panel, "ask_delete_class", lambda parent, classes, index: (True, None))
+    for _ in range(2):
+        window.classes_panel.select(0)
+        qtbot.mouseClick(window.classes_panel.delete_button, Qt.MouseButton.LeftButton)
+    assert window.project.classes == [] and window.paint.class_index == -1
+    drag(qtbot, window, [(20.5, 20.5), (60.5, 20.5)])
+    assert (window.current_mask() == UNLABELLED).all() and not window.errors
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("new", True))
+    qtbot.mouseClick(window.classes_panel.add_button, Qt.MouseButton.LeftButton)
+    assert window.paint.class_index == 0
+    drag(qtbot, window, [(20.5, 20.5), (60.5, 20.5)])
+    assert window.current_mask()[20, 40] == 0
