@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from importlib.resources import files
 
 from PySide6.QtCore import QTimer
@@ -50,5 +51,24 @@ def create_main_window(path: str | os.PathLike | None = None, demo: bool = False
 def run_app(path: str | os.PathLike | None = None, demo: bool = False) -> int:
     app = ensure_application()
     window = create_main_window(path, demo)
+    _report_unexpected_errors(window)
     window.show()
     return app.exec()
+
+
+def _report_unexpected_errors(window) -> None:
+    """A bug in a slot must not take the labels down with it: show it, keep running."""
+
+    def hook(kind, value, tb):
+        traceback.print_exception(kind, value, tb)
+        if issubclass(kind, KeyboardInterrupt):
+            QApplication.instance().quit()
+            return
+        try:
+            window.show_error("Unexpected error",
+                              f"{kind.__name__}: {value}\n\nDetails are in the terminal. "
+                              "Your labels are kept; please report this.")
+        except RuntimeError:  # the window is gone
+            pass
+
+    sys.excepthook = hook

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -38,7 +40,9 @@ def test_run_app_shows_the_demo_and_runs_the_event_loop(qtbot, monkeypatch):
 
     # The event loop itself is Qt's; here it only looks at the window it would run.
     monkeypatch.setattr(QApplication, "exec", event_loop)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # run_app installs its own
     assert run_app(demo=True) == 0
+    assert sys.excepthook is not sys.__excepthook__
     assert seen["project"] is not None and len(seen["project"].classes) >= 2
 
 
