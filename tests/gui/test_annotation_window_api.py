@@ -129,3 +129,14 @@ def test_only_one_stroke_per_undo_step_and_title_marks_unsaved(qtbot, window):
     assert not window.isWindowModified()
     key(qtbot, window, Qt.Key.Key_Z, CTRL)
     assert window.isWindowModified()  # undoing after a save is an unsaved change again
+
+
+def test_toolbar_and_menus_show_shortcuts_and_icons(window):
+    actions = window.actions_
+    assert actions.tool_actions["brush"].toolTip() == "Brush (B)"
+    assert actions.tool_actions["polygon"].shortcut().toString() == "P"
+    assert "(Ctrl+Z)" in actions.undo.toolTip()
+    assert [s.toString() for s in actions.redo.shortcuts()] == ["Ctrl+Shift+Z", "Ctrl+Y"]
+    assert actions.next_image.shortcut().toString() == "PgDown"
+    toolbar_actions = [a for a in actions.toolbar.actions() if not a.isSeparator()]
+    assert toolbar_actions and all(not a.icon().isNull() for a in toolbar_actions)
