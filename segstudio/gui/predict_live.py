@@ -1,15 +1,24 @@
 """Live predictions: the current model's prediction for the image on screen.
 
 A PredictionWorker on its own QThread predicts; this object decides what to
-ask for (the image on screen, with the newest model) and what to show (only
-results for the image still on screen and the model still current). The last
-prediction shown can be accepted into the labels as one undoable edit.
+ask for and what to show:
+
+- The image on screen is predicted with the newest model. When it changes, the
+  request is urgent (the training gives way to it); refreshes after a new model
+  are not. Results for an image no longer on screen are only cached.
+- Predictions are cached per image. Going back to an image shows its cached
+  overlay at once, even from a slightly older model, and asks for a fresh one.
+- When the worker is idle, the next and previous images are predicted ahead
+  (once each), so browsing shows overlays without waiting.
+
+The prediction on screen can be accepted into the labels as one undoable edit.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -17,8 +26,18 @@ from PySide6.QtCore import QObject, Signal
 from segstudio.core.edits import paste_labels
 from segstudio.gui.workers import PredictionWorker, start_worker, stop_thread
 
-# Predictions kept per model, so going back to an image shows its overlay at once.
-CACHED_PREDICTIONS = 16
+CACHE_BYTES = 256 * 1024 * 1024  # predictions kept for going back to an image
+
+
+@dataclass
+class CachedPrediction:
+    generation: int  # of the model that made it
+    labels: np.ndarray
+    confidence: np.ndarray | None
+
+    @property
+    def nbytes(self) -> int:
+        return self.labels.nbytes + (0 if self.confidence is None else self.confidence.nbytes)
 
 
 class LivePredictor(QObject):
@@ -29,73 +48,72 @@ class LivePredictor(QObject):
         super().__init__(window)
         self.window = window
         self.model = None  # SavedModel used for predictions (a CPU copy owned by this object)
-        self.generation = 0  # bumped with every new model, so older results are dropped
+        self.generation = 0  # bumped with every new model
         self.show_uncertainty = False
-        self.shown: tuple[object, np.ndarray, np.ndarray | None] | None = None
+        self.shown: tuple[str, CachedPrediction] | None = None  # (entry key, prediction)
         self.last_latency_s: float | None = None  # request to overlay, for the benchmark
         self._requested_at: dict[tuple, float] = {}
-        self._cache: OrderedDict[tuple, object] = OrderedDict()
+        self._cache: OrderedDict[str, CachedPrediction] = OrderedDict()
         self._failed_generation = -1
         self.worker = PredictionWorker()
-        self.worker.ready.connect(self._show)
+        self.worker.ready.connect(self._ready)
         self.worker.failed.connect(self._failed)
         self.thread = start_worker(self.worker, "segstudio-prediction")
 
+    # --- what the controller calls --------------------------------------------------
+
     def set_model(self, saved) -> None:
-        """Predict with `saved` from now on (None: no model, clear the overlay)."""
+        """Predict with `saved` from now on (None: no model, clear overlay and cache)."""
         self.model = saved
         self.generation += 1
-        self._cache.clear()
         self.modelChanged.emit(saved)
         if saved is None:
-            self.clear()
+            self.forget()
         else:
-            self.refresh()
+            self.refresh(urgent=False)
 
-    def clear(self) -> None:
+    def forget(self) -> None:
+        """Drop the overlay, the cache and any pending request."""
         self.worker.cancel_pending()
-        self.shown = None
-        self.window.canvas.set_prediction(None)
-        self.window.canvas.set_uncertainty(None)
+        self._cache.clear()
+        self._requested_at.clear()
+        self._show_nothing()
 
     def image_changed(self) -> None:
-        """The image on screen changed: drop its predecessor's overlay, predict this one."""
-        self.clear()
-        self.refresh()
+        """The image on screen changed: show what is known of it at once, then predict it."""
+        self.worker.cancel_pending()
+        entry = self.window.current_entry
+        cached = None if entry is None else self._cache.get(_entry_key(entry))
+        if cached is None:
+            self._show_nothing()
+        else:
+            self._display(_entry_key(entry), cached)
+        self.refresh(urgent=True)
 
-    def refresh(self) -> None:
-        """Ask for a prediction of the image on screen with the current model."""
+    def refresh(self, urgent: bool = False) -> None:
+        """Ask for the image on screen with the current model, unless it is cached."""
         entry, model = self.window.current_entry, self.model
         if entry is None or model is None:
             return
-        key = (_entry_key(entry), self.generation)
-        self._requested_at[key] = time.perf_counter()
-        if key in self._cache:
-            self.worker.cancel_pending()
-            self._show(key, self._cache[key])
+        cached = self._cache.get(_entry_key(entry))
+        if cached is not None and cached.generation == self.generation:
+            self._display(_entry_key(entry), cached)
             return
         image = self.window.current_image()
-        if image is None:
-            return
-        image = np.array(image, copy=True)  # the worker must not see later changes
-
-        def predict():
-            from segstudio.ml.predict import predict_image
-
-            return predict_image(model, image, return_confidence=True)
-
-        self.worker.request(key, predict)
+        if image is not None:
+            image = np.array(image, copy=True)  # the worker must not see later changes
+            self._request(entry, lambda: image, urgent=urgent)
 
     def set_uncertainty_visible(self, visible: bool) -> None:
         self.show_uncertainty = visible
-        confidence = self.shown[2] if (visible and self.shown is not None) else None
+        confidence = self.shown[1].confidence if (visible and self.shown is not None) else None
         self.window.canvas.set_uncertainty(confidence)
 
     def prediction_for_current(self) -> np.ndarray | None:
         entry = self.window.current_entry
         if entry is None or self.shown is None or self.shown[0] != _entry_key(entry):
             return None
-        return self.shown[1]
+        return self.shown[1].labels
 
     def accept(self, only_unlabelled: bool = False) -> int:
         """Paste the shown prediction into the labels as one undo step; returns pixels changed."""
@@ -119,27 +137,77 @@ class LivePredictor(QObject):
         self.worker.cancel_pending()
         stop_thread(self.thread, self.worker)
 
-    def _show(self, key, prediction) -> None:
-        if key[1] == self.generation:
-            self._cache[key] = prediction
-            self._cache.move_to_end(key)
-            while len(self._cache) > CACHED_PREDICTIONS:
-                self._cache.popitem(last=False)
-        entry = self.window.current_entry
+    # --- requests and results ---------------------------------------------------------
+
+    def _request(self, entry, load_image, urgent: bool) -> None:
+        model, key = self.model, (_entry_key(entry), self.generation)
+        self._requested_at[key] = time.perf_counter()
+
+        def predict():
+            from segstudio.ml.predict import predict_image
+
+            return predict_image(model, load_image(), return_confidence=True)
+
+        self.worker.request(key, predict, urgent=urgent)
+
+    def _ready(self, key, prediction) -> None:
+        entry_key, generation = key
         requested = self._requested_at.pop(key, None)
-        if entry is None or key != (_entry_key(entry), self.generation):
-            return  # for an image no longer on screen, or from an older model
+        cached = self._cache.get(entry_key)
+        if cached is not None and cached.generation > generation:
+            return  # a newer model's prediction is already known
+        result = CachedPrediction(generation, prediction.labels, prediction.confidence)
+        self._store(entry_key, result)
+        entry = self.window.current_entry
+        if entry is not None and _entry_key(entry) == entry_key:
+            if self._display(entry_key, result) and requested is not None:
+                self.last_latency_s = time.perf_counter() - requested
+        if generation == self.generation:
+            self._prefetch_neighbours()
+
+    def _prefetch_neighbours(self) -> None:
+        """Predict the next, then the previous image ahead, once, while the worker is idle."""
+        project, entry = self.window.project, self.window.current_entry
+        if project is None or entry is None or self.model is None or self.worker.has_pending:
+            return
+        entries = [e for e in project.images if getattr(e, "exists", True)]
+        keys = [_entry_key(e) for e in entries]
+        if _entry_key(entry) not in keys:
+            return
+        index = keys.index(_entry_key(entry))
+        for neighbour in (index + 1, index - 1):
+            if 0 <= neighbour < len(entries) and keys[neighbour] not in self._cache:
+                other = entries[neighbour]
+                self._request(other, lambda p=project, e=other: p.load_image(e), urgent=False)
+                return
+
+    def _display(self, entry_key: str, prediction: CachedPrediction) -> bool:
+        """Put `prediction` on the canvas (unless a newer one is there); True if shown."""
+        if self.shown is not None and self.shown[0] == entry_key and (
+                self.shown[1].generation > prediction.generation):
+            return False
         try:
             self.window.canvas.set_prediction(prediction.labels)
             confidence = prediction.confidence if self.show_uncertainty else None
             self.window.canvas.set_uncertainty(confidence)
-        except ValueError:  # the image changed size meanwhile; a new request is on its way
-            return
-        if requested is not None:
-            self.last_latency_s = time.perf_counter() - requested
-        self._requested_at.clear()
-        self.shown = (key[0], prediction.labels, prediction.confidence)
-        self.predictionShown.emit(entry)
+        except ValueError:  # not the size of the image on screen (it changed meanwhile)
+            return False
+        self.shown = (entry_key, prediction)
+        self.predictionShown.emit(self.window.current_entry)
+        return True
+
+    def _show_nothing(self) -> None:
+        self.shown = None
+        self.window.canvas.set_prediction(None)
+        self.window.canvas.set_uncertainty(None)
+
+    def _store(self, entry_key: str, prediction: CachedPrediction) -> None:
+        self._cache[entry_key] = prediction
+        self._cache.move_to_end(entry_key)
+        total = sum(p.nbytes for p in self._cache.values())
+        while total > CACHE_BYTES and len(self._cache) > 1:
+            _, evicted = self._cache.popitem(last=False)
+            total -= evicted.nbytes
 
     def _failed(self, key, message: str) -> None:
         self._requested_at.pop(key, None)
@@ -148,5 +216,5 @@ class LivePredictor(QObject):
             self.window.show_error("Prediction failed", message)
 
 
-def _entry_key(entry):
-    return getattr(entry, "id", None) or getattr(entry, "name", None) or id(entry)
+def _entry_key(entry) -> str:
+    return str(getattr(entry, "id", None) or getattr(entry, "name", None) or id(entry))

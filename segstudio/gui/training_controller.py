@@ -28,6 +28,7 @@ from segstudio.gui.panels.training import TrainingPanel
 from segstudio.gui.predict_controls import PredictionPanel
 from segstudio.gui.predict_live import LivePredictor
 from segstudio.gui.predict_models import (
+    default_settings,
     device_status,
     import_training_modules,
     latest_model_dir,
@@ -77,7 +78,9 @@ class TrainingController(QObject):
         # TrainConfig fields the panel does not show (model_options, val_interval_s, seed...).
         self.config_overrides: dict = {}
 
-        self.panel = TrainingPanel(model_names(), loss_names(), device_status())
+        devices = device_status()
+        self.panel = TrainingPanel(model_names(), loss_names(), devices,
+                                   defaults=default_settings(devices))
         self.metrics = MetricsPanel()
         self.prediction_panel = PredictionPanel()
         self.live = LivePredictor(window)
@@ -168,7 +171,8 @@ class TrainingController(QObject):
 
         self.worker = TrainingWorker(lambda: Trainer(config, source, classes),
                                      on_done=save_when_done, torch_threads=threads,
-                                     stopped_report=stopped_report)
+                                     stopped_report=stopped_report,
+                                     pause_while=self.live.worker.busy.is_set)
         self.worker.progress.connect(self._progress)
         self.worker.validated.connect(self._validated)
         self.worker.snapshot.connect(self._snapshot)

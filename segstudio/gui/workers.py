@@ -15,6 +15,7 @@ stop flag, quit() and wait().
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import traceback
@@ -29,6 +30,38 @@ from segstudio.core.errors import UserError
 STEP_SIGNAL_INTERVAL_S = 0.1
 # How often a copy of the model is sent for live predictions between validations.
 SNAPSHOT_INTERVAL_S = 5.0
+MAX_PAUSE_S = 2.0
+
+
+def protect_true_from_emit_refcount_bug() -> bool:
+    """Work around PySide6 6.12.0 on Python 3.11; True if the workaround was needed.
+
+    There, every `SignalInstance.emit()` returns True without taking a new reference,
+    so True's reference count drops by one per emit from Python until the interpreter
+    frees True and aborts ("Fatal Python error: bool_dealloc: deallocating True or
+    False"), after about 10,000 emits once torch is loaded: minutes of training with
+    live progress. Python 3.12 makes True immortal (a huge reference count); this
+    does the same, once per process.
+    """
+    if sys.version_info >= (3, 12):
+        return False
+
+    class _Probe(QObject):
+        ping = Signal()
+
+    probe = _Probe()
+    before = sys.getrefcount(True)
+    probe.ping.emit()
+    if sys.getrefcount(True) >= before:
+        return False
+    import ctypes
+
+    # ob_refcnt is the first field of every CPython object (non-debug builds).
+    ctypes.c_ssize_t.from_address(id(True)).value += 1 << 60
+    return True
+
+
+_EMIT_REFCOUNT_BUG = protect_true_from_emit_refcount_bug()
 
 
 def describe_error(exc: BaseException) -> str:
@@ -61,6 +94,9 @@ class TrainingWorker(QObject):
     With `stopped_report(trainer, elapsed_s)`, a stop request ends the iteration at
     the next report, which that function replaces: the engine's final validation
     (seconds on a CPU) is skipped, so Stop takes effect within a step.
+
+    While `pause_while()` is true (a live prediction is running), the worker waits
+    between steps (at most MAX_PAUSE_S), so the prediction gets the CPU cores.
     """
 
     progress = Signal(object)  # StepReport
@@ -77,11 +113,13 @@ class TrainingWorker(QObject):
         want_snapshots: bool = True,
         torch_threads: int | None = None,
         stopped_report: Callable[[object, float], object] | None = None,
+        pause_while: Callable[[], bool] | None = None,
     ):
         super().__init__()
         self._make_trainer = make_trainer
         self._on_done = on_done
         self._stopped_report = stopped_report
+        self._pause_while = pause_while
         self._want_snapshots = want_snapshots
         self._torch_threads = torch_threads
         self._lock = threading.Lock()
@@ -162,7 +200,15 @@ class TrainingWorker(QObject):
                 result = self._on_done(trainer, report) if self._on_done else None
                 self.finished.emit(report, result)
                 return
+            self._pause()
         raise RuntimeError("training ended without a final report")
+
+    def _pause(self) -> None:
+        if self._pause_while is None:
+            return
+        until = time.monotonic() + MAX_PAUSE_S
+        while self._pause_while() and not self.stop_requested and time.monotonic() < until:
+            time.sleep(0.005)
 
     def _send_snapshot(self, trainer) -> None:
         if hasattr(trainer, "snapshot") and not self.stop_requested:
@@ -186,16 +232,23 @@ class PredictionWorker(QObject):
     def __init__(self):
         super().__init__()
         self._lock = threading.Lock()
-        self._pending: tuple[object, Callable[[], object]] | None = None
+        self._pending: tuple[object, Callable[[], object], bool] | None = None
+        self.busy = threading.Event()  # set during urgent predictions: training gives way
         self._wake.connect(self._process)
         self.dropped = 0  # requests replaced before they started (for tests and benchmarks)
 
-    def request(self, key, predict: Callable[[], object]) -> None:
+    def request(self, key, predict: Callable[[], object], urgent: bool = False) -> None:
+        """Replace any pending request. `busy` is set while an urgent one runs."""
         with self._lock:
             if self._pending is not None:
                 self.dropped += 1
-            self._pending = (key, predict)
+            self._pending = (key, predict, urgent)
         self._wake.emit()  # queued: _process runs on the worker's thread
+
+    @property
+    def has_pending(self) -> bool:
+        with self._lock:
+            return self._pending is not None
 
     def cancel_pending(self) -> None:
         with self._lock:
@@ -210,7 +263,9 @@ class PredictionWorker(QObject):
                 job, self._pending = self._pending, None
             if job is None:
                 return
-            key, predict = job
+            key, predict, urgent = job
+            if urgent:
+                self.busy.set()
             try:
                 result = predict()
             except Exception as exc:  # shown as a message; the worker goes on
@@ -218,6 +273,8 @@ class PredictionWorker(QObject):
                 self.failed.emit(key, describe_error(exc))
             else:
                 self.ready.emit(key, result)
+            finally:
+                self.busy.clear()
 
 
 class TaskWorker(QObject):

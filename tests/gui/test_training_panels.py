@@ -45,9 +45,20 @@ def test_unavailable_devices_are_disabled_and_explained(qtbot):
     assert "No CUDA GPU" in model.item(cuda).toolTip()
     assert "unavailable" in panel.device_combo.itemText(cuda)
     panel.set_settings({"device": "cuda", "model": "no-such-model", "crop_size": "junk"})
+    assert panel.settings()["crop_size"] == DEFAULT_SETTINGS["crop_size"]
     settings = panel.settings()
     assert settings["device"] == "auto"  # a saved device this machine lacks falls back
     assert settings["model"] == "unet" and settings["crop_size"] == DEFAULT_SETTINGS["crop_size"]
+
+
+def test_machine_specific_defaults(qtbot):
+    panel = TrainingPanel(["unet"], ["ce"], DEVICES, defaults={"crop_size": 128})
+    qtbot.addWidget(panel)
+    assert panel.settings()["crop_size"] == 128
+    panel.set_settings({"crop_size": 512})
+    assert panel.settings()["crop_size"] == 512
+    panel.set_settings({"crop_size": None})  # an invalid saved value falls back to the default
+    assert panel.settings()["crop_size"] == 128
 
 
 def test_train_and_stop_buttons(qtbot):

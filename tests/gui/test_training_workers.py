@@ -6,6 +6,7 @@ here, to test only the Qt threading; the end-to-end tests use the real engine.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtCore import QThread  # noqa: E402
+from PySide6.QtCore import QObject, QThread, Signal  # noqa: E402
 
 from segstudio.core.errors import UserError  # noqa: E402
 from segstudio.gui.workers import (  # noqa: E402
@@ -135,6 +136,25 @@ def test_stop_skips_the_final_validation_when_asked(qtbot):
     assert stop_thread(thread, worker)
 
 
+def test_training_gives_way_while_a_prediction_runs(qtbot):
+    trainer = FakeTrainer(step_s=0.01)
+    predicting = threading.Event()
+    worker = TrainingWorker(lambda: trainer, pause_while=predicting.is_set)
+    with qtbot.waitSignal(worker.progress, timeout=5000):
+        thread = start_worker(worker, "training-test")
+    predicting.set()
+    qtbot.wait(100)
+    paused_at = trainer.step
+    qtbot.wait(300)
+    assert trainer.step == paused_at  # no step while the prediction runs
+    predicting.clear()
+    qtbot.waitUntil(lambda: trainer.step > paused_at + 5, timeout=2000)
+    predicting.set()  # a stop request ends the pause at once
+    with qtbot.waitSignal(worker.finished, timeout=1000):
+        worker.stop()
+    assert stop_thread(thread, worker)
+
+
 def test_training_worker_reports_errors_as_messages(qtbot):
     worker = TrainingWorker(lambda: FakeTrainer(fail_at=3))
     with qtbot.waitSignal(worker.failed, timeout=5000) as failed:
@@ -217,3 +237,16 @@ def test_task_worker_progress_and_cancel(qtbot):
         worker.stop()
     assert finished.args[0][0] == "cancelled"
     assert thread.wait(2000)
+
+
+def test_many_signal_emits_do_not_exhaust_true():
+    """PySide6 6.12.0 on Python 3.11 loses a reference to True per emit(); without the
+    workaround in segstudio.gui.workers this aborts the interpreter (bool_dealloc)."""
+
+    class Chatty(QObject):
+        ping = Signal(object)
+
+    chatty = Chatty()
+    for _ in range(30_000):
+        chatty.ping.emit(None)
+    assert sys.getrefcount(True) > 10_000

@@ -58,9 +58,13 @@ class TrainingPanel(QWidget):
     stopRequested = Signal()
 
     def __init__(self, model_names: list[str], loss_names: list[str],
-                 devices: dict[str, str | None], parent=None):
-        """`devices` maps each device name to None when usable, else why it is not."""
+                 devices: dict[str, str | None], defaults: dict | None = None, parent=None):
+        """`devices` maps each device name to None when usable, else why it is not.
+
+        `defaults` overrides DEFAULT_SETTINGS (e.g. smaller crops on a CPU-only machine).
+        """
         super().__init__(parent)
+        self.defaults = {**DEFAULT_SETTINGS, **(defaults or {})}
         self.model_combo = _combo(model_names, MODEL_TITLES)
         self.crop_spin = _spin(32, 2048, 32, " px")
         self.batch_spin = _spin(1, 256, 1)
@@ -122,7 +126,7 @@ class TrainingPanel(QWidget):
         self.limit_combo.currentIndexChanged.connect(self._show_limit)
         self.train_button.clicked.connect(self.trainRequested)
         self.stop_button.clicked.connect(self.stopRequested)
-        self.set_settings(DEFAULT_SETTINGS)
+        self.set_settings(self.defaults)
 
     def settings(self) -> dict:
         return {
@@ -141,9 +145,10 @@ class TrainingPanel(QWidget):
 
     def set_settings(self, values: dict) -> None:
         """Show `values` (missing or invalid entries keep the defaults)."""
-        merged = {**DEFAULT_SETTINGS, **(values or {})}
-        _select(self.model_combo, merged["model"], DEFAULT_SETTINGS["model"])
-        _select(self.loss_combo, merged["loss"], DEFAULT_SETTINGS["loss"])
+        defaults = self.defaults
+        merged = {**defaults, **(values or {})}
+        _select(self.model_combo, merged["model"], defaults["model"])
+        _select(self.loss_combo, merged["loss"], defaults["loss"])
         _select(self.limit_combo, merged["limit"], "time")
         _select(self.device_combo, merged["device"], "auto")
         for spin, key in ((self.crop_spin, "crop_size"), (self.batch_spin, "batch_size"),
@@ -151,11 +156,11 @@ class TrainingPanel(QWidget):
             try:
                 spin.setValue(int(merged[key]))
             except (TypeError, ValueError):
-                spin.setValue(int(DEFAULT_SETTINGS[key]))
+                spin.setValue(int(defaults[key]))
         try:
             self.lr_spin.setValue(float(merged["lr"]))
         except (TypeError, ValueError):
-            self.lr_spin.setValue(DEFAULT_SETTINGS["lr"])
+            self.lr_spin.setValue(defaults["lr"])
         self.augment_check.setChecked(bool(merged["augment"]))
         self.continue_check.setChecked(bool(merged["continue_training"]))
         self._show_limit()
