@@ -21,7 +21,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QElapsedTimer, QObject, Qt, QThread, Signal, Slot
 
 from segstudio.core.errors import UserError
 
@@ -33,15 +33,16 @@ SNAPSHOT_INTERVAL_S = 5.0
 MAX_PAUSE_S = 2.0
 
 
-def protect_true_from_emit_refcount_bug() -> bool:
+def protect_singletons_from_pyside_refcount_bug() -> bool:
     """Work around PySide6 6.12.0 on Python 3.11; True if the workaround was needed.
 
-    There, every `SignalInstance.emit()` returns True without taking a new reference,
-    so True's reference count drops by one per emit from Python until the interpreter
-    frees True and aborts ("Fatal Python error: bool_dealloc: deallocating True or
-    False"), after about 10,000 emits once torch is loaded: minutes of training with
-    live progress. Python 3.12 makes True immortal (a huge reference count); this
-    does the same, once per process.
+    There, every call of a void Qt method (processEvents, update, setText, ...)
+    returns None, and every `SignalInstance.emit()` returns True, without taking a
+    new reference. None's and True's reference counts drop by one per call until
+    the interpreter frees them and aborts ("Fatal Python error: none_dealloc" or
+    "bool_dealloc"): after some 10,000 calls, i.e. minutes of painting or training.
+    Python 3.12 makes these objects immortal (a huge reference count); this does the
+    same, once per process. The lead should call it at application start.
     """
     if sys.version_info >= (3, 12):
         return False
@@ -49,19 +50,21 @@ def protect_true_from_emit_refcount_bug() -> bool:
     class _Probe(QObject):
         ping = Signal()
 
-    probe = _Probe()
-    before = sys.getrefcount(True)
+    probe, clock = _Probe(), QElapsedTimer()
+    none_before, true_before = sys.getrefcount(None), sys.getrefcount(True)
+    clock.start()  # a void method
     probe.ping.emit()
-    if sys.getrefcount(True) >= before:
-        return False
-    import ctypes
+    leaks = sys.getrefcount(None) < none_before or sys.getrefcount(True) < true_before
+    if leaks:
+        import ctypes
 
-    # ob_refcnt is the first field of every CPython object (non-debug builds).
-    ctypes.c_ssize_t.from_address(id(True)).value += 1 << 60
-    return True
+        for singleton in (None, True, False):
+            # ob_refcnt is the first field of every CPython object (non-debug builds).
+            ctypes.c_ssize_t.from_address(id(singleton)).value += 1 << 60
+    return leaks
 
 
-_EMIT_REFCOUNT_BUG = protect_true_from_emit_refcount_bug()
+_PYSIDE_REFCOUNT_BUG = protect_singletons_from_pyside_refcount_bug()
 
 
 def describe_error(exc: BaseException) -> str:

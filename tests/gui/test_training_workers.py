@@ -239,9 +239,10 @@ def test_task_worker_progress_and_cancel(qtbot):
     assert thread.wait(2000)
 
 
-def test_many_signal_emits_do_not_exhaust_true():
-    """PySide6 6.12.0 on Python 3.11 loses a reference to True per emit(); without the
-    workaround in segstudio.gui.workers this aborts the interpreter (bool_dealloc)."""
+def test_many_emits_and_void_calls_do_not_exhaust_true_and_none(qapp):
+    """PySide6 6.12.0 on Python 3.11 loses a reference to True per emit() and to None per
+    void call; without the workaround in segstudio.gui.workers this aborts the
+    interpreter (bool_dealloc / none_dealloc)."""
 
     class Chatty(QObject):
         ping = Signal(object)
@@ -249,4 +250,5 @@ def test_many_signal_emits_do_not_exhaust_true():
     chatty = Chatty()
     for _ in range(30_000):
         chatty.ping.emit(None)
-    assert sys.getrefcount(True) > 10_000
+        qapp.processEvents()
+    assert sys.getrefcount(True) > 10_000 and sys.getrefcount(None) > 10_000
