@@ -20,6 +20,7 @@ from segstudio.gui.workers import TaskWorker, start_worker, stop_thread
 class ModelJobs(QObject):
     """Runs export and batch-prediction jobs for the window's current model."""
 
+    jobProgress = Signal(int, int)  # done, total
     jobFinished = Signal(str, object)  # job title, result
     jobFailed = Signal(str, str)  # job title, message
 
@@ -158,7 +159,8 @@ class ModelJobs(QObject):
         self.dialog.setWindowTitle(title)
         self.dialog.setWindowModality(Qt.WindowModality.NonModal)
         self.dialog.setMinimumDuration(300)
-        self.dialog.canceled.connect(self.worker.stop)
+        # Not worker.stop directly: a queued call would wait for the busy worker thread.
+        self.dialog.canceled.connect(self.cancel)
         self.title = title
         # Bound methods of this GUI-thread object, so the calls are queued to the GUI thread
         # (a lambda would run on the worker's thread).
@@ -169,6 +171,7 @@ class ModelJobs(QObject):
         return True
 
     def _progress(self, done: int, total: int) -> None:
+        self.jobProgress.emit(done, total)
         if self.dialog is not None:
             self.dialog.setMaximum(total)
             self.dialog.setValue(done)

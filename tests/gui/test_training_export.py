@@ -1,0 +1,112 @@
+"""Export and batch prediction from the window, in a worker thread with progress and cancel.
+
+The project's models/ folder holds a small saved U-Net (untrained: these tests
+are about the jobs, not the model's quality), so the window loads it on open.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("torch")
+
+from PySide6.QtWidgets import QPushButton  # noqa: E402
+
+from segstudio.core.classes import default_classes  # noqa: E402
+from segstudio.core.masks import read_mask_values  # noqa: E402
+from segstudio.core.project import Project  # noqa: E402
+
+OPTIONS = {"depth": 2, "base_width": 4}
+
+
+def save_small_model(folder, classes):
+    from segstudio.ml.models import build_model
+    from segstudio.ml.normalization import Normalization
+    from segstudio.ml.saved import SavedModel, architecture_dict, save_model
+
+    model = build_model("unet", len(classes), in_channels=1, **OPTIONS)
+    saved = SavedModel(model, architecture_dict("unet", len(classes), 1, **OPTIONS), classes,
+                       Normalization.identity(1))
+    return save_model(saved, folder)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, isbi_dir):
+    from segstudio.gui.app import create_main_window
+
+    project = Project.create(tmp_path / "project",
+                             [isbi_dir / "images" / f"{i:02d}.png" for i in range(3)],
+                             default_classes(["membrane", "cell"]))
+    save_small_model(project.models_dir / "unet-20260101-000000", project.classes)
+    window = create_main_window(path=str(project.root))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    window.training.jobs.show_result_messages = False
+    return window
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
+def test_export_model_folder_and_torchscript(qtbot, window, tmp_path):
+    import torch
+
+    jobs = window.training.jobs
+    with qtbot.waitSignal(jobs.jobFinished, timeout=60_000) as done:
+        assert jobs.export_model_folder(tmp_path / "copy")
+    assert done.args[0] == "Export model folder"
+    metadata = json.loads((tmp_path / "copy" / "model.json").read_text())
+    assert [c["name"] for c in metadata["classes"]] == ["membrane", "cell"]
+
+    with qtbot.waitSignal(jobs.jobFinished, timeout=60_000):
+        assert jobs.export_torchscript(tmp_path / "model.pt")
+    scripted = torch.jit.load(str(tmp_path / "model.pt"))
+    logits = scripted(torch.rand(1, 1, 64, 96) * 255)
+    assert logits.shape == (1, 2, 64, 96)
+    assert not window.errors
+
+
+def test_predict_project_writes_masks_with_progress(qtbot, window, tmp_path):
+    jobs = window.training.jobs
+    progress = []
+    jobs.jobProgress.connect(lambda done, total: progress.append((done, total)))
+    out = tmp_path / "predictions"
+    with qtbot.waitSignal(jobs.jobFinished, timeout=120_000) as done:
+        assert jobs.predict_project(out)
+    assert progress[-1] == (3, 3)
+    result = done.args[1]
+    assert len(result.written) == 3 and not result.stopped
+    for path in result.written:
+        assert path.is_file() and set(np.unique(read_mask_values(path))) <= {0, 1}
+    assert (out / "overlays").is_dir()
+    assert not jobs.busy
+
+
+def test_cancel_a_folder_prediction(qtbot, window, tmp_path, isbi_dir):
+    jobs = window.training.jobs
+    with qtbot.waitSignal(jobs.jobFinished, timeout=120_000) as done:
+        assert jobs.predict_images(isbi_dir / "images", tmp_path / "out", overlay=False)
+        assert not jobs.predict_images(isbi_dir / "images", tmp_path / "other")  # one at a time
+        assert window.errors[-1][0] == "Predict images"
+        qtbot.waitSignal(jobs.jobProgress, timeout=60_000).wait()
+        jobs.dialog.findChild(QPushButton).click()  # the progress dialog's Cancel button
+    result = done.args[1]
+    assert result.stopped and 0 < len(result.written) < 30
+    assert not jobs.busy
+
+
+def test_uncertainty_overlay_and_prediction_controls(qtbot, window):
+    training, canvas = window.training, window.canvas
+    qtbot.waitUntil(lambda: canvas.prediction_layer.indices is not None, timeout=30_000)
+    assert canvas.uncertainty_layer.indices is None
+    training.prediction_panel.uncertainty_check.setChecked(True)
+    confidence = canvas.uncertainty_layer.indices
+    assert confidence is not None and confidence.shape == (512, 512)
+    training.prediction_panel.opacity_slider.setValue(30)
+    assert canvas.prediction_layer.opacity() == pytest.approx(0.3)
+    training.show_prediction_action.trigger()  # Model > Show prediction
+    assert not canvas.prediction_layer.isVisible()
+    assert not training.prediction_panel.show_check.isChecked()
