@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QFileDialog
 from segstudio.core.errors import UserError
 from segstudio.gui.panels.export import ModelJobs
 from segstudio.gui.panels.metrics import MetricsPanel
-from segstudio.gui.panels.training import TrainingPanel
+from segstudio.gui.panels.training import MODEL_TITLES, TrainingPanel
 from segstudio.gui.predict_controls import PredictionPanel
 from segstudio.gui.predict_live import LivePredictor
 from segstudio.gui.predict_models import (
@@ -157,13 +157,16 @@ class TrainingController(QObject):
         model_name = settings["model"]
 
         def save_when_done(trainer, done):
-            """On the worker thread: save the model and keep a CPU copy for predictions."""
+            """On the worker thread: save the (best) model and read it back, so the live
+            predictions use exactly the model that was saved."""
+            from segstudio.ml.saved import load_model
+
             if not done.steps:
                 return None
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             folder = unique_folder(models_dir / f"{model_name}-{stamp}")
             trainer.save(folder)
-            return folder, trainer.snapshot()
+            return folder, load_model(folder, device="cpu")
 
         threads = training_threads()
         def stopped_report(trainer, elapsed_s):
@@ -185,6 +188,10 @@ class TrainingController(QObject):
         self.panel.set_running(True)
         self.start_note = "from the current model" if config.init_model_dir else "from scratch"
         self.panel.show_progress(None, f"Preparing the training data ({self.start_note})…")
+        title = MODEL_TITLES.get(settings["model"], settings["model"])
+        self.panel.model_label.setText(f"Training a {title} model {self.start_note}…")
+        self.prediction_panel.set_status("The model in training predicts after its first "
+                                         "validation.")
         self.thread = start_worker(self.worker, "segstudio-training")
         self.trainingStarted.emit()
         return True
@@ -257,6 +264,9 @@ class TrainingController(QObject):
     def _snapshot(self, saved) -> None:
         if not self._closing:
             self.live.set_model(saved)
+            step = (saved.training or {}).get("steps_done")
+            at_step = f" (step {step})" if step else ""
+            self.prediction_panel.set_status(f"Predicting with the model in training{at_step}.")
 
     def _finished(self, done, result) -> None:
         if self._closing:
@@ -274,7 +284,8 @@ class TrainingController(QObject):
             self.live.set_model(saved)
             self._show_model(saved, self.model_dir)
             self.modelSaved.emit(self.model_dir)
-        self.panel.show_progress(1.0 if done.steps else 0.0, text)
+        finished = done.reason != "stopped"
+        self.panel.show_progress(1.0 if finished else self.panel.progress_bar.value() / 1000, text)
         self.trainingFinished.emit(done)
 
     def _failed(self, message: str) -> None:

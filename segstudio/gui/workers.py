@@ -201,6 +201,8 @@ class TrainingWorker(QObject):
                 if pending_step is not None:
                     self.progress.emit(pending_step)
                 result = self._on_done(trainer, report) if self._on_done else None
+                with self._lock:
+                    self._trainer = None  # let the data set and model go
                 self.finished.emit(report, result)
                 return
             self._pause()

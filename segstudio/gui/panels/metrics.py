@@ -148,8 +148,8 @@ class MetricsPanel(QWidget):
         layout.addWidget(self.loss_curve, 2)
         layout.addWidget(self.validation_label)
         layout.addWidget(self.summary_label)
-        layout.addWidget(self.iou_table, 1)
-        layout.addWidget(self.iou_chart, 1)
+        layout.addWidget(self.iou_table)
+        layout.addWidget(self.iou_chart)
 
     def reset(self, classes: list[LabelClass]) -> None:
         self.classes = list(classes)
@@ -181,8 +181,17 @@ class MetricsPanel(QWidget):
         for row, (name, value) in enumerate(zip(names, values, strict=True)):
             self._set_row(row, name, value, _finite_or_none(dice.get(name)))
         self._set_row(len(names), "mean", _finite_or_none(miou), _mean(dice.values()))
+        self._fit_table_height()
         classes = self.classes or [LabelClass(n, (100, 100, 200)) for n in names]
         self.iou_chart.set_values(classes, values)
+
+    def _fit_table_height(self, max_rows: int = 8) -> None:
+        """As tall as its rows (up to max_rows, then it scrolls)."""
+        table = self.iou_table
+        rows = min(table.rowCount(), max_rows)
+        height = table.horizontalHeader().height() + 2 * table.frameWidth()
+        height += sum(table.rowHeight(r) for r in range(rows))
+        table.setFixedHeight(height)
 
     def iou_values(self) -> dict[str, float | None]:
         """The per-class values shown in the table (for tests and export)."""
