@@ -22,6 +22,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from segstudio.core.classes import UNLABELLED, default_classes  # noqa: E402
 from segstudio.core.images import load_image  # noqa: E402
 from segstudio.core.project import Project  # noqa: E402
+from tests.gui.window_helpers import drag  # noqa: E402
 
 try:  # until the engine's ProjectSource lands, the training tests are skipped
     from segstudio.ml.data import ProjectSource  # noqa: F401
@@ -112,6 +113,17 @@ def test_train_watch_stop_accept_export(qtbot, isbi_project, tmp_path):
     qtbot.waitUntil(lambda: canvas.prediction_layer.indices is not None, timeout=30_000)
     prediction = canvas.prediction_layer.indices
     assert prediction.shape == (512, 512) and set(np.unique(prediction)) <= {0, 1}
+
+    # Painting goes on while training: the stroke lands in the mask and is autosaved,
+    # where the running training's ProjectSource reads it; the training keeps going.
+    window.canvas.fit_to_window()
+    last_step = training.metrics.loss_curve.points[-1][0]
+    with qtbot.waitSignal(window.labelsSaved, timeout=15_000):
+        drag(qtbot, window, [(100, 400), (200, 420), (300, 450)])
+        assert (window.current_mask()[390:460, 90:310] != UNLABELLED).any()
+    assert window.project.label_path(window.current_entry).is_file()
+    qtbot.waitUntil(lambda: training.metrics.loss_curve.points[-1][0] > last_step,
+                    timeout=30_000)
 
     # The window keeps working: switching image drops the old overlay, predicts the new one.
     show_image(qtbot, window, "01")
