@@ -201,6 +201,8 @@ def test_close_while_training_stops_the_worker_cleanly(qtbot, isbi_project):
     assert time.monotonic() - started < 10
     assert thread.isFinished() and not thread.isRunning()
     assert not training.live.thread.isRunning()
+    # What was trained is not lost: the model was saved on the way out.
+    assert list((isbi_project.root / "models").glob("*/model.json"))
 
 
 @needs_engine
