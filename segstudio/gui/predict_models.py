@@ -4,7 +4,10 @@ losses, devices), the project's saved models, validation notes, warming up torch
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
+
+from segstudio.core.classes import UNLABELLED
 
 # Training shares the CPU with the GUI thread and the prediction worker: leaving
 # one core to them keeps painting smooth (see benchmarks/gui_responsiveness.py).
@@ -79,11 +82,64 @@ def import_training_modules(progress, should_stop) -> None:
     torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
 
 
-def validation_note(project, source) -> str:
+HOLD_OUT_ONE_IN = 5  # without a 'val' split, about one labelled image in five validates
+
+
+class HoldOutSource:
+    """A SampleSource validating on the project's 'val' split or, when it has none, on
+    labelled images held out automatically: those whose name hashes to 0 modulo
+    HOLD_OUT_ONE_IN (so the choice stays put as labels are added), at least one when
+    there are two or more labelled images. Samples pass through unchanged, so the
+    trainer recognises them from one reload to the next.
+    """
+
+    def __init__(self, source):
+        self.source = source
+        self.held_out: list[str] = []  # names of the samples held out, once split
+
+    def train_samples(self) -> list:
+        return self._split()[0]
+
+    def val_samples(self) -> list:
+        return self._split()[1]
+
+    def _split(self) -> tuple[list, list]:
+        train, val = self.source.train_samples(), self.source.val_samples()
+        labelled = [] if val else [s for s in train if _has_labels(s)]
+        if len(labelled) < 2:
+            self.held_out = []
+            return train, val
+        held = {s.name for s in labelled if _name_hash(s.name) % HOLD_OUT_ONE_IN == 0}
+        if not held or len(held) == len(labelled):
+            held = {min(labelled, key=lambda s: _name_hash(s.name)).name}
+        self.held_out = sorted(held)
+        return [s for s in train if s.name not in held], [s for s in train if s.name in held]
+
+
+def _has_labels(sample) -> bool:
+    return bool((sample.load_mask() != UNLABELLED).any())
+
+
+def _name_hash(name: str) -> int:
+    return zlib.crc32(name.encode("utf-8"))
+
+
+def validation_note(project) -> str:
+    """Which images validate, said before the training starts."""
     val_entries = [e for e in project.images if getattr(e, "split", "train") == "val"]
     if val_entries:
         return f"Validation: the {len(val_entries)} image(s) of the 'val' split."
-    held_out = getattr(source, "held_out", None)
-    count = f"{len(held_out)} " if held_out is not None else "a part of the "
-    return (f"No 'val' split in this project: {count}labelled image(s) are held out "
+    labelled = [e for e in project.images if project.label_stats(e).labelled]
+    if len(labelled) < 2:
+        return ("No 'val' split and fewer than two labelled images: no validation, so no IoU. "
+                "Label another image, or mark one as 'val'.")
+    return (f"No 'val' split: about one labelled image in {HOLD_OUT_ONE_IN} is held out "
             "automatically for validation. Mark images as 'val' to choose them.")
+
+
+def held_out_note(source: HoldOutSource) -> str | None:
+    """Which images were held out, once the training has split them (None: none were)."""
+    if not source.held_out:
+        return None
+    return ("No 'val' split: held out automatically for validation: "
+            f"{', '.join(source.held_out)}. Mark images as 'val' to choose them.")

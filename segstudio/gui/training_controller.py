@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from segstudio.core.errors import UserError
@@ -27,9 +26,12 @@ from segstudio.gui.panels.metrics import MetricsPanel
 from segstudio.gui.panels.training import MODEL_TITLES, TrainingPanel
 from segstudio.gui.predict_controls import PredictionPanel
 from segstudio.gui.predict_live import LivePredictor
+from segstudio.gui.predict_menu import build_model_menu
 from segstudio.gui.predict_models import (
+    HoldOutSource,
     default_settings,
     device_status,
+    held_out_note,
     import_training_modules,
     latest_model_dir,
     loss_names,
@@ -75,6 +77,7 @@ class TrainingController(QObject):
         self.stopped_after_s: float | None = None  # stop request to final report
         self._closing = False
         self.start_note = ""
+        self.source: HoldOutSource | None = None  # what the running training reads
         # TrainConfig fields the panel does not show (model_options, val_interval_s, seed...).
         self.config_overrides: dict = {}
 
@@ -89,7 +92,7 @@ class TrainingController(QObject):
         self.training_dock = window.add_dock(self.panel, "Training", right)
         self.prediction_dock = window.add_dock(self.prediction_panel, "Prediction", right)
         self.metrics_dock = window.add_dock(self.metrics, "Metrics", right)
-        self._build_menu(window.menu("Model"))
+        build_model_menu(self, window.menu("Model"))
 
         self.panel.trainRequested.connect(self.start)
         self.panel.stopRequested.connect(self.stop)
@@ -145,7 +148,7 @@ class TrainingController(QObject):
             from segstudio.ml.data import ProjectSource
             from segstudio.ml.train import DoneReport, Trainer
 
-            source = ProjectSource(project)
+            source = HoldOutSource(ProjectSource(project))
         except Exception as exc:  # a UserError, or a bug: a message either way
             if not isinstance(exc, UserError):
                 traceback.print_exc()
@@ -184,7 +187,8 @@ class TrainingController(QObject):
         self.stop_requested_at = self.stopped_after_s = None
         self.last_validation = None
         self.metrics.reset(classes)
-        self.metrics.set_validation_note(validation_note(project, source))
+        self.metrics.set_validation_note(validation_note(project))
+        self.source = source
         self.panel.set_running(True)
         self.start_note = "from the current model" if config.init_model_dir else "from scratch"
         self.panel.show_progress(None, f"Preparing the training data ({self.start_note})…")
@@ -259,6 +263,9 @@ class TrainingController(QObject):
             return  # queued before shutdown; the widgets may be gone
         self.last_validation = report
         self.metrics.show_validation(report)
+        note = held_out_note(self.source) if self.source is not None else None
+        if note:
+            self.metrics.set_validation_note(note)
         self.validated.emit(report)
 
     def _snapshot(self, saved) -> None:
@@ -359,35 +366,3 @@ class TrainingController(QObject):
 
     def _save_settings(self, project, settings: dict) -> None:
         project.set_setting(SETTINGS_KEY, dict(settings))
-
-    def _build_menu(self, menu) -> None:
-        def action(text, slot, shortcut=None, checkable=False, checked=False):
-            act = QAction(text, self.window)
-            if shortcut:
-                act.setShortcut(QKeySequence(shortcut))
-            if checkable:
-                act.setCheckable(True)
-                act.setChecked(checked)
-                act.toggled.connect(slot)
-            else:
-                act.triggered.connect(slot)
-            menu.addAction(act)
-            return act
-
-        self.train_action = action("&Train", self.start, "Ctrl+T")
-        self.stop_action = action("&Stop training", self.stop)
-        menu.addSeparator()
-        self.show_prediction_action = action(
-            "Show &prediction", self.prediction_panel.show_check.setChecked,
-            checkable=True, checked=True)
-        self.prediction_panel.show_check.toggled.connect(self.show_prediction_action.setChecked)
-        action("&Accept prediction", lambda: self.live.accept(False), "Ctrl+Shift+A")
-        action("Accept prediction where &unlabelled", lambda: self.live.accept(True))
-        menu.addSeparator()
-        action("&Load model…", self.ask_load_model)
-        action("Export model &folder…", self.jobs.ask_export_model_folder)
-        action("Export &ONNX…", self.jobs.ask_export_onnx)
-        action("Export Torch&Script…", self.jobs.ask_export_torchscript)
-        menu.addSeparator()
-        action("Predict the &whole project…", self.jobs.ask_predict_project)
-        action("Predict a f&older…", self.jobs.ask_predict_folder)

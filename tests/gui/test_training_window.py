@@ -190,6 +190,22 @@ def test_reopening_the_project_loads_the_latest_model(qtbot, isbi_project):
 
 
 @needs_engine
+def test_without_a_val_split_images_are_held_out_and_named(qtbot, isbi_project):
+    for entry in isbi_project.images:
+        isbi_project.set_split(entry, "train")
+    window = open_window(qtbot, isbi_project.root)
+    training = window.training
+    training.panel.set_settings({**FAST_SETTINGS, "limit": "steps", "steps": 6})
+    with qtbot.waitSignal(training.trainingFinished, timeout=60_000):
+        click(qtbot, training.panel.train_button)
+        assert "held out automatically" in training.metrics.validation_label.text()
+    assert training.last_validation is not None  # validated on the held-out image
+    note = training.metrics.validation_label.text()
+    held_out = training.source.held_out
+    assert len(held_out) == 1 and held_out[0] in note
+
+
+@needs_engine
 def test_close_while_training_stops_the_worker_cleanly(qtbot, isbi_project):
     window = open_window(qtbot, isbi_project.root)
     training = window.training
