@@ -33,10 +33,12 @@ class ModelJobs(QObject):
         self.dialog: QProgressDialog | None = None
         self.show_result_messages = True
         self.title = ""
+        self._active = False
 
     @property
     def busy(self) -> bool:
-        return self.thread is not None and self.thread.isRunning()
+        """A job is running (its thread may take a moment more to wind down)."""
+        return self._active
 
     # --- jobs -----------------------------------------------------------------
 
@@ -153,7 +155,8 @@ class ModelJobs(QObject):
                                    "it to finish or cancel it.")
             return False
         if self.thread is not None:
-            stop_thread(self.thread, self.worker)
+            stop_thread(self.thread, self.worker)  # the previous job's thread, ending
+        self._active = True
         self.worker = TaskWorker(task)
         self.dialog = QProgressDialog(f"{title}…", "Cancel", 0, 0, self.window)
         self.dialog.setWindowTitle(title)
@@ -193,6 +196,7 @@ class ModelJobs(QObject):
         self.window.show_error(title, message)
 
     def _close_dialog(self) -> None:
+        self._active = False
         if self.dialog is not None:
             self.dialog.reset()
             self.dialog.close()
