@@ -36,6 +36,7 @@ from segstudio.gui.predict_models import (
     latest_model_dir,
     loss_names,
     model_names,
+    training_source,
     training_threads,
     unique_folder,
     validation_note,
@@ -145,10 +146,9 @@ class TrainingController(QObject):
             self.window.save_labels()  # the training reads the label files
             self._save_settings(project, settings)
             config = self._config(settings)
-            from segstudio.ml.data import ProjectSource
             from segstudio.ml.train import DoneReport, Trainer
 
-            source = HoldOutSource(ProjectSource(project))
+            source = training_source(project)
         except Exception as exc:  # a UserError, or a bug: a message either way
             if not isinstance(exc, UserError):
                 traceback.print_exc()

@@ -24,14 +24,13 @@ from segstudio.core.images import load_image  # noqa: E402
 from segstudio.core.project import Project  # noqa: E402
 from tests.gui.window_helpers import drag  # noqa: E402
 
-try:  # until the engine's ProjectSource lands, the training tests are skipped
-    from segstudio.ml.data import ProjectSource  # noqa: F401
+try:  # until the engine's trainer lands, the training tests are skipped
     from segstudio.ml.train import Trainer  # noqa: F401
 
     ENGINE = True
 except ImportError:
     ENGINE = False
-needs_engine = pytest.mark.skipif(not ENGINE, reason="segstudio.ml ProjectSource/Trainer missing")
+needs_engine = pytest.mark.skipif(not ENGINE, reason="segstudio.ml.train missing")
 
 # A fast configuration: a tiny U-Net on small crops, validating often.
 FAST_SETTINGS = {"model": "unet", "crop_size": 64, "batch_size": 2, "lr": 0.003,
