@@ -15,13 +15,12 @@ stop flag, quit() and wait().
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
 
-from PySide6.QtCore import QElapsedTimer, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from segstudio.core.errors import UserError
 
@@ -31,40 +30,6 @@ STEP_SIGNAL_INTERVAL_S = 0.1
 # How often a copy of the model is sent for live predictions between validations.
 SNAPSHOT_INTERVAL_S = 5.0
 MAX_PAUSE_S = 2.0
-
-
-def protect_singletons_from_pyside_refcount_bug() -> bool:
-    """Work around PySide6 6.12.0 on Python 3.11; True if the workaround was needed.
-
-    There, every call of a void Qt method (processEvents, update, setText, ...)
-    returns None, and every `SignalInstance.emit()` returns True, without taking a
-    new reference. None's and True's reference counts drop by one per call until
-    the interpreter frees them and aborts ("Fatal Python error: none_dealloc" or
-    "bool_dealloc"): after some 10,000 calls, i.e. minutes of painting or training.
-    Python 3.12 makes these objects immortal (a huge reference count); this does the
-    same, once per process. The lead should call it at application start.
-    """
-    if sys.version_info >= (3, 12):
-        return False
-
-    class _Probe(QObject):
-        ping = Signal()
-
-    probe, clock = _Probe(), QElapsedTimer()
-    none_before, true_before = sys.getrefcount(None), sys.getrefcount(True)
-    clock.start()  # a void method
-    probe.ping.emit()
-    leaks = sys.getrefcount(None) < none_before or sys.getrefcount(True) < true_before
-    if leaks:
-        import ctypes
-
-        for singleton in (None, True, False):
-            # ob_refcnt is the first field of every CPython object (non-debug builds).
-            ctypes.c_ssize_t.from_address(id(singleton)).value += 1 << 60
-    return leaks
-
-
-_PYSIDE_REFCOUNT_BUG = protect_singletons_from_pyside_refcount_bug()
 
 
 def describe_error(exc: BaseException) -> str:
