@@ -222,6 +222,7 @@ def main() -> int:
         if not wait_until(lambda: training.last_validation is not None, 120):
             print("training gave no validation in 120 s", file=sys.stderr)
         events = EventLog(window, training, probe.clock)
+        steps_before = training.metrics.loss_curve.points[-1][0]
         probe.start()
         stroke.start()
         run_for(args.seconds)
@@ -229,8 +230,9 @@ def main() -> int:
         probe.stop()
         print(describe("training + painting lateness", probe.samples))
         events.explain(probe, threshold_ms=30)
-        print(f"stroke moves sent: {stroke.step}; "
-              f"training steps reported: {len(training.metrics.loss_curve.points)}")
+        points = training.metrics.loss_curve.points
+        print(f"stroke moves sent: {stroke.step}; training at step "
+              f"{points[-1][0] if points else 0} ({steps_before} when painting began)")
 
         # Switching images while training. Cold: the cache is emptied first, so every
         # overlay is a new prediction. Browsing: as a user sees it (cache, prefetching).
