@@ -171,12 +171,12 @@ class TrainingController(QObject):
             trainer.save(folder)
             return folder, load_model(folder, device="cpu")
 
-        threads = training_threads()
         def stopped_report(trainer, elapsed_s):
             return DoneReport("stopped", trainer.step, trainer.best_miou, elapsed_s)
 
         self.worker = TrainingWorker(lambda: Trainer(config, source, classes),
-                                     on_done=save_when_done, torch_threads=threads,
+                                     on_done=save_when_done,
+                                     torch_threads=training_threads(),
                                      stopped_report=stopped_report,
                                      pause_while=self.live.worker.busy.is_set)
         self.worker.progress.connect(self._progress)
@@ -239,16 +239,20 @@ class TrainingController(QObject):
         return TrainConfig(**{**values, **self.config_overrides})
 
     def _can_continue(self, model_name: str) -> bool:
-        """Continue only from a model of the same architecture and classes."""
-        model, project = self.live.model, self.window.project
-        if model is None or project is None:
+        """Continue only from a saved model of the same architecture and classes."""
+        from segstudio.ml.saved import METADATA_FILE, read_metadata
+
+        try:
+            metadata = read_metadata(self.model_dir / METADATA_FILE)
+        except UserError:
             return False
-        same_classes = [c.name for c in model.classes] == [c.name for c in project.classes]
-        return same_classes and model.architecture.get("name") == model_name
+        classes = [c.get("name") for c in metadata.get("classes", [])]
+        same_classes = classes == [c.name for c in self.window.project.classes]
+        return same_classes and metadata.get("architecture", {}).get("name") == model_name
 
     def _progress(self, report) -> None:
-        if self._closing:
-            return  # queued before shutdown; the widgets may be gone
+        if self._stale_report():
+            return
         total = f"/{report.total_steps}" if report.total_steps else ""
         speed = f", {report.images_per_s:.1f} images/s" if report.images_per_s else ""
         text = (f"Step {report.step}{total}, loss {report.loss:.4f}{speed}, "
@@ -259,8 +263,8 @@ class TrainingController(QObject):
         self.progressed.emit(report)
 
     def _validated(self, report) -> None:
-        if self._closing:
-            return  # queued before shutdown; the widgets may be gone
+        if self._stale_report():
+            return
         self.last_validation = report
         self.metrics.show_validation(report)
         note = held_out_note(self.source) if self.source is not None else None
@@ -269,15 +273,21 @@ class TrainingController(QObject):
         self.validated.emit(report)
 
     def _snapshot(self, saved) -> None:
-        if not self._closing:
-            self.live.set_model(saved)
-            step = (saved.training or {}).get("steps_done")
-            at_step = f" (step {step})" if step else ""
-            self.prediction_panel.set_status(f"Predicting with the model in training{at_step}.")
+        if self._stale_report():
+            return
+        self.live.set_model(saved)
+        step = (saved.training or {}).get("steps_done")
+        at_step = f" (step {step})" if step else ""
+        self.prediction_panel.set_status(f"Predicting with the model in training{at_step}.")
+
+    def _stale_report(self) -> bool:
+        """A report queued before shutdown or a project change, or from an older training."""
+        sender = self.sender()  # None once a dropped worker is gone
+        return self._closing or sender is None or sender is not self.worker
 
     def _finished(self, done, result) -> None:
-        if self._closing:
-            return  # queued before shutdown; the widgets may be gone
+        if self._stale_report():
+            return
         if self.stop_requested_at is not None:
             self.stopped_after_s = time.monotonic() - self.stop_requested_at
         self._thread_done()
@@ -296,8 +306,8 @@ class TrainingController(QObject):
         self.trainingFinished.emit(done)
 
     def _failed(self, message: str) -> None:
-        if self._closing:
-            return  # queued before shutdown; the widgets may be gone
+        if self._stale_report():
+            return
         self._thread_done()
         self.panel.show_progress(0.0, "Training failed: " + message)
         self.trainingFailed.emit(message)
@@ -313,10 +323,9 @@ class TrainingController(QObject):
     # --- project and models ------------------------------------------------------
 
     def project_changed(self, project) -> None:
-        if self.running:
-            self.worker.stop()
+        if self.running:  # its model is saved into the project it was started for
             stop_thread(self.thread, self.worker, SHUTDOWN_WAIT_MS)
-            self.thread = None
+            self.thread = self.worker = None  # its queued reports are ignored
             self.panel.set_running(False)
         self.model_dir = None
         self.live.set_model(None)
@@ -338,6 +347,14 @@ class TrainingController(QObject):
             saved = load_model(folder, device="cpu")
         except UserError as exc:
             self.panel.model_label.setText(f"Could not load the model: {exc}")
+            return False
+        project = self.window.project
+        project_classes = [c.name for c in project.classes] if project else []
+        if project is not None and [c.name for c in saved.classes] != project_classes:
+            self.panel.model_label.setText(
+                f"{Path(folder).name} was trained for the classes "
+                f"{', '.join(c.name for c in saved.classes)}, not "
+                f"{', '.join(project_classes)}: train a new model.")
             return False
         self.model_dir = Path(folder)
         self.live.set_model(saved)

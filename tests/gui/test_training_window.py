@@ -221,6 +221,26 @@ def test_close_while_training_stops_the_worker_cleanly(qtbot, isbi_project):
 
 
 @needs_engine
+def test_opening_another_project_while_training(qtbot, isbi_project, tmp_path, isbi_dir):
+    window = open_window(qtbot, isbi_project.root)
+    training = window.training
+    with qtbot.waitSignal(training.progressed, timeout=60_000):
+        click(qtbot, training.panel.train_button)
+    thread = training.thread
+    other = Project.create(tmp_path / "other", [isbi_dir / "images" / "10.png"],
+                           default_classes(["membrane", "cell", "mitochondria"]))
+    assert window.open_project(other.root)
+    assert thread.isFinished() and not training.running
+    assert training.panel.train_button.isEnabled()
+    # The stopped training's model went to its own project; the new one has none.
+    assert list((isbi_project.root / "models").glob("*/model.json"))
+    qtbot.wait(200)  # reports queued by the old training arrive and are ignored
+    assert training.model_dir is None and training.live.model is None
+    assert window.canvas.prediction_layer.indices is None
+    assert training.metrics.iou_table.rowCount() == 4  # three classes and the mean
+
+
+@needs_engine
 def test_training_errors_show_as_messages_and_the_window_keeps_working(qtbot, tmp_path,
                                                                         isbi_dir):
     project = Project.create(tmp_path / "no-labels", [isbi_dir / "images" / "00.png"],
