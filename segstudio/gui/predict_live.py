@@ -55,6 +55,7 @@ class LivePredictor(QObject):
         self._requested_at: dict[tuple, float] = {}
         self._cache: OrderedDict[str, CachedPrediction] = OrderedDict()
         self._failed_generation = -1
+        self._oldest_wanted = 0
         self.worker = PredictionWorker()
         self.worker.ready.connect(self._ready)
         self.worker.failed.connect(self._failed)
@@ -77,6 +78,7 @@ class LivePredictor(QObject):
         self.worker.cancel_pending()
         self._cache.clear()
         self._requested_at.clear()
+        self._oldest_wanted = self.generation  # results of older models still on their way
         self._show_nothing()
 
     def image_changed(self) -> None:
@@ -154,6 +156,8 @@ class LivePredictor(QObject):
         entry_key, generation = key
         requested = self._requested_at.pop(key, None)
         cached = self._cache.get(entry_key)
+        if generation < self._oldest_wanted:
+            return  # from before forget(): another project, or a dropped model
         if cached is not None and cached.generation > generation:
             return  # a newer model's prediction is already known
         result = CachedPrediction(generation, prediction.labels, prediction.confidence)
