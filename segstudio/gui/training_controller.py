@@ -370,8 +370,9 @@ class TrainingController(QObject):
     def _show_model(self, saved, folder: Path) -> None:
         miou = (saved.metrics or {}).get("miou")
         score = f", mIoU {miou:.3f}" if isinstance(miou, (int, float)) else ""
+        name = saved.architecture.get("name")
         self.panel.model_label.setText(
-            f"Model: {saved.architecture.get('name')} ({folder.name}{score})")
+            f"Model: {MODEL_TITLES.get(name, name)} ({folder.name}{score})")
         self.prediction_panel.set_status("Predicting with " + folder.name)
 
     def _image_changed(self, *_args) -> None:
