@@ -29,6 +29,7 @@ from segstudio.core.errors import UserError
 STEP_SIGNAL_INTERVAL_S = 0.1
 # How often a copy of the model is sent for live predictions between validations.
 SNAPSHOT_INTERVAL_S = 5.0
+# Longest the training waits for an urgent live prediction before going on.
 MAX_PAUSE_S = 2.0
 
 
