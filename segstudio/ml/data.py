@@ -197,3 +197,46 @@ def _count_classes(samples: list[Sample]) -> int:
         if labelled.size:
             largest = max(largest, int(labelled.max()))
     return max(largest + 1, 2)
+
+
+class ProjectSource:
+    """A project's labelled images as samples, split by each image's "train"/"val" split.
+
+    Label files are re-read when they change on disk, so labels the window
+    saves reach a running training. Each image keeps one Sample object.
+    """
+
+    def __init__(self, project):
+        self.project = project
+        self._samples: dict[str, Sample] = {}
+
+    @property
+    def classes(self) -> list[LabelClass]:
+        return list(self.project.classes)
+
+    def train_samples(self) -> list[Sample]:
+        return self._labelled("train")
+
+    def val_samples(self) -> list[Sample]:
+        return self._labelled("val")
+
+    def _labelled(self, split: str) -> list[Sample]:
+        project = self.project
+        entries = [
+            e for e in list(project.images)
+            if e.split == split and getattr(e, "exists", True) and project.has_labels(e)
+        ]
+        return [self._sample(entry) for entry in entries]
+
+    def _sample(self, entry) -> Sample:
+        sample = self._samples.get(entry.id)
+        if sample is None:
+            project, label_path = self.project, self.project.label_path(entry)
+            sample = Sample(
+                entry.name,
+                CachedFile(Path(entry.path), lambda _path: project.load_image(entry)),
+                CachedFile(label_path, lambda _path: project.load_labels(entry)),
+                label_path,
+            )
+            self._samples[entry.id] = sample
+        return sample

@@ -1,0 +1,83 @@
+"""`segstudio evaluate`: score a saved model on images with label masks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from segstudio.cli.mask_options import add_mask_options, mask_mapping_from_args
+from segstudio.core.errors import UserError
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="score a saved model on images with label masks",
+        description="Predict every image that has a mask of the same name and report IoU per "
+        "class, mean IoU, Dice, pixel accuracy and panoptic quality over the labelled pixels.",
+    )
+    parser.add_argument("--model", required=True, type=Path, metavar="MODEL_DIR",
+                        help="a saved model folder")
+    parser.add_argument("--images", required=True, type=Path, help="folder of images")
+    parser.add_argument("--masks", required=True, type=Path,
+                        help="folder of label masks, named like their images")
+    add_mask_options(parser)
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    parser.add_argument("--no-flip", action="store_true",
+                        help="do not average with the mirrored image's prediction")
+    parser.add_argument("--json", action="store_true",
+                        help="print the figures as one JSON object on the last line")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from segstudio.ml.data import FolderSource
+    from segstudio.ml.devices import pick_device
+    from segstudio.ml.saved import load_model
+    from segstudio.ml.validation import score
+
+    started = time.monotonic()
+    saved = load_model(args.model, device=pick_device(args.device))
+    mapping = mask_mapping_from_args(args, num_classes=saved.num_classes)
+    if mapping.num_classes is not None and mapping.num_classes != saved.num_classes:
+        raise UserError(
+            f"the mask options give {mapping.num_classes} classes but the model in {args.model} "
+            f"has {saved.num_classes} ({', '.join(c.name for c in saved.classes)})"
+        )
+    source = FolderSource(args.images, args.masks, mapping=mapping)
+    samples = source.train_samples()
+    tty = sys.stderr.isatty()
+
+    def pairs():
+        for sample in samples:
+            yield sample.load_image(), sample.load_mask()
+
+    def progress(done: int) -> None:
+        if tty:
+            sys.stderr.write(f"\revaluating {done}/{len(samples)}")
+            sys.stderr.flush()
+
+    figures = score(saved.model, pairs(), saved.normalization, saved.classes,
+                    flip=not args.no_flip, progress=progress)
+    if tty:
+        sys.stderr.write("\n")
+    seconds = time.monotonic() - started
+    print(f"{len(samples)} image(s), mIoU {_fmt(figures['miou'])}, pixel accuracy "
+          f"{_fmt(figures['pixel_accuracy'])}, PQ {_fmt(figures['pq'])}")
+    width = max(len(c.name) for c in saved.classes)
+    for name, iou in figures["iou"].items():
+        print(f"  {name:<{width}}  IoU {_fmt(iou)}  Dice {_fmt(figures['dice'][name])}")
+    if args.json:
+        print(json.dumps({
+            "miou": figures["miou"], "iou": figures["iou"], "dice": figures["dice"],
+            "pixel_accuracy": figures["pixel_accuracy"], "pq": figures["pq"],
+            "seconds": round(seconds, 3), "images": len(samples),
+        }))
+    return 0
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

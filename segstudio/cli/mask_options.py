@@ -1,0 +1,32 @@
+"""Mask options shared by the commands that read label masks: --mask-values, --classes."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_mask_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--mask-values", metavar="V0,V1,...",
+        help="the mask value of each class, in class order, e.g. 0,255 (ISBI: membrane, cell) "
+        "or membrane=0,cell=255; 255, unless listed, means unlabelled. Without this option "
+        "or --classes, masks hold class indices 0..K-1 and 255 for unlabelled",
+    )
+    group.add_argument(
+        "--classes", type=Path, metavar="FILE",
+        help="a classes JSON file: {\"classes\": [{\"id\": 0, \"name\": ..., \"color\": "
+        "[r, g, b]}, ...], \"ignore_index\": 11} or a list of names",
+    )
+
+
+def mask_mapping_from_args(args: argparse.Namespace, num_classes: int | None = None):
+    """The MaskMapping the options describe (masks of class indices when neither is given)."""
+    from segstudio.ml.mask_mapping import MaskMapping
+
+    if getattr(args, "mask_values", None) is not None:
+        return MaskMapping.from_values(args.mask_values)
+    if getattr(args, "classes", None) is not None:
+        return MaskMapping.from_classes_file(args.classes)
+    return MaskMapping.indices(num_classes)

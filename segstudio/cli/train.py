@@ -1,0 +1,155 @@
+"""`segstudio train`: train a model on a folder of images and masks, save it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from segstudio.cli.mask_options import add_mask_options, mask_mapping_from_args
+from segstudio.core.errors import UserError
+
+MODELS = ("unet", "fcn", "deeplabv3", "deeplabv3plus")
+DEFAULT_TIME_BUDGET_S = 60.0
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a segmentation model on images and label masks",
+        description="Train a model on images and masks paired by file name, then save it "
+        "(weights.safetensors + model.json). With validation images, the model with the best "
+        "validation mIoU is saved.",
+    )
+    parser.add_argument("--images", required=True, type=Path, help="folder of training images")
+    parser.add_argument("--masks", required=True, type=Path,
+                        help="folder of label masks, named like their images")
+    add_mask_options(parser)
+    parser.add_argument("--val-images", type=Path, help="folder of validation images")
+    parser.add_argument("--val-masks", type=Path, help="folder of validation masks")
+    parser.add_argument("--val-fraction", type=float,
+                        help="hold out this fraction of the training pairs for validation")
+    parser.add_argument("--model", choices=MODELS, default="unet",
+                        help="architecture (default unet; ignored with --init)")
+    limit = parser.add_mutually_exclusive_group()
+    limit.add_argument("--time-budget", type=float, metavar="SECONDS",
+                       help=f"train for this long (default {DEFAULT_TIME_BUDGET_S:g} s)")
+    limit.add_argument("--steps", type=int, help="train for this many steps")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    parser.add_argument("--init", type=Path, metavar="MODEL_DIR",
+                        help="continue training a saved model (same classes)")
+    parser.add_argument("--out", required=True, type=Path, metavar="MODEL_DIR",
+                        help="folder to save the model in")
+    parser.add_argument("--crop-size", type=int, help="training crop side in pixels")
+    parser.add_argument("--batch-size", type=int, help="crops per step")
+    parser.add_argument("--lr", type=float, help="peak learning rate")
+    parser.add_argument("--loss", default="ce",
+                        help="ce (default), dice, focal, ce+dice or ce+focal")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the final figures as one JSON object on the last line")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from segstudio.ml.data import FolderSource
+    from segstudio.ml.train import DoneReport, StepReport, TrainConfig, Trainer, ValReport
+
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"{args.out}: exists and is not a folder; choose another --out")
+    source = FolderSource(
+        args.images, args.masks, mapping=mask_mapping_from_args(args),
+        val_images=args.val_images, val_masks=args.val_masks,
+        val_fraction=args.val_fraction, seed=args.seed,
+    )
+    for path in source.unpaired_masks[:3]:
+        print(f"segstudio: note: {path} has no image of the same name; ignored", file=sys.stderr)
+    options = {
+        name: value for name, value in
+        (("crop_size", args.crop_size), ("batch_size", args.batch_size), ("lr", args.lr))
+        if value is not None
+    }
+    time_budget = args.time_budget
+    if time_budget is None and args.steps is None:
+        time_budget = DEFAULT_TIME_BUDGET_S
+    config = TrainConfig(
+        model=args.model, loss=args.loss, steps=args.steps, time_budget=time_budget,
+        device=args.device, seed=args.seed, init_model_dir=args.init, **options,
+    )
+    trainer = Trainer(config, source, source.classes)
+    progress = Progress()
+    done = None
+    for report in trainer:
+        if isinstance(report, StepReport):
+            progress.step(report)
+        elif isinstance(report, ValReport):
+            progress.message(f"step {report.step}: validation mIoU {_fmt(report.miou)}")
+        elif isinstance(report, DoneReport):
+            done = report
+    progress.close()
+    trainer.save(args.out)
+    val = trainer.best_val or trainer.last_val
+    print(f"trained {done.steps} steps in {done.elapsed_s:.1f} s ({done.reason}); "
+          f"saved the model to {args.out}")
+    if val is not None:
+        print(f"validation mIoU {_fmt(val.miou)} at step {val.step}; IoU per class: "
+              + ", ".join(f"{name} {_fmt(value)}" for name, value in val.iou.items()))
+    if args.json:
+        print(json.dumps({
+            "miou": val.miou if val else None,
+            "iou": val.iou if val else {},
+            "dice": val.dice if val else {},
+            "pixel_accuracy": val.pixel_accuracy if val else None,
+            "pq": val.pq if val else None,
+            "seconds": round(done.elapsed_s, 3),
+            "steps": done.steps,
+            "model": str(args.out),
+        }))
+    return 0
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+class Progress:
+    """A progress bar on a terminal (stderr); elsewhere a plain line every few seconds."""
+
+    LINE_INTERVAL_S = 5.0
+
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.last = 0.0
+        self.drawn = False
+
+    def step(self, report) -> None:
+        now = time.monotonic()
+        interval = 0.1 if self.tty else self.LINE_INTERVAL_S
+        if now - self.last < interval:
+            return
+        self.last = now
+        text = (f"step {report.step}  loss {report.loss:.4f}  "
+                f"{report.images_per_s:.1f} crops/s  {report.elapsed_s:.0f} s")
+        if self.tty:
+            filled = int(30 * report.progress)
+            bar = "#" * filled + "-" * (30 - filled)
+            self.stream.write(f"\rtraining [{bar}] {100 * report.progress:3.0f}%  {text}  ")
+            self.drawn = True
+        else:
+            self.stream.write(f"training {100 * report.progress:3.0f}%  {text}\n")
+        self.stream.flush()
+
+    def message(self, text: str) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.drawn = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,303 @@
+"""The training loop, as an iterator of reports.
+
+    trainer = Trainer(TrainConfig(time_budget=60), source, classes)
+    for report in trainer:          # StepReport ... ValReport ... DoneReport
+        ...
+    trainer.save("model_dir")       # the best model by validation mIoU
+
+It knows nothing of threads or Qt: another thread may call `stop()` (honoured
+between steps, which are kept short) and `snapshot()` (a CPU copy of the
+current model for live predictions). The learning rate follows a warm-up and
+a cosine decay over the steps or the time budget, whichever ends first.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from segstudio.core.classes import UNLABELLED, LabelClass
+from segstudio.ml.augment import AugmentConfig
+from segstudio.ml.data import SampleSource
+from segstudio.ml.devices import pick_device
+from segstudio.ml.normalization import Normalization
+from segstudio.ml.saved import SavedModel, architecture_dict, load_model, save_model
+from segstudio.ml.step import StepRunner
+from segstudio.ml.train_config import (
+    DoneReport,
+    StepReport,
+    TrainConfig,
+    TrainingError,
+    ValReport,
+)
+from segstudio.ml.trainset import SampleSet
+from segstudio.ml.validation import validate
+
+__all__ = [
+    "DoneReport", "StepReport", "TrainConfig", "Trainer", "TrainingError", "ValReport",
+]
+
+_THROUGHPUT_WINDOW_S = 5.0
+_FINAL_LR_FRACTION = 0.02
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, source: SampleSource, classes: list[LabelClass]):
+        config.check()
+        self.config, self.source, self.classes = config, source, list(classes)
+        if len(self.classes) < 2:
+            raise TrainingError("training needs at least two classes; add another class")
+        self.device = pick_device(config.device)
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.model: torch.nn.Module | None = None
+        self.architecture: dict | None = None
+        self.normalization: Normalization | None = None
+        self.step = 0
+        self.last_val: ValReport | None = None
+        self.best_val: ValReport | None = None
+        self._best_state: dict | None = None
+        self._good_state: dict | None = None
+
+    def stop(self) -> None:
+        """Ask training to end after the current step; safe from any thread."""
+        self._stop.set()
+
+    @property
+    def best_miou(self) -> float | None:
+        return self.best_val.miou if self.best_val else None
+
+    def __iter__(self) -> Iterator[StepReport | ValReport | DoneReport]:
+        return self._run()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _run(self) -> Iterator[StepReport | ValReport | DoneReport]:
+        config, start = self.config, time.monotonic()
+        rng = np.random.default_rng(config.seed)
+        torch.manual_seed(config.seed)
+        init = self._load_init_model()
+        train_set, val_set = self._load_data(init)
+        runner = self._build(init, train_set)
+        augment = AugmentConfig() if config.augment else AugmentConfig.none()
+        last_reload = last_val = last_good = time.monotonic()
+        val_seconds = None  # measured duration of one validation
+        recent: deque[tuple[float, int]] = deque()
+        reason, bad_losses = "stopped", 0
+        while True:
+            now = time.monotonic()
+            elapsed = now - start
+            if self._stop.is_set():
+                reason = "stopped"
+                break
+            if config.steps is not None and self.step >= config.steps:
+                reason = "steps"
+                break
+            if config.time_budget is not None:
+                reserve = (val_seconds or runner.estimate_validation_s(val_set)) if len(
+                    val_set.items
+                ) else 0.0
+                if self.step > 0 and elapsed + reserve >= config.time_budget:
+                    reason = "time"
+                    break
+            if now - last_reload >= config.reload_labels_s:
+                self._reload(train_set, val_set)
+                last_reload = now
+            progress = self._progress(elapsed)
+            lr = _learning_rate(config, progress, self.step)
+            images, masks = train_set.batch(
+                config.batch_size, config.crop_size, rng, self.normalization, augment
+            )
+            if not (masks != UNLABELLED).any():
+                continue  # rare with label-favouring crops; nothing to learn from
+            with self._lock:
+                loss = runner.train_step(images, masks, lr)
+            if loss is None:
+                bad_losses += 1
+                if bad_losses >= 3:
+                    self._restore(self._best_state or self._good_state)
+                    raise TrainingError(
+                        f"the loss became NaN or infinite at step {self.step + 1}; try a lower "
+                        f"learning rate (now {config.lr:g}) or another loss. The last good "
+                        "model is kept"
+                    )
+                continue
+            bad_losses = 0
+            self.step += 1
+            now = time.monotonic()
+            recent.append((now, self.step))
+            while now - recent[0][0] > _THROUGHPUT_WINDOW_S and len(recent) > 2:
+                recent.popleft()
+            if now - last_good >= config.reload_labels_s:
+                self._good_state = self._state_copy()
+                last_good = now
+            yield StepReport(
+                step=self.step, total_steps=config.steps, elapsed_s=now - start,
+                progress=self._progress(now - start), loss=loss, lr=lr,
+                images_per_s=_rate(recent, config.batch_size),
+            )
+            if val_set.items and now - last_val >= config.val_interval_s:
+                val_started = time.monotonic()
+                yield self._validate(runner, val_set, start)
+                last_val = time.monotonic()
+                val_seconds = last_val - val_started
+        if val_set.items and self.step > 0 and (
+            self.last_val is None or self.last_val.step != self.step
+        ):
+            yield self._validate(runner, val_set, start)
+        yield DoneReport(reason, self.step, self.best_miou, time.monotonic() - start)
+
+    def _progress(self, elapsed: float) -> float:
+        parts = []
+        if self.config.steps is not None:
+            parts.append(self.step / self.config.steps)
+        if self.config.time_budget is not None:
+            parts.append(elapsed / self.config.time_budget)
+        return min(1.0, max(parts)) if parts else 0.0
+
+    def _validate(self, runner: StepRunner, val_set: SampleSet, start: float) -> ValReport:
+        with self._lock:
+            summary = validate(runner, val_set, self.normalization, self.classes,
+                               flip=self.config.val_flip)
+        report = ValReport(
+            step=self.step, elapsed_s=time.monotonic() - start, iou=summary["iou"],
+            miou=summary["miou"], dice=summary["dice"],
+            pixel_accuracy=summary["pixel_accuracy"], pq=summary.get("pq"),
+        )
+        self.last_val = report
+        if report.miou is not None and (self.best_miou is None or report.miou > self.best_miou):
+            self.best_val = report
+            self._best_state = self._state_copy()
+        self._good_state = self._best_state or self._state_copy()
+        return report
+
+    # -- setup ------------------------------------------------------------------------------
+
+    def _load_init_model(self) -> SavedModel | None:
+        if self.config.init_model_dir is None:
+            return None
+        init = load_model(self.config.init_model_dir, device="cpu")
+        names = [c.name for c in init.classes]
+        if names != [c.name for c in self.classes]:
+            raise TrainingError(
+                f"{self.config.init_model_dir}: the model was trained for the classes "
+                f"{names}, not {[c.name for c in self.classes]}; continue only with the same "
+                "classes, or train a new model"
+            )
+        return init
+
+    def _load_data(self, init: SavedModel | None) -> tuple[SampleSet, SampleSet]:
+        in_channels = init.in_channels if init else None
+        train_set = SampleSet(len(self.classes), in_channels)
+        train_set.refresh(self.source.train_samples())
+        if not train_set.items:
+            raise TrainingError("no training images: add images with labels")
+        if not train_set.labelled_pixels:
+            raise TrainingError(
+                f"none of the {len(train_set.items)} training image(s) has a labelled pixel "
+                f"(first: {next(iter(train_set.items))}); paint some labels first"
+            )
+        val_set = SampleSet(len(self.classes), train_set.in_channels)
+        val_set.refresh(self.source.val_samples())
+        return train_set, val_set
+
+    def _reload(self, train_set: SampleSet, val_set: SampleSet) -> None:
+        train_set.refresh(self.source.train_samples())
+        val_set.refresh(self.source.val_samples())
+        if not train_set.labelled_pixels:
+            raise TrainingError("the labels were removed from every training image")
+
+    def _build(self, init: SavedModel | None, train_set: SampleSet) -> StepRunner:
+        from segstudio.ml.losses import build_loss
+        from segstudio.ml.models import build_model
+
+        config = self.config
+        if init is not None:
+            model, self.architecture = init.model, dict(init.architecture)
+            self.normalization = init.normalization
+        else:
+            options = config.resolved_model_options()
+            self.architecture = architecture_dict(
+                config.model, len(self.classes), train_set.in_channels, **options
+            )
+            model = build_model(
+                config.model, len(self.classes), in_channels=train_set.in_channels, **options
+            )
+            labelled = train_set.labelled_items()
+            self.normalization = Normalization.fit(
+                [item.image for item in labelled], seed=config.seed
+            )
+        loss = build_loss(config.loss, len(self.classes), class_weights=config.class_weights,
+                          **config.loss_options)
+        self.model = model
+        return StepRunner(model, loss, self.device, config)
+
+    # -- models out -------------------------------------------------------------------------
+
+    def snapshot(self) -> SavedModel | None:
+        """A CPU copy of the current model with its metadata (None before training starts)."""
+        with self._lock:
+            if self.model is None:
+                return None
+            state = self._state_copy()
+        return self._saved_model(state, self.last_val)
+
+    def save(self, folder) -> Path:
+        """Save the best model by validation mIoU (the latest one without validation)."""
+        with self._lock:
+            if self.model is None:
+                raise TrainingError("nothing to save: training has not started")
+            state = self._best_state if self._best_state is not None else self._state_copy()
+        return save_model(self._saved_model(state, self.best_val or self.last_val), folder)
+
+    def _saved_model(self, state: dict, val: ValReport | None) -> SavedModel:
+        from segstudio.ml.models import build_model
+
+        arch = self.architecture
+        model = build_model(arch["name"], arch["num_classes"], in_channels=arch["in_channels"],
+                            **arch["options"])
+        model.load_state_dict(state)
+        metrics = {}
+        if val is not None:
+            metrics = {"step": val.step, "miou": val.miou, "iou": val.iou, "dice": val.dice,
+                       "pixel_accuracy": val.pixel_accuracy, "pq": val.pq}
+        training = {**self.config.to_json(), "steps_done": self.step}
+        return SavedModel(model.eval(), dict(arch), list(self.classes), self.normalization,
+                          training=training, metrics=metrics)
+
+    def _state_copy(self) -> dict:
+        return {
+            name: tensor.detach().to("cpu", copy=True).contiguous()
+            for name, tensor in self.model.state_dict().items()
+        }
+
+    def _restore(self, state: dict | None) -> None:
+        if state is not None:
+            self.model.load_state_dict(state)
+
+
+def _learning_rate(config: TrainConfig, progress: float, step: int) -> float:
+    """Linear warm-up, then cosine decay to a small fraction; constant when unlimited."""
+    if config.steps is None and config.time_budget is None:
+        warm = min(1.0, (step + 1) / 50)
+        return config.lr * warm
+    warmup = config.warmup_fraction
+    if progress < warmup:
+        return config.lr * max(progress / warmup, 0.02)
+    decay = (progress - warmup) / max(1e-9, 1 - warmup)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, decay)))
+    return config.lr * (_FINAL_LR_FRACTION + (1 - _FINAL_LR_FRACTION) * cosine)
+
+
+def _rate(recent: deque[tuple[float, int]], batch_size: int) -> float:
+    if len(recent) < 2:
+        return 0.0
+    (t0, s0), (t1, s1) = recent[0], recent[-1]
+    return (s1 - s0) * batch_size / max(t1 - t0, 1e-9)

@@ -1,0 +1,105 @@
+"""Training settings and the reports the trainer yields."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from segstudio.core.errors import UserError
+
+# Defaults measured on 2 CPU cores with ISBI 2012 (see benchmarks/README.md): a
+# compact U-Net sees many more crops in a short time budget than the classic
+# 64-wide one, and learns more from them.
+DEFAULT_MODEL_OPTIONS: dict[str, dict] = {
+    "unet": {"depth": 4, "base_width": 16},
+}
+
+
+class TrainingError(UserError):
+    """Training cannot go on: no labels, diverging loss, out of memory..."""
+
+
+@dataclass
+class TrainConfig:
+    model: str = "unet"
+    model_options: dict = field(default_factory=dict)  # on top of DEFAULT_MODEL_OPTIONS
+    crop_size: int = 256
+    batch_size: int = 4
+    lr: float = 3e-3  # peak learning rate of AdamW
+    weight_decay: float = 1e-4
+    loss: str = "ce"
+    loss_options: dict = field(default_factory=dict)
+    class_weights: list[float] | None = None
+    augment: bool = True
+    steps: int | None = None  # stop after this many steps...
+    time_budget: float | None = None  # ...or seconds; neither: until stop()
+    device: str = "auto"
+    val_interval_s: float = 30.0
+    val_flip: bool = True  # average with the mirror image when validating
+    seed: int = 0
+    amp: str = "auto"  # "auto", "on" or "off": mixed precision
+    channels_last: str = "auto"  # "auto", "on" or "off"
+    init_model_dir: str | None = None  # continue from a saved model
+    reload_labels_s: float = 10.0
+    warmup_fraction: float = 0.05  # of the steps or time budget; the learning rate then decays
+
+    def __post_init__(self):
+        self.check()
+
+    def check(self) -> None:
+        if self.steps is not None and self.steps < 1:
+            raise UserError(f"steps must be at least 1, got {self.steps}")
+        if self.time_budget is not None and not self.time_budget > 0:
+            raise UserError(f"the time budget must be positive, got {self.time_budget} s")
+        if not 16 <= self.crop_size <= 4096:
+            raise UserError(f"crop size must be 16..4096 pixels, got {self.crop_size}")
+        if not 1 <= self.batch_size <= 1024:
+            raise UserError(f"batch size must be 1..1024, got {self.batch_size}")
+        if not self.lr > 0:
+            raise UserError(f"the learning rate must be positive, got {self.lr}")
+        for name in ("amp", "channels_last"):
+            value = getattr(self, name)
+            if isinstance(value, bool):
+                setattr(self, name, "on" if value else "off")
+            elif value not in ("auto", "on", "off"):
+                raise UserError(f"{name} must be auto, on or off, got {value!r}")
+
+    def resolved_model_options(self) -> dict:
+        return {**DEFAULT_MODEL_OPTIONS.get(self.model, {}), **self.model_options}
+
+    def to_json(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["model_options"] = self.resolved_model_options()
+        if data["init_model_dir"] is not None:
+            data["init_model_dir"] = str(data["init_model_dir"])
+        return data
+
+
+@dataclass(frozen=True)
+class StepReport:
+    step: int
+    total_steps: int | None  # None when training runs on a time budget or until stopped
+    elapsed_s: float
+    progress: float  # 0..1 (0 while training has no limit)
+    loss: float
+    lr: float
+    images_per_s: float  # crops per second, averaged over the last few seconds
+
+
+@dataclass(frozen=True)
+class ValReport:
+    step: int
+    elapsed_s: float
+    iou: dict[str, float | None]  # None: the class is absent from prediction and labels
+    miou: float | None
+    dice: dict[str, float | None]
+    pixel_accuracy: float | None
+    pq: float | None = None  # panoptic quality, each connected region a segment
+
+
+@dataclass(frozen=True)
+class DoneReport:
+    reason: str  # "steps", "time" or "stopped"
+    steps: int
+    best_miou: float | None
+    elapsed_s: float

@@ -1,0 +1,119 @@
+"""The trainer's view of its samples: images and masks in memory, checked, ready for batches.
+
+`refresh(samples)` is called again while training: new samples are loaded,
+removed ones dropped, and a mask the source returns as a new array (its file
+changed) replaces the old one, so freshly painted labels are trained on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from segstudio.core.classes import UNLABELLED
+from segstudio.core.errors import MaskError, UserError
+from segstudio.ml.augment import AugmentConfig, augment_crop, labelled_positions
+from segstudio.ml.data import Sample
+from segstudio.ml.normalization import Normalization
+
+
+@dataclass
+class LoadedSample:
+    name: str
+    image: np.ndarray  # (H, W, C) as stored
+    mask: np.ndarray  # uint8 (H, W)
+    labelled: np.ndarray  # flat indices of labelled pixels
+
+    @property
+    def labelled_count(self) -> int:
+        return int(self.labelled.size)
+
+
+class SampleSet:
+    def __init__(self, num_classes: int, in_channels: int | None = None):
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.items: dict[str, LoadedSample] = {}
+        self._samples: dict[str, Sample] = {}
+
+    def refresh(self, samples: list[Sample]) -> bool:
+        """Bring the set up to date with `samples`; True when anything changed."""
+        changed = False
+        wanted = {sample.name: sample for sample in samples}
+        for name in list(self.items):
+            if name not in wanted:
+                del self.items[name]
+                changed = True
+        for name, sample in wanted.items():
+            item = self.items.get(name)
+            if item is None or self._samples.get(name) is not sample:
+                self.items[name] = self._load(sample)
+                self._samples[name] = sample
+                changed = True
+                continue
+            mask = sample.load_mask()
+            if mask is not item.mask:
+                self._check_mask(sample, mask, item.image)
+                item.mask, item.labelled = mask, labelled_positions(mask)
+                changed = True
+        return changed
+
+    def labelled_items(self) -> list[LoadedSample]:
+        return [item for item in self.items.values() if item.labelled_count]
+
+    @property
+    def labelled_pixels(self) -> int:
+        return sum(item.labelled_count for item in self.items.values())
+
+    def batch(
+        self,
+        batch_size: int,
+        crop_size: int,
+        rng: np.random.Generator,
+        normalization: Normalization,
+        augment: AugmentConfig,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Random crops from images that have labels, stacked as (N, C, S, S) and (N, S, S)."""
+        items = self.labelled_items()
+        picks = rng.integers(len(items), size=batch_size)
+        images, masks = [], []
+        for index in picks:
+            item = items[int(index)]
+            image, mask = augment_crop(
+                item.image, item.mask, crop_size, rng, augment, item.labelled,
+                normalize=normalization.apply,
+            )
+            images.append(image)
+            masks.append(mask)
+        return torch.from_numpy(np.stack(images)), torch.from_numpy(np.stack(masks)).long()
+
+    def _load(self, sample: Sample) -> LoadedSample:
+        image = sample.load_image()
+        if image.ndim == 2:
+            image = image[:, :, None]
+        if self.in_channels is None:
+            self.in_channels = image.shape[2]
+        elif image.shape[2] != self.in_channels:
+            raise UserError(
+                f"{sample.name}: the image has {image.shape[2]} channel(s), the others (or the "
+                f"model) {self.in_channels}; all images must have the same number of channels"
+            )
+        mask = sample.load_mask()
+        self._check_mask(sample, mask, image)
+        return LoadedSample(sample.name, image, mask, labelled_positions(mask))
+
+    def _check_mask(self, sample: Sample, mask: np.ndarray, image: np.ndarray) -> None:
+        where = sample.mask_path or sample.name
+        if mask.shape != image.shape[:2] or mask.dtype != np.uint8:
+            raise MaskError(
+                f"{where}: the mask is {mask.dtype} of shape {mask.shape}, expected uint8 "
+                f"{image.shape[:2]} like its image"
+            )
+        bad = np.unique(mask[(mask >= self.num_classes) & (mask != UNLABELLED)])
+        if bad.size:
+            raise MaskError(
+                f"{where}: values {bad[:8].tolist()} are not class indices "
+                f"0..{self.num_classes - 1} or {UNLABELLED} (unlabelled)"
+            )
