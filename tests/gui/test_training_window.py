@@ -296,3 +296,15 @@ def test_switching_images_fast_predicts_only_the_newest(qtbot, isbi_project):
     assert first.id in live._cache
     window.show_entry(first)
     assert live.shown[0] == first.id and window.canvas.prediction_layer.indices is not None
+
+
+@needs_engine
+def test_a_diverging_training_is_reported(qtbot, isbi_project):
+    window = open_window(qtbot, isbi_project.root)
+    training = window.training
+    training.config_overrides["lr"] = 1e30  # the loss turns NaN within a few steps
+    with qtbot.waitSignal(training.trainingFailed, timeout=60_000) as failed:
+        click(qtbot, training.panel.train_button)
+    assert "nan" in failed.args[0].lower()
+    assert window.errors[-1][0] == "Training failed"
+    assert not training.running and training.panel.train_button.isEnabled()
