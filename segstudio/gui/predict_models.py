@@ -83,51 +83,11 @@ def import_training_modules(progress, should_stop) -> None:
 
 
 def training_source(project) -> HoldOutSource:
-    """What a training started from the window reads: the engine's ProjectSource (or,
-    in an engine without one, ProjectLabels), holding images out when there is no
-    'val' split."""
-    from segstudio.ml import data
+    """What a training started from the window reads: the engine's ProjectSource (label
+    files re-read when they change), holding images out when there is no 'val' split."""
+    from segstudio.ml.data import ProjectSource
 
-    source_class = getattr(data, "ProjectSource", ProjectLabels)
-    return HoldOutSource(source_class(project))
-
-
-class ProjectLabels:
-    """The project's labelled images as training samples, by split.
-
-    Label files are re-read when they change on disk (CachedFile), so labels the
-    window autosaves reach a running training. Each entry keeps one Sample object,
-    by which the trainer recognises it from one reload to the next.
-    """
-
-    def __init__(self, project):
-        self.project = project
-        self._samples: dict[str, object] = {}
-
-    def train_samples(self) -> list:
-        return self._labelled("train")
-
-    def val_samples(self) -> list:
-        return self._labelled("val")
-
-    def _labelled(self, split: str) -> list:
-        project = self.project
-        entries = [e for e in list(project.images)
-                   if e.split == split and e.exists and project.has_labels(e)]
-        return [self._sample(entry) for entry in entries]
-
-    def _sample(self, entry):
-        from segstudio.core.images import load_image
-        from segstudio.ml.data import CachedFile, Sample
-
-        sample = self._samples.get(entry.id)
-        if sample is None:
-            project, label_path = self.project, self.project.label_path(entry)
-            sample = Sample(entry.name, CachedFile(entry.path, load_image),
-                            CachedFile(label_path, lambda _path: project.load_labels(entry)),
-                            label_path)
-            self._samples[entry.id] = sample
-        return sample
+    return HoldOutSource(ProjectSource(project))
 
 
 HOLD_OUT_ONE_IN = 5  # without a 'val' split, about one labelled image in five validates

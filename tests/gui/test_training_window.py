@@ -24,14 +24,6 @@ from segstudio.core.images import load_image  # noqa: E402
 from segstudio.core.project import Project  # noqa: E402
 from tests.gui.window_helpers import drag  # noqa: E402
 
-try:  # until the engine's trainer lands, the training tests are skipped
-    from segstudio.ml.train import Trainer  # noqa: F401
-
-    ENGINE = True
-except ImportError:
-    ENGINE = False
-needs_engine = pytest.mark.skipif(not ENGINE, reason="segstudio.ml.train missing")
-
 # A fast configuration: a tiny U-Net on small crops, validating often.
 FAST_SETTINGS = {"model": "unet", "crop_size": 64, "batch_size": 2, "lr": 0.003,
                  "loss": "ce", "augment": True, "limit": "time", "time_budget": 60,
@@ -86,7 +78,6 @@ def show_image(qtbot, window, stem: str):
     return entry
 
 
-@needs_engine
 def test_train_watch_stop_accept_export(qtbot, isbi_project, tmp_path):
     window = open_window(qtbot, isbi_project.root)
     training = window.training
@@ -162,7 +153,6 @@ def test_train_watch_stop_accept_export(qtbot, isbi_project, tmp_path):
     assert not window.errors, window.errors
 
 
-@needs_engine
 def test_reopening_the_project_loads_the_latest_model(qtbot, isbi_project):
     window = open_window(qtbot, isbi_project.root)
     training = window.training
@@ -188,7 +178,6 @@ def test_reopening_the_project_loads_the_latest_model(qtbot, isbi_project):
     reopened.close()
 
 
-@needs_engine
 def test_without_a_val_split_images_are_held_out_and_named(qtbot, isbi_project):
     for entry in isbi_project.images:
         isbi_project.set_split(entry, "train")
@@ -204,7 +193,6 @@ def test_without_a_val_split_images_are_held_out_and_named(qtbot, isbi_project):
     assert len(held_out) == 1 and held_out[0] in note
 
 
-@needs_engine
 def test_close_while_training_stops_the_worker_cleanly(qtbot, isbi_project):
     window = open_window(qtbot, isbi_project.root)
     training = window.training
@@ -220,7 +208,6 @@ def test_close_while_training_stops_the_worker_cleanly(qtbot, isbi_project):
     assert list((isbi_project.root / "models").glob("*/model.json"))
 
 
-@needs_engine
 def test_opening_another_project_while_training(qtbot, isbi_project, tmp_path, isbi_dir):
     window = open_window(qtbot, isbi_project.root)
     training = window.training
@@ -240,7 +227,6 @@ def test_opening_another_project_while_training(qtbot, isbi_project, tmp_path, i
     assert training.metrics.iou_table.rowCount() == 4  # three classes and the mean
 
 
-@needs_engine
 def test_training_errors_show_as_messages_and_the_window_keeps_working(qtbot, tmp_path,
                                                                         isbi_dir):
     project = Project.create(tmp_path / "no-labels", [isbi_dir / "images" / "00.png"],
@@ -298,7 +284,6 @@ def test_switching_images_fast_predicts_only_the_newest(qtbot, isbi_project):
     assert live.shown[0] == first.id and window.canvas.prediction_layer.indices is not None
 
 
-@needs_engine
 def test_a_diverging_training_is_reported(qtbot, isbi_project):
     window = open_window(qtbot, isbi_project.root)
     training = window.training
