@@ -17,7 +17,10 @@ from torch import nn
 
 from segstudio.core.classes import MAX_CLASSES
 from segstudio.core.errors import UserError
-from segstudio.ml.models.options import check_choice, check_int
+from segstudio.ml.models.backbones import RESNETS
+from segstudio.ml.models.deeplab import ATROUS_RATES, DeepLab
+from segstudio.ml.models.fcn import FCN8s
+from segstudio.ml.models.options import check_choice, check_int, check_optional_path
 from segstudio.ml.models.unet import UPSAMPLING, UNet
 
 MAX_IN_CHANNELS = 1024
@@ -34,8 +37,43 @@ def _unet(num_classes: int, in_channels: int, depth: int = 4, base_width: int = 
     )
 
 
+def _fcn(num_classes: int, in_channels: int, base_width: int = 32) -> nn.Module:
+    return FCN8s(num_classes, in_channels, base_width=check_int("base_width", base_width, 1, 256))
+
+
+def _deeplab(num_classes: int, in_channels: int, plus: bool, backbone: str, output_stride: int,
+             base_width: int, pretrained: str | None) -> nn.Module:
+    return DeepLab(
+        num_classes,
+        in_channels,
+        backbone=check_choice("backbone", backbone, list(RESNETS)),
+        output_stride=check_choice("output_stride", output_stride, list(ATROUS_RATES)),
+        base_width=check_int("base_width", base_width, 1, 256),
+        pretrained=check_optional_path("pretrained", pretrained),
+        plus=plus,
+    )
+
+
+# base_width is the width of the first ResNet stage: pretrained torchvision weights need 64.
+def _deeplabv3(num_classes: int, in_channels: int, backbone: str = "resnet18",
+               output_stride: int = 16, base_width: int = 64,
+               pretrained: str | None = None) -> nn.Module:
+    return _deeplab(num_classes, in_channels, False, backbone, output_stride, base_width,
+                    pretrained)
+
+
+def _deeplabv3plus(num_classes: int, in_channels: int, backbone: str = "resnet18",
+                   output_stride: int = 16, base_width: int = 64,
+                   pretrained: str | None = None) -> nn.Module:
+    return _deeplab(num_classes, in_channels, True, backbone, output_stride, base_width,
+                    pretrained)
+
+
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "unet": _unet,
+    "fcn": _fcn,
+    "deeplabv3": _deeplabv3,
+    "deeplabv3plus": _deeplabv3plus,
 }
 
 
