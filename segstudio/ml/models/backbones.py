@@ -146,8 +146,11 @@ def load_pretrained(backbone: ResNet, path: str | os.PathLike) -> None:
         problems = [f"{label}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}"
                     for label, keys in (("missing", missing), ("unexpected", unexpected),
                                         ("wrong shape", mismatched)) if keys]
+        hint = ""
+        if conv1 is not None and conv1.ndim == 4 and conv1.shape[0] != backbone.conv1.out_channels:
+            hint = f"; these weights need base_width={conv1.shape[0]}"
         raise UserError(f"{path}: not a {backbone.name} state dict that fits this backbone "
-                        f"({'; '.join(problems)})")
+                        f"({'; '.join(problems)}{hint})")
     backbone.load_state_dict(state)
 
 
