@@ -148,6 +148,7 @@ class LivePredictor(QObject):
         def predict():
             from segstudio.ml.predict import predict_image
 
+            _prefer_channels_last(model.model)
             return predict_image(model, load_image(), return_confidence=True)
 
         self.worker.request(key, predict, urgent=urgent)
@@ -218,6 +219,16 @@ class LivePredictor(QObject):
         if key[1] == self.generation and self._failed_generation != self.generation:
             self._failed_generation = self.generation  # one message per model, not per image
             self.window.show_error("Prediction failed", message)
+
+
+def _prefer_channels_last(module) -> None:
+    """Once per model, on the worker thread: convolutions on the CPU run some 20% faster
+    with channels-last weights (measured with benchmarks/gui_responsiveness.py)."""
+    if not getattr(module, "_segstudio_channels_last", False):
+        import torch
+
+        module.to(memory_format=torch.channels_last)
+        module._segstudio_channels_last = True
 
 
 def _entry_key(entry) -> str:
