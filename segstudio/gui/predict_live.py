@@ -100,6 +100,7 @@ class LivePredictor(QObject):
         cached = self._cache.get(_entry_key(entry))
         if cached is not None and cached.generation == self.generation:
             self._display(_entry_key(entry), cached)
+            self._prefetch_neighbours()  # keep one image ahead while browsing
             return
         image = self.window.current_image()
         if image is not None:

@@ -110,3 +110,17 @@ def test_uncertainty_overlay_and_prediction_controls(qtbot, window):
     training.show_prediction_action.trigger()  # Model > Show prediction
     assert not canvas.prediction_layer.isVisible()
     assert not training.prediction_panel.show_check.isChecked()
+
+
+def test_the_next_image_is_predicted_ahead(qtbot, window):
+    live, entries = window.training.live, list(window.project.images)
+    assert window.current_entry is entries[0]
+    qtbot.waitUntil(lambda: entries[1].id in live._cache, timeout=30_000)
+    dropped = live.worker.dropped
+    window.show_entry(entries[1])
+    # Shown at once from the prediction made ahead; nothing new to compute.
+    assert live.shown[0] == entries[1].id
+    assert window.canvas.prediction_layer.indices is not None
+    assert live.worker.dropped == dropped
+    # Browsing on keeps one image ahead.
+    qtbot.waitUntil(lambda: entries[2].id in live._cache, timeout=30_000)
