@@ -26,8 +26,9 @@ def add_parser(subparsers) -> None:
                         help="folder of label masks, named like their images")
     add_mask_options(parser)
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
-    parser.add_argument("--no-flip", action="store_true",
-                        help="do not average with the mirrored image's prediction")
+    parser.add_argument("--flip", action="store_true",
+                        help="average with the mirrored image's prediction (slower; as "
+                        "`segstudio predict` does not, off by default)")
     parser.add_argument("--json", action="store_true",
                         help="print the figures as one JSON object on the last line")
     parser.set_defaults(func=run)
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.flush()
 
     figures = score(saved.model, pairs(), saved.normalization, saved.classes,
-                    flip=not args.no_flip, progress=progress)
+                    flip=args.flip, progress=progress)
     if tty:
         sys.stderr.write("\n")
     seconds = time.monotonic() - started

@@ -86,6 +86,7 @@ class Trainer:
         init = self._load_init_model()
         train_set, val_set = self._load_data(init)
         runner = self._build(init, train_set)
+        self._good_state = self._state_copy()
         augment = AugmentConfig() if config.augment else AugmentConfig.none()
         last_reload = last_val = last_good = time.monotonic()
         val_seconds = None  # measured duration of one validation
@@ -120,6 +121,9 @@ class Trainer:
             with self._lock:
                 loss = runner.train_step(images, masks, lr)
             if loss is None:
+                # The step was skipped, but the forward pass may have spoilt BatchNorm's
+                # running statistics: back to the last good state.
+                self._restore(self._good_state)
                 bad_losses += 1
                 if bad_losses >= 3:
                     self._restore(self._best_state or self._good_state)

@@ -1,0 +1,225 @@
+import threading
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from segstudio.core.classes import default_classes
+from segstudio.core.errors import UserError
+from segstudio.core.images import load_image
+from segstudio.core.masks import read_mask_values
+from segstudio.ml.data import Sample
+from segstudio.ml.saved import load_model
+from segstudio.ml.train import (
+    DoneReport,
+    StepReport,
+    TrainConfig,
+    Trainer,
+    TrainingError,
+    ValReport,
+)
+
+CLASSES = default_classes(["membrane", "cell"])
+# A small, fast model for the tests: the defaults are tuned for real budgets.
+TINY = {"depth": 3, "base_width": 4}
+
+
+class ListSource:
+    def __init__(self, train: list[Sample], val: list[Sample] = ()):
+        self.train, self.val = list(train), list(val)
+
+    def train_samples(self):
+        return list(self.train)
+
+    def val_samples(self):
+        return list(self.val)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One thread: on a busy machine, intra-op threads waiting for each other make the
+    tiny steps of these tests tens of times slower; on a quiet one it costs little."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _isbi_samples(isbi_dir, numbers, crop=None):
+    samples = []
+    for n in numbers:
+        image = load_image(isbi_dir / "images" / f"{n:02d}.png")
+        mask = (read_mask_values(isbi_dir / "masks" / f"{n:02d}.png") // 255).astype(np.uint8)
+        if crop:
+            image, mask = image[:crop, :crop], mask[:crop, :crop]
+        samples.append(Sample(f"{n:02d}", lambda i=image: i, lambda m=mask: m))
+    return samples
+
+
+def _run(trainer):
+    reports = list(trainer)
+    assert isinstance(reports[-1], DoneReport)
+    return reports
+
+
+@pytest.mark.slow
+def test_short_training_on_isbi_beats_chance_on_held_out_slices(isbi_dir, tmp_path):
+    source = ListSource(_isbi_samples(isbi_dir, range(8)), _isbi_samples(isbi_dir, [20, 25]))
+    config = TrainConfig(model_options={"depth": 3, "base_width": 8}, crop_size=128,
+                         batch_size=4, steps=60, lr=5e-3, val_interval_s=1e9, seed=1)
+    trainer = Trainer(config, source, CLASSES)
+    reports = _run(trainer)
+    steps = [r for r in reports if isinstance(r, StepReport)]
+    vals = [r for r in reports if isinstance(r, ValReport)]
+    assert [r.step for r in steps] == list(range(1, 61))
+    assert steps[-1].progress == 1.0 and steps[-1].total_steps == 60
+    assert np.mean([r.loss for r in steps[-10:]]) < np.mean([r.loss for r in steps[:5]])
+    # Always predicting "cell" scores mIoU ~0.39; a model that learnt does much better.
+    assert len(vals) == 1 and vals[0].miou > 0.55
+    assert vals[0].iou["membrane"] > 0.3 and set(vals[0].iou) == {"membrane", "cell"}
+    done = reports[-1]
+    assert done.reason == "steps" and done.steps == 60 and done.best_miou == vals[0].miou
+    # The saved model predicts as well as the trainer reported.
+    trainer.save(tmp_path / "model")
+    saved = load_model(tmp_path / "model")
+    assert saved.metrics["miou"] == pytest.approx(vals[0].miou)
+    assert saved.architecture["options"] == {"depth": 3, "base_width": 8}
+    assert saved.normalization == trainer.normalization
+
+
+def _small_source(isbi_dir, count=2):
+    return ListSource(_isbi_samples(isbi_dir, range(count), crop=96))
+
+
+def test_stop_from_another_thread_is_honoured_within_a_second(isbi_dir):
+    config = TrainConfig(model_options=TINY, crop_size=64, batch_size=2)  # no limit
+    trainer = Trainer(config, _small_source(isbi_dir), CLASSES)
+    stopped_at = []
+
+    def stop_soon():
+        time.sleep(0.5)
+        stopped_at.append(time.monotonic())
+        trainer.stop()
+
+    thread = threading.Thread(target=stop_soon)
+    reports = []
+    for report in trainer:
+        reports.append(report)
+        if len(reports) == 1:
+            thread.start()  # once training runs
+    ended = time.monotonic()
+    thread.join()
+    assert reports[-1].reason == "stopped" and reports[-1].steps >= 1
+    assert ended - stopped_at[0] < 1.0
+    assert all(r.total_steps is None and r.progress == 0 for r in reports[:-1])
+
+
+def test_time_budget_is_honoured(isbi_dir):
+    config = TrainConfig(model_options=TINY, crop_size=64, batch_size=2, time_budget=2.0)
+    started = time.monotonic()
+    reports = _run(Trainer(config, _small_source(isbi_dir), CLASSES))
+    assert reports[-1].reason == "time"
+    assert 2.0 <= time.monotonic() - started < 3.5
+    lrs = [r.lr for r in reports if isinstance(r, StepReport)]
+    assert max(lrs) > 5 * lrs[-1]  # warm-up then decay over the budget
+
+
+def test_continue_from_a_saved_model(isbi_dir, tmp_path):
+    source = _small_source(isbi_dir)
+    config = TrainConfig(model_options=TINY, crop_size=64, batch_size=4, steps=25, lr=1e-2)
+    first = Trainer(config, source, CLASSES)
+    first_losses = [r.loss for r in first if isinstance(r, StepReport)]
+    first.save(tmp_path / "first")
+    snapshot = first.snapshot()
+    assert next(snapshot.model.parameters()).device.type == "cpu"
+
+    again = Trainer(TrainConfig(crop_size=64, batch_size=4, steps=3, lr=1e-4, seed=3,
+                                init_model_dir=tmp_path / "first"), source, CLASSES)
+    again_losses = [r.loss for r in again if isinstance(r, StepReport)]
+    assert np.mean(again_losses) < np.mean(first_losses[:3])
+    assert again.architecture == load_model(tmp_path / "first").architecture
+
+    with pytest.raises(TrainingError, match=r"first.*classes.*same classes"):
+        list(Trainer(TrainConfig(steps=1, init_model_dir=tmp_path / "first"), source,
+                     default_classes(["a", "b", "c"])))
+
+
+def test_snapshot_is_a_copy_usable_while_training_goes_on(isbi_dir):
+    trainer = Trainer(TrainConfig(model_options=TINY, crop_size=64, steps=4), _small_source(
+        isbi_dir), CLASSES)
+    assert trainer.snapshot() is None
+    iterator = iter(trainer)
+    next(iterator)
+    snap = trainer.snapshot()
+    before = {k: v.clone() for k, v in snap.model.state_dict().items()}
+    list(iterator)
+    after = snap.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert [c.name for c in snap.classes] == ["membrane", "cell"]
+    assert not snap.model.training
+
+
+def test_labels_painted_while_training_are_picked_up(isbi_dir):
+    image = load_image(isbi_dir / "images" / "00.png")[:64, :64]
+    masks = {"now": np.full((64, 64), 255, np.uint8)}
+    masks["now"][:8, :8] = 0
+    masks["now"][-8:, -8:] = 1
+    sample = Sample("00", lambda: image, lambda: masks["now"])
+    config = TrainConfig(model_options=TINY, crop_size=32, batch_size=2, reload_labels_s=0.0,
+                         steps=4)
+    trainer = Trainer(config, ListSource([sample]), CLASSES)
+    iterator = iter(trainer)
+    next(iterator)
+    painted = masks["now"].copy()
+    painted[20:40] = 1
+    masks["now"] = painted
+    list(iterator)
+    assert trainer.step == 4  # trained on with the new mask (checked by the reload)
+
+
+def test_user_errors(isbi_dir):
+    image = np.zeros((32, 32, 1), np.uint8)
+    empty = Sample("blank", lambda: image, lambda: np.full((32, 32), 255, np.uint8))
+    with pytest.raises(TrainingError, match="labelled pixel.*paint some labels"):
+        list(Trainer(TrainConfig(steps=1), ListSource([empty]), CLASSES))
+    with pytest.raises(TrainingError, match="no training images"):
+        list(Trainer(TrainConfig(steps=1), ListSource([]), CLASSES))
+    with pytest.raises(TrainingError, match="two classes"):
+        Trainer(TrainConfig(steps=1), ListSource([empty]), CLASSES[:1])
+    wrong = Sample("wrong", lambda: image, lambda: np.full((32, 32), 7, np.uint8))
+    with pytest.raises(UserError, match=r"wrong.*\[7\]"):
+        list(Trainer(TrainConfig(steps=1), ListSource([wrong]), CLASSES))
+    small = Sample("small", lambda: image, lambda: np.zeros((16, 32), np.uint8))
+    with pytest.raises(UserError, match="small.*shape"):
+        list(Trainer(TrainConfig(steps=1), ListSource([small]), CLASSES))
+    with pytest.raises(UserError, match="time budget"):
+        TrainConfig(time_budget=0)
+    with pytest.raises(UserError, match="unknown model"):
+        list(Trainer(TrainConfig(model="nope", steps=1), _small_source(isbi_dir), CLASSES))
+
+
+def test_a_diverging_loss_stops_training_and_keeps_the_last_good_model(isbi_dir):
+    image = np.full((48, 48, 1), np.nan, np.float32)  # a float image full of NaN
+    image[0, :2, 0] = (0, 1)
+    bad = Sample("nan", lambda: image, lambda: np.zeros((48, 48), np.uint8))
+    trainer = Trainer(TrainConfig(model_options=TINY, crop_size=32, steps=5,
+                                  augment=False), ListSource([bad]), CLASSES)
+    with pytest.raises(TrainingError, match="NaN or infinite.*learning rate"):
+        list(trainer)
+    saved = trainer.snapshot()
+    assert all(torch.isfinite(v).all() for v in saved.model.state_dict().values()
+               if v.is_floating_point())
+
+
+def test_out_of_memory_becomes_a_training_error(isbi_dir, monkeypatch):
+    from segstudio.ml import step
+
+    def no_memory(self, images, masks):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(step.StepRunner, "_step", no_memory)
+    trainer = Trainer(TrainConfig(model_options=TINY, crop_size=32, steps=2),
+                      _small_source(isbi_dir), CLASSES)
+    with pytest.raises(TrainingError, match="out of memory.*batch size"):
+        list(trainer)
