@@ -8,6 +8,7 @@ import zlib
 from pathlib import Path
 
 from segstudio.core.classes import UNLABELLED
+from segstudio.gui.workers import TaskWorker, start_worker
 
 # Training shares the CPU with the GUI thread and the prediction worker: leaving
 # one core to them keeps painting smooth (see benchmarks/gui_responsiveness.py).
@@ -75,8 +76,29 @@ def device_status() -> dict[str, str | None]:
     }
 
 
+_warmed_up = False  # the heavy torch imports happen once per process
+
+
+def warm_up_torch_once() -> tuple[object, object]:
+    """Import what the first training step needs, in the background; (thread, worker),
+    or (None, None) when done before.
+
+    torch's optimizers import ~800 modules (torch._dynamo, sympy...) on first use,
+    holding the GIL for up to a few hundred milliseconds at a time: done while the
+    user paints during a training, that would freeze the window (measured with
+    benchmarks/gui_responsiveness.py). Done soon after the window opens, it happens
+    once, before any training.
+    """
+    global _warmed_up
+    if _warmed_up:
+        return None, None
+    _warmed_up = True
+    worker = TaskWorker(import_training_modules)
+    return start_worker(worker, "segstudio-warm-up"), worker
+
+
 def import_training_modules(progress, should_stop) -> None:
-    """Make torch's optimizers import what they import on first use (see the controller)."""
+    """Make torch's optimizers import what they import on first use."""
     import torch
 
     torch.optim.AdamW([torch.zeros(1, requires_grad=True)])

@@ -32,7 +32,6 @@ from segstudio.gui.predict_models import (
     default_settings,
     device_status,
     held_out_note,
-    import_training_modules,
     latest_model_dir,
     loss_names,
     model_names,
@@ -40,9 +39,9 @@ from segstudio.gui.predict_models import (
     training_threads,
     unique_folder,
     validation_note,
+    warm_up_torch_once,
 )
 from segstudio.gui.workers import (
-    TaskWorker,
     TrainingWorker,
     describe_error,
     start_worker,
@@ -52,7 +51,6 @@ from segstudio.gui.workers import (
 SETTINGS_KEY = "training"
 SHUTDOWN_WAIT_MS = 30_000
 WARM_UP_DELAY_MS = 1000
-_warmed_up = False  # the heavy torch imports happen once per process
 
 
 def attach_training(window) -> TrainingController:
@@ -79,6 +77,7 @@ class TrainingController(QObject):
         self._closing = False
         self.start_note = ""
         self.source: HoldOutSource | None = None  # what the running training reads
+        self._project = None  # the project the panels show, whose settings they hold
         # TrainConfig fields the panel does not show (model_options, val_interval_s, seed...).
         self.config_overrides: dict = {}
 
@@ -111,21 +110,8 @@ class TrainingController(QObject):
         QTimer.singleShot(WARM_UP_DELAY_MS, self._warm_up)
 
     def _warm_up(self) -> None:
-        """Import what the first training step needs, in the background, soon after start.
-
-        torch's optimizers import ~800 modules (torch._dynamo, sympy...) on first use,
-        holding the GIL for up to a few hundred milliseconds at a time: done while the
-        user starts painting a training, that would freeze the window (measured with
-        benchmarks/gui_responsiveness.py). Done here, it happens once, before training.
-        """
-        global _warmed_up
-        if _warmed_up or self._closing:
-            return
-        _warmed_up = True
-        self.warm_up_worker = TaskWorker(import_training_modules)
-        self.warm_up_thread = start_worker(self.warm_up_worker, "segstudio-warm-up")
-
-    # --- state --------------------------------------------------------------------
+        if not self._closing:
+            self.warm_up_thread, self.warm_up_worker = warm_up_torch_once()
 
     @property
     def running(self) -> bool:
@@ -208,8 +194,9 @@ class TrainingController(QObject):
             self.panel.show_progress(None, "Stopping…")
 
     def shutdown(self) -> None:
-        """The window closes: stop and wait for every worker thread."""
+        """The window closes: keep the settings, stop and wait for every worker thread."""
         self._closing = True
+        self._keep_settings()
         if self.worker is not None:
             stop_thread(self.thread, self.worker, SHUTDOWN_WAIT_MS)
         self.live.shutdown()
@@ -323,6 +310,8 @@ class TrainingController(QObject):
     # --- project and models ------------------------------------------------------
 
     def project_changed(self, project) -> None:
+        self._keep_settings()  # into the project being closed
+        self._project = project
         if self.running:  # its model is saved into the project it was started for
             stop_thread(self.thread, self.worker, SHUTDOWN_WAIT_MS)
             self.thread = self.worker = None  # its queued reports are ignored
@@ -384,3 +373,13 @@ class TrainingController(QObject):
 
     def _save_settings(self, project, settings: dict) -> None:
         project.set_setting(SETTINGS_KEY, dict(settings))
+
+    def _keep_settings(self) -> None:
+        """Store changed settings in the project shown until now, quietly: it is closing."""
+        project, settings = self._project, self.panel.settings()
+        if project is None or (project.settings or {}).get(SETTINGS_KEY) == settings:
+            return
+        try:
+            self._save_settings(project, settings)
+        except (UserError, OSError):
+            pass  # a read-only project keeps its old settings

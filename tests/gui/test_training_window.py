@@ -162,9 +162,12 @@ def test_reopening_the_project_loads_the_latest_model(qtbot, isbi_project):
     assert finished.args[0].steps == 8
     saved_dir = training.model_dir
     assert saved_dir is not None and saved_dir.parent == isbi_project.root / "models"
+
+    window.training.panel.batch_spin.setValue(3)  # changed, not trained with: kept on close
     window.close()
 
     reopened = open_window(qtbot, isbi_project.root)
+    assert reopened.training.panel.settings()["batch_size"] == 3
     assert reopened.training.model_dir == saved_dir
     assert reopened.training.live.model is not None
     assert reopened.training.panel.settings()["steps"] == 8  # persisted in project.json
