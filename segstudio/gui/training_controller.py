@@ -78,6 +78,7 @@ class TrainingController(QObject):
         self.start_note = ""
         self.source: HoldOutSource | None = None  # what the running training reads
         self._project = None  # the project the panels show, whose settings they hold
+        self._shown_settings: dict | None = None  # as loaded or last saved
         # TrainConfig fields the panel does not show (model_options, val_interval_s, seed...).
         self.config_overrides: dict = {}
 
@@ -322,6 +323,7 @@ class TrainingController(QObject):
             self.metrics.reset([])
             return
         self.panel.set_settings((project.settings or {}).get(SETTINGS_KEY, {}))
+        self._shown_settings = self.panel.settings()
         self.metrics.reset(list(project.classes))
         folder = latest_model_dir(Path(project.models_dir))
         if folder is None:
@@ -373,11 +375,12 @@ class TrainingController(QObject):
 
     def _save_settings(self, project, settings: dict) -> None:
         project.set_setting(SETTINGS_KEY, dict(settings))
+        self._shown_settings = dict(settings)
 
     def _keep_settings(self) -> None:
         """Store changed settings in the project shown until now, quietly: it is closing."""
         project, settings = self._project, self.panel.settings()
-        if project is None or (project.settings or {}).get(SETTINGS_KEY) == settings:
+        if project is None or settings == self._shown_settings:
             return
         try:
             self._save_settings(project, settings)

@@ -124,3 +124,9 @@ def test_the_next_image_is_predicted_ahead(qtbot, window):
     assert live.worker.dropped == dropped
     # Browsing on keeps one image ahead.
     qtbot.waitUntil(lambda: entries[2].id in live._cache, timeout=30_000)
+
+
+def test_closing_without_touching_the_settings_writes_none(qtbot, window):
+    project_file = window.project.root / "project.json"
+    window.close()
+    assert "training" not in json.loads(project_file.read_text())["settings"]
