@@ -1,0 +1,91 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from segstudio.cli import main
+from segstudio.core.classes import default_classes
+from segstudio.ml.data import FolderSource
+from segstudio.ml.train import TrainConfig, Trainer
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def trained(isbi_dir, tmp_path_factory):
+    """A model trained briefly on ISBI 00-03, and two held-out slices to score it on."""
+    root = tmp_path_factory.mktemp("eval")
+    for split, numbers in {"train": range(4), "test": (20, 21)}.items():
+        for kind in ("images", "masks"):
+            (root / split / kind).mkdir(parents=True)
+            for n in numbers:
+                (root / split / kind / f"{n:02d}.png").symlink_to(isbi_dir / kind / f"{n:02d}.png")
+    source = FolderSource(root / "train" / "images", root / "train" / "masks",
+                          mask_values="membrane=0,cell=255")
+    config = TrainConfig(model_options={"depth": 3, "base_width": 4}, crop_size=64,
+                         batch_size=2, steps=20, lr=1e-2)
+    trainer = Trainer(config, source, source.classes)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # module fixtures run before the function-scoped one above
+    try:
+        list(trainer)
+    finally:
+        torch.set_num_threads(threads)
+    trainer.save(root / "model")
+    return root
+
+
+def _args(root, *extra):
+    return ["evaluate", "--model", str(root / "model"), "--images", str(root / "test" / "images"),
+            "--masks", str(root / "test" / "masks"), *extra]
+
+
+def test_evaluate_prints_figures_as_json(trained, capsys):
+    assert main(_args(trained, "--mask-values", "0,255", "--json")) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    figures = json.loads(out[-1])
+    assert set(figures) >= {"miou", "iou", "dice", "pixel_accuracy", "pq", "seconds"}
+    assert set(figures["iou"]) == {"membrane", "cell"}  # the model's class names
+    assert 0 < figures["miou"] <= 1 and figures["images"] == 2
+    assert figures["pq"] is None or 0 <= figures["pq"] <= 1
+    assert any("membrane" in line and "IoU" in line for line in out)
+    # Flip averaging scores about the same.
+    assert main(_args(trained, "--mask-values", "0,255", "--json", "--flip")) == 0
+    flipped = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert abs(flipped["miou"] - figures["miou"]) < 0.1
+
+
+def test_masks_with_values_that_are_not_classes_exit_2(trained, capsys):
+    # Without --mask-values the ISBI masks hold 255 (unlabelled) and 0 only: valid indices.
+    assert main(_args(trained, "--json")) == 0
+    capsys.readouterr()
+    assert main(_args(trained, "--mask-values", "0,128,255")) == 2
+    assert "3 classes" in capsys.readouterr().err
+    assert main(_args(trained, "--mask-values", "1,2")) == 2
+    err = capsys.readouterr().err
+    assert "20.png" in err and "[0]" in err
+
+
+def test_classes_file_with_other_class_count(trained, tmp_path, capsys):
+    classes = tmp_path / "classes.json"
+    classes.write_text(json.dumps([c.name for c in default_classes(["a", "b", "c"])]))
+    assert main(_args(trained, "--classes", str(classes))) == 2
+    assert "has 2" in capsys.readouterr().err
+
+
+def test_subprocess_missing_model(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "segstudio", "evaluate", "--model", str(tmp_path / "nope"),
+         "--images", str(tmp_path), "--masks", str(tmp_path), "--json"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "nope" in result.stderr

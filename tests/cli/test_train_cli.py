@@ -1,0 +1,108 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from segstudio.cli import main
+from segstudio.ml.saved import load_model
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny steps: threads would mostly wait for each other
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def isbi_split(isbi_dir, tmp_path_factory):
+    """ISBI slices 00-03 to train on and 20-21 held out, as symbolic links (nothing copied)."""
+    root = tmp_path_factory.mktemp("isbi")
+    for split, numbers in {"train": range(4), "test": (20, 21)}.items():
+        for kind in ("images", "masks"):
+            (root / split / kind).mkdir(parents=True)
+            for n in numbers:
+                (root / split / kind / f"{n:02d}.png").symlink_to(isbi_dir / kind / f"{n:02d}.png")
+    return root
+
+
+def _train_args(root, out, *extra):
+    return ["train", "--images", str(root / "train" / "images"),
+            "--masks", str(root / "train" / "masks"), "--mask-values", "membrane=0,cell=255",
+            "--out", str(out), "--crop-size", "64", "--batch-size", "2", *extra]
+
+
+def test_train_json_and_saved_model(isbi_split, tmp_path, capsys):
+    out = tmp_path / "model"
+    code = main(_train_args(isbi_split, out, "--steps", "3", "--json",
+                            "--val-images", str(isbi_split / "test" / "images"),
+                            "--val-masks", str(isbi_split / "test" / "masks")))
+    assert code == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    figures = json.loads(lines[-1])
+    assert set(figures) >= {"miou", "iou", "dice", "pixel_accuracy", "pq", "seconds"}
+    assert set(figures["iou"]) == {"membrane", "cell"} and 0 <= figures["miou"] <= 1
+    assert figures["steps"] == 3 and figures["seconds"] > 0
+    saved = load_model(out)
+    assert [c.name for c in saved.classes] == ["membrane", "cell"]
+    assert saved.training["steps_done"] == 3 and saved.metrics["miou"] == figures["miou"]
+    # Continue from it.
+    again = tmp_path / "again"
+    assert main(_train_args(isbi_split, again, "--steps", "2", "--init", str(out))) == 0
+    assert load_model(again).training["steps_done"] == 2
+
+
+def test_time_budget_without_validation(isbi_split, tmp_path, capsys):
+    assert main(_train_args(isbi_split, tmp_path / "m", "--time-budget", "1", "--json")) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["miou"] is None and figures["iou"] == {} and figures["seconds"] < 4
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (["--mask-values", "0,x"], "--mask-values"),
+        (["--masks", "/nonexistent/masks"], "/nonexistent/masks"),
+        (["--val-fraction", "1.5"], "--val-fraction"),
+        (["--device", "tpu"], "unknown device"),
+        (["--init", "/nonexistent/model"], "/nonexistent/model"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(isbi_split, tmp_path, capsys, change, message):
+    args = _train_args(isbi_split, tmp_path / "m", "--steps", "1")
+    for option, value in zip(change[::2], change[1::2], strict=True):
+        if option in args:
+            args[args.index(option) + 1] = value
+        else:
+            args += [option, value]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("segstudio: error:") and message in err[0]
+
+
+def test_masks_of_a_wrong_size_name_the_file(isbi_split, tmp_path, capsys):
+    import cv2
+    import numpy as np
+
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    (images / "00.png").symlink_to(isbi_split / "train" / "images" / "00.png")
+    cv2.imwrite(str(masks / "00.png"), np.zeros((100, 100), np.uint8))
+    code = main(["train", "--images", str(images), "--masks", str(masks), "--steps", "1",
+                 "--out", str(tmp_path / "m")])
+    assert code == 2
+    assert "00.png" in capsys.readouterr().err
+
+
+def test_real_subprocess_exit_code_and_no_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "segstudio", "train", "--images", str(tmp_path / "none"),
+         "--masks", str(tmp_path), "--out", str(tmp_path / "m"), "--steps", "1"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and str(tmp_path / "none") in result.stderr
