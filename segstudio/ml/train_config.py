@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 
 from segstudio.core.errors import UserError
 
-# Defaults measured on 2 CPU cores with ISBI 2012 (see benchmarks/README.md): a
-# compact U-Net sees many more crops in a short time budget than the classic
-# 64-wide one, and learns more from them.
+# Chosen on ISBI 2012 at an equal compute budget (about a minute of 2 CPU cores;
+# see benchmarks/README.md): an 8-wide U-Net takes 4x more steps than a 16-wide
+# one in the same time and ends better (held-out mIoU 0.77 against 0.72);
+# transposed-convolution upsampling is a little cheaper and better still.
 DEFAULT_MODEL_OPTIONS: dict[str, dict] = {
-    "unet": {"depth": 4, "base_width": 16},
+    "unet": {"depth": 4, "base_width": 8, "upsampling": "transposed"},
 }
 
 

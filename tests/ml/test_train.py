@@ -84,7 +84,8 @@ def test_short_training_on_isbi_beats_chance_on_held_out_slices(isbi_dir, tmp_pa
     trainer.save(tmp_path / "model")
     saved = load_model(tmp_path / "model")
     assert saved.metrics["miou"] == pytest.approx(vals[0].miou)
-    assert saved.architecture["options"] == {"depth": 3, "base_width": 8}
+    assert saved.architecture["options"] == {"depth": 3, "base_width": 8,
+                                             "upsampling": "transposed"}  # the default
     assert saved.normalization == trainer.normalization
 
 

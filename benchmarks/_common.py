@@ -1,0 +1,83 @@
+"""Shared by the ISBI benchmarks: data split, compute peak, FLOP counting, scoring."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+ISBI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "isbi2012"
+
+
+def link_slices(root: Path, numbers, images_from=None, masks_from=None) -> tuple[Path, Path]:
+    """images/ and masks/ folders of symbolic links to ISBI slices (nothing copied)."""
+    images, masks = root / "images", root / "masks"
+    images.mkdir(parents=True, exist_ok=True)
+    masks.mkdir(parents=True, exist_ok=True)
+    for n in numbers:
+        name = f"{n:02d}.png"
+        (images / name).symlink_to((images_from or ISBI / "images") / name)
+        if masks_from is not False:
+            (masks / name).symlink_to((masks_from or ISBI / "masks") / name)
+    return images, masks
+
+
+def matmul_peak_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """Best float32 matrix-multiply speed of this machine now, in GFLOP/s."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best / 1e9
+
+
+def flops_per_step(architecture: dict, batch_size: int, crop_size: int) -> float:
+    """Forward + backward FLOPs of one training step (the loss and optimiser are negligible)."""
+    from segstudio.ml.models import build_model
+
+    model = build_model(architecture["name"], architecture["num_classes"],
+                        in_channels=architecture["in_channels"], **architecture["options"])
+    x = torch.randn(batch_size, architecture["in_channels"], crop_size, crop_size)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        model(x).sum().backward()
+    return float(counter.get_total_flops())
+
+
+def score_held_out(saved, images: Path, masks: Path, flip: bool = False) -> dict:
+    from segstudio.ml.data import FolderSource
+    from segstudio.ml.validation import score
+
+    source = FolderSource(images, masks, mask_values="0,255")
+    pairs = ((s.load_image(), s.load_mask()) for s in source.train_samples())
+    return score(saved.model, pairs, saved.normalization, saved.classes, flip=flip)
+
+
+def report(name: str, trainer, done, test_dir: Path, peak: float) -> dict:
+    config = trainer.config
+    per_step = flops_per_step(trainer.architecture, config.batch_size, config.crop_size)
+    achieved = per_step * done.steps / done.elapsed_s / 1e9
+    saved = trainer.snapshot()
+    figures = score_held_out(saved, test_dir / "images", test_dir / "masks")
+    flipped = score_held_out(saved, test_dir / "images", test_dir / "masks", flip=True)
+    result = {
+        "benchmark": name,
+        "held_out_miou": round(figures["miou"], 4),
+        "held_out_miou_flip": round(flipped["miou"], 4),
+        "iou": {k: round(v, 4) for k, v in figures["iou"].items()},
+        "steps": done.steps,
+        "seconds": round(done.elapsed_s, 1),
+        "crops_per_s": round(done.steps * config.batch_size / done.elapsed_s, 2),
+        "gflop_per_step": round(per_step / 1e9, 2),
+        "train_gflops": round(achieved, 1),
+        "matmul_peak_gflops": round(peak, 1),
+        "fraction_of_peak": round(achieved / peak, 3),
+        "threads": torch.get_num_threads(),
+        "model": trainer.architecture,
+    }
+    return result
