@@ -23,9 +23,12 @@ def add_parser(subparsers) -> None:
         "(weights.safetensors + model.json). With validation images, the model with the best "
         "validation mIoU is saved.",
     )
-    parser.add_argument("--images", required=True, type=Path, help="folder of training images")
-    parser.add_argument("--masks", required=True, type=Path,
+    parser.add_argument("--images", type=Path, help="folder of training images")
+    parser.add_argument("--masks", type=Path,
                         help="folder of label masks, named like their images")
+    parser.add_argument("--project", type=Path,
+                        help="train on a segstudio project's labelled images instead (its "
+                        "'val' images validate)")
     add_mask_options(parser)
     parser.add_argument("--val-images", type=Path, help="folder of validation images")
     parser.add_argument("--val-masks", type=Path, help="folder of validation masks")
@@ -54,17 +57,12 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from segstudio.ml.data import FolderSource
     from segstudio.ml.train import DoneReport, StepReport, TrainConfig, Trainer, ValReport
 
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"{args.out}: exists and is not a folder; choose another --out")
-    source = FolderSource(
-        args.images, args.masks, mapping=mask_mapping_from_args(args),
-        val_images=args.val_images, val_masks=args.val_masks,
-        val_fraction=args.val_fraction, seed=args.seed,
-    )
-    for path in source.unpaired_masks[:3]:
+    source = _source(args)
+    for path in getattr(source, "unpaired_masks", [])[:3]:
         print(f"segstudio: note: {path} has no image of the same name; ignored", file=sys.stderr)
     options = {
         name: value for name, value in
@@ -108,6 +106,25 @@ def run(args: argparse.Namespace) -> int:
             "model": str(args.out),
         }))
     return 0
+
+
+def _source(args: argparse.Namespace):
+    from segstudio.ml.data import FolderSource, ProjectSource
+
+    if args.project is not None:
+        if args.images or args.masks or args.mask_values or args.classes or args.val_images:
+            raise UserError("--project takes its images, labels and classes from the project; "
+                            "leave out --images, --masks and the mask options")
+        from segstudio.core.project import Project
+
+        return ProjectSource(Project.open(args.project))
+    if args.images is None or args.masks is None:
+        raise UserError("give --images and --masks (or --project)")
+    return FolderSource(
+        args.images, args.masks, mapping=mask_mapping_from_args(args),
+        val_images=args.val_images, val_masks=args.val_masks,
+        val_fraction=args.val_fraction, seed=args.seed,
+    )
 
 
 def _fmt(value: float | None) -> str:

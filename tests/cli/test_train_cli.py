@@ -106,3 +106,23 @@ def test_real_subprocess_exit_code_and_no_traceback(tmp_path):
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and str(tmp_path / "none") in result.stderr
+
+
+def test_train_a_project(isbi_split, tmp_path, capsys):
+    import numpy as np
+
+    from segstudio.core.classes import default_classes
+    from segstudio.core.project import Project
+
+    images = sorted((isbi_split / "train" / "images").glob("*.png"))[:2]
+    project = Project.create(tmp_path / "p", images, default_classes(["membrane", "cell"]))
+    labels = np.full((512, 512), 255, np.uint8)
+    labels[100:140, 100:140], labels[300:340, 300:340] = 0, 1
+    project.save_labels(list(project.images)[0], labels)
+    out = tmp_path / "model"
+    assert main(["train", "--project", str(tmp_path / "p"), "--steps", "2", "--crop-size", "64",
+                 "--out", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["steps"] == 2
+    assert [c.name for c in load_model(out).classes] == ["membrane", "cell"]
+    assert main(["train", "--project", str(tmp_path / "p"), "--images", str(tmp_path),
+                 "--out", str(out)]) == 2

@@ -146,3 +146,25 @@ def test_folder_errors(tmp_path):
     _write_png(tmp_path / "masks" / "a.png", np.zeros((4, 4), np.uint8))
     with pytest.raises(UserError, match="two masks for the same image"):
         FolderSource(tmp_path / "images", tmp_path / "masks")
+
+
+def test_project_source_gives_labelled_images_by_split(isbi_dir, tmp_path):
+    from segstudio.core.project import Project
+    from segstudio.ml.data import ProjectSource
+
+    paths = [isbi_dir / "images" / f"{n:02d}.png" for n in range(3)]
+    project = Project.create(tmp_path / "project", paths, default_classes(["membrane", "cell"]))
+    entries = list(project.images)
+    labels = np.full((512, 512), 255, np.uint8)
+    labels[:10, :10] = 1
+    project.save_labels(entries[0], labels)
+    project.save_labels(entries[1], labels)
+    project.set_split(entries[1], "val")  # entries[2] has no labels: left out
+    source = ProjectSource(Project.open(tmp_path / "project"))
+    assert [c.name for c in source.classes] == ["membrane", "cell"]
+    train, val = source.train_samples(), source.val_samples()
+    assert [s.name for s in train] == [entries[0].name] and [s.name for s in val] == [
+        entries[1].name]
+    assert train[0].load_image().shape == (512, 512, 1)
+    np.testing.assert_array_equal(train[0].load_mask(), labels)
+    assert source.train_samples()[0] is train[0]  # one Sample per image, across queries
