@@ -1,4 +1,4 @@
-"""Each model learns: a hundred steps overfit one real ISBI crop (membrane vs cell).
+"""Each model learns: 100-150 steps overfit one real ISBI crop (membrane vs cell).
 
 Predicting "cell" everywhere scores a mean IoU of about 0.39 on these crops.
 The thresholds sit below what each model reached when measured (in the
@@ -13,11 +13,11 @@ from segstudio.ml.models import build_model
 from tests.ml.model_helpers import isbi_crop, mean_iou, overfit
 
 CASES = [
-    # name, options, crop size, steps, minimum mean IoU (measured)
-    ("unet", {"depth": 3, "base_width": 8}, 96, 100, 0.9),  # 0.99
-    ("fcn", {"base_width": 8}, 96, 100, 0.72),  # 0.80
-    ("deeplabv3", {"base_width": 8, "output_stride": 8}, 96, 100, 0.70),  # 0.78
-    ("deeplabv3plus", {"base_width": 8}, 96, 100, 0.88),  # 0.94
+    # name, options, crop size, steps, minimum mean IoU (measured with seeds 0 and 1)
+    ("unet", {"depth": 3, "base_width": 8}, 96, 150, 0.9),  # 0.94 .. 0.999
+    ("fcn", {"base_width": 8}, 96, 100, 0.72),  # 0.80, 0.88
+    ("deeplabv3", {"base_width": 8, "output_stride": 8}, 96, 100, 0.70),  # 0.78, 0.77
+    ("deeplabv3plus", {"base_width": 8}, 96, 100, 0.88),  # 0.94, 0.93
 ]
 
 
