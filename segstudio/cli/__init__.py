@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from segstudio import __version__
 from segstudio.core.errors import UserError
@@ -60,7 +61,14 @@ def _run_gui(argv: list[str]) -> int:
     parser.add_argument("path", nargs="?", help="a project folder, or a folder of images")
     parser.add_argument("--demo", action="store_true", help="open the built-in demo project")
     parser.add_argument("--version", action="version", version=f"segstudio {__version__}")
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if args.path is not None and not Path(args.path).exists():
+        raise UserError(
+            f"'{args.path}' is neither a command ({', '.join(COMMANDS)}) "
+            "nor an existing project or folder of images"
+        )
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     from segstudio.gui.app import run_app  # Qt is imported only when the window opens
 
     return run_app(path=args.path, demo=args.demo)
