@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from segstudio.core.edits import MaskDiff
 from segstudio.core.errors import UserError
+from segstudio.core.masks import labelled_fraction
 from segstudio.gui.actions import MENU_ORDER, build_actions
 from segstudio.gui.canvas import Canvas
 from segstudio.gui.dialogs import show_about, show_shortcuts
@@ -37,6 +38,7 @@ from segstudio.gui.training_controller import attach_training
 from segstudio.gui.welcome import WelcomePage
 
 AUTOSAVE_DELAY_MS = 3000
+FRACTION_DELAY_MS = 100  # the "% labelled" of the Images list follows edits this closely
 
 
 class MainWindow(ProjectMixin, QMainWindow):
@@ -93,6 +95,13 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
         self.autosave_timer.timeout.connect(self._autosave)
         self.labelsChanged.connect(lambda _entry: self.autosave_timer.start())
+        # The Images list shows each image's live labelled fraction, counted on its mask in
+        # memory a moment after the last edit (not read back from the saved files).
+        self._fractions_due: set[str] = set()
+        self.fraction_timer = QTimer(self)
+        self.fraction_timer.setSingleShot(True)
+        self.fraction_timer.setInterval(FRACTION_DELAY_MS)
+        self.fraction_timer.timeout.connect(self._show_fractions)
 
         self.set_tool("brush")
         self.update_recent_menu()
@@ -175,7 +184,20 @@ class MainWindow(ProjectMixin, QMainWindow):
         if document is self.current_document():
             self.canvas.refresh_labels(diff.bbox)
         self._update_title()
+        self.refresh_fraction(document.entry)
         self.labelsChanged.emit(document.entry)
+
+    def refresh_fraction(self, entry) -> None:
+        """Show `entry`'s labelled fraction in the Images list soon (debounced)."""
+        self._fractions_due.add(entry.id)
+        self.fraction_timer.start()
+
+    def _show_fractions(self) -> None:
+        due, self._fractions_due = self._fractions_due, set()
+        for entry_id in due:
+            document = self.documents.get(entry_id)
+            if document is not None:
+                self.images_panel.set_fraction(document.entry, labelled_fraction(document.mask))
 
     def set_tool(self, name: str) -> None:
         if self.canvas.tool is not None:

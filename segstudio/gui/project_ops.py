@@ -221,7 +221,11 @@ class ProjectMixin:
         return failures
 
     def _saved(self, entry, fraction: float) -> None:
-        self.images_panel.set_fraction(entry, fraction)
+        if entry.id in self.documents:
+            # A background save wrote an older copy: the list follows the live mask instead.
+            self.refresh_fraction(entry)
+        else:
+            self.images_panel.set_fraction(entry, fraction)
         self.labelsSaved.emit(entry)
 
     def _report_saving(self, failures: list[str], report: bool) -> bool:
