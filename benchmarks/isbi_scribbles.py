@@ -61,6 +61,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-budget", type=float, default=30.0)
     parser.add_argument("--coverage", type=float, default=0.02)
+    parser.add_argument("--crop-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--threads", type=int)
     args = parser.parse_args()
     if args.threads:
@@ -85,7 +87,9 @@ def main() -> None:
             write_mask(masks / f"{n:02d}.png", labels, classes)
         link_slices(tmp / "test", range(20, 30))
         source = FolderSource(images, masks)  # the strokes are class indices already
-        trainer = Trainer(TrainConfig(model="unet", time_budget=args.time_budget), source,
+        config = TrainConfig(model="unet", time_budget=args.time_budget,
+                             crop_size=args.crop_size, batch_size=args.batch_size)
+        trainer = Trainer(config, source,
                           classes)
         done = [r for r in trainer if isinstance(r, DoneReport)][0]
         result = report("isbi_scribbles", trainer, done, tmp / "test", peak)

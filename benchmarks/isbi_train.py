@@ -26,6 +26,8 @@ from _common import ISBI, link_slices, matmul_peak_gflops, report  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--time-budget", type=float, default=60.0)
+    parser.add_argument("--crop-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
     if args.threads:
@@ -40,7 +42,9 @@ def main() -> None:
         link_slices(tmp / "test", range(20, 30))
         # What `segstudio train --model unet --time-budget T` builds.
         source = FolderSource(train_images, train_masks, mask_values="0,255")
-        trainer = Trainer(TrainConfig(model="unet", time_budget=args.time_budget), source,
+        config = TrainConfig(model="unet", time_budget=args.time_budget,
+                             crop_size=args.crop_size, batch_size=args.batch_size)
+        trainer = Trainer(config, source,
                           source.classes)
         done = [r for r in trainer if isinstance(r, DoneReport)][0]
         result = report("isbi_train", trainer, done, tmp / "test", peak)
@@ -48,7 +52,7 @@ def main() -> None:
           f"({ISBI})")
     print(f"held-out mIoU {result['held_out_miou']:.4f} (with flip averaging "
           f"{result['held_out_miou_flip']:.4f}), IoU {result['iou']}")
-    print(f"{result['steps']} steps in {result['seconds']} s (command wall time), "
+    print(f"{result['steps']} steps in {result['seconds']} s, "
           f"{result['crops_per_s']} crops/s, {result['train_gflops']} GFLOP/s = "
           f"{100 * result['fraction_of_peak']:.0f}% of the {result['matmul_peak_gflops']} "
           f"GFLOP/s matmul peak, {result['threads']} thread(s)")
