@@ -92,7 +92,7 @@ def build_actions(window) -> SimpleNamespace:
     a.tool_actions = {}
     for tool_class in TOOL_CLASSES:
         action = _action(window, tool_class.text, None, tool_class.shortcut, tool_class.icon,
-                         checkable=True)
+                         tool_class.tip or None, checkable=True)
         action.triggered.connect(lambda _=False, name=tool_class.name: window.set_tool(name))
         a.tools.addAction(action)
         a.tool_actions[tool_class.name] = action

@@ -33,6 +33,7 @@ from segstudio.gui.rendering import to_display
 from segstudio.gui.saving import BackgroundSaver
 from segstudio.gui.settings import app_settings
 from segstudio.gui.status import StatusInfo
+from segstudio.gui.tool_options import attach_tool_options
 from segstudio.gui.tools import TOOL_CLASSES, PaintSettings
 from segstudio.gui.training_controller import attach_training
 from segstudio.gui.welcome import WelcomePage
@@ -87,6 +88,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.add_dock(self.classes_panel, "Classes")
         self.add_dock(self.display_panel, "Display", Qt.DockWidgetArea.LeftDockWidgetArea)
 
+        self.fill_options = attach_tool_options(self)
         self.status = StatusInfo(self.statusBar())
         self.canvas.cursorMoved.connect(self._show_cursor_info)
         self.canvas.zoomChanged.connect(self.status.show_zoom)
@@ -143,6 +145,13 @@ class MainWindow(ProjectMixin, QMainWindow):
 
     def current_image(self) -> np.ndarray | None:
         return self._image
+
+    def display_span(self) -> float:
+        """Width of the displayed value range (black to white): the fill tolerance's unit."""
+        settings = self.display_panel.settings
+        if settings is None:
+            return 255.0
+        return max(high - low for low, high in settings.ranges)
 
     def apply_mask_edit(self, diff: MaskDiff | None, text: str) -> None:
         """Record an edit already applied to current_mask() as one undo step, and show it."""
@@ -293,7 +302,7 @@ class MainWindow(ProjectMixin, QMainWindow):
 
     def _update_paint_label(self) -> None:
         classes = self.project.classes if self.project is not None else []
-        self.status.show_paint(self.canvas.tool, classes, self.paint)
+        self.status.show_paint(self.canvas.tool, classes, self.paint, self.display_span())
 
     def _update_title(self) -> None:
         parts = ["segstudio"]

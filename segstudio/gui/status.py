@@ -42,12 +42,19 @@ class StatusInfo:
                 else classes[label].name if label < len(classes) else f"unknown ({label})")
         self.class_label.setText(f"class: {name}")
 
-    def show_paint(self, tool, classes: list[LabelClass], paint) -> None:
+    def show_paint(self, tool, classes: list[LabelClass], paint, span: float = 255.0) -> None:
+        """The tool and what it paints; for the fill, what it fills (`span`: the width of
+        the displayed value range, the unit of the fill tolerance)."""
         index = paint.class_index
         name = classes[index].name if 0 <= index < len(classes) else "-"
         parts = [tool.text.replace("&", "") if tool else "", f"class {name}"]
         if tool is not None and tool.shows_brush:
             parts.append(f"size {paint.brush_size:g}px")
+        if tool is not None and tool.name == "fill":
+            units = paint.fill_tolerance / 100 * span
+            parts.append(f"by image ±{paint.fill_tolerance:g}% ({units:.3g})"
+                         if paint.fill_by_image else "by label region")
+        self.paint_label.setToolTip(getattr(tool, "tip", "") or "")
         if paint.only_unlabelled:
             parts.append("only unlabelled")
         self.paint_label.setText("  |  ".join(parts))

@@ -24,6 +24,7 @@ from segstudio.core.edits import MaskDiff
 from segstudio.gui.layers import TwoTonePath
 
 MIN_BRUSH, MAX_BRUSH = 1, 1000
+DEFAULT_FILL_TOLERANCE = 10.0
 
 
 @dataclass
@@ -33,6 +34,8 @@ class PaintSettings:
     class_index: int = 0  # -1 while the project has no classes: nothing to paint with
     brush_size: float = 15.0  # diameter in image pixels
     only_unlabelled: bool = False
+    fill_by_image: bool = True  # fill follows the image; False: the clicked label's region
+    fill_tolerance: float = DEFAULT_FILL_TOLERANCE  # percent of the displayed value range
 
     @property
     def radius(self) -> float:
@@ -49,13 +52,21 @@ class PaintSettings:
 
 class EditHost(Protocol):
     def current_mask(self) -> np.ndarray | None: ...
+    def current_image(self) -> np.ndarray | None: ...
+    def display_span(self) -> float: ...  # width of the displayed value range, raw units
     def preview_edit(self, diff: MaskDiff) -> None: ...
     def commit_edit(self, diff: MaskDiff | None, text: str) -> None: ...
+
+
+def fill_tolerance(settings: PaintSettings, host: EditHost) -> float:
+    """The fill's tolerance in the image's own units: a percentage of the displayed range."""
+    return settings.fill_tolerance / 100 * host.display_span()
 
 
 class Tool:
     name = ""
     text = ""
+    tip = ""  # a longer tooltip than the text, where the text does not say enough
     shortcut = ""
     icon = ""
     shows_brush = False
@@ -139,14 +150,22 @@ class EraserTool(BrushTool):
 
 
 class FillTool(Tool):
+    """Click to fill the connected area around the pixel: by default the pixels whose image
+    values are within a tolerance of the clicked one (an object of one brightness or
+    colour); or, by label region, those with the clicked pixel's label (an outlined area)."""
+
     name, text, shortcut, icon = "fill", "&Fill", "F", "fill"
+    tip = ("Fill: click to label the connected area of similar image values "
+           "(or of the same label; see the fill options in the toolbar)")
 
     def press(self, pos):
         mask = self.host.current_mask()
         if mask is None or self.settings.class_index < 0:
             return
+        image = self.host.current_image() if self.settings.fill_by_image else None
+        tolerance = 0.0 if image is None else fill_tolerance(self.settings, self.host)
         diff = edits.flood_fill(
-            mask, pos.x(), pos.y(), self.settings.class_index,
+            mask, pos.x(), pos.y(), self.settings.class_index, image=image, tolerance=tolerance,
             only_unlabelled=self.settings.only_unlabelled,
         )
         if diff is not None:

@@ -84,8 +84,9 @@ def test_eraser_and_only_unlabelled(qtbot, window):
     assert (mask[100, 60:240] == UNLABELLED).all()
 
 
-def test_flood_fill_fills_the_enclosed_region(qtbot, window):
+def test_flood_fill_by_label_region_fills_the_enclosed_region(qtbot, window):
     mask = window.current_mask()
+    window.fill_options.mode.setCurrentIndex(window.fill_options.mode.findData("label"))
     key(qtbot, window, Qt.Key.Key_BracketLeft)  # a thinner brush
     drag(qtbot, window, [(256.5, 0.2), (256.5, 511.8)])  # a wall down the middle, class 0
     key(qtbot, window, Qt.Key.Key_2)
