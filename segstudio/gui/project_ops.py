@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtWidgets import QFileDialog
 
 from segstudio.core.classes import default_classes
@@ -259,6 +260,20 @@ class ProjectMixin:
 
     def delete_class(self, index: int, merge_into: int | None = None) -> bool:
         return self._class_change(lambda: self.project.delete_class(index, merge_into), True)
+
+    def class_usage(self, index: int) -> tuple[int, int, int]:
+        """(pixels labelled `index`, images using it, images): the labels in memory where
+        the window has them, the cached statistics of the label files for the others."""
+        pixels = used = 0
+        for entry in self.project.images:
+            document = self.documents.get(entry.id)
+            try:
+                count = (int(np.count_nonzero(document.mask == index)) if document is not None
+                         else self.project.label_stats(entry).counts[index])
+            except (UserError, OSError, ValueError, IndexError):
+                continue
+            pixels, used = pixels + count, used + (count > 0)
+        return pixels, used, len(self.project.images)
 
     def _class_change(self, change, rewrites_labels: bool = False) -> bool:
         """Apply a class-table change. One that renumbers classes rewrites the label files,

@@ -78,7 +78,7 @@ def test_add_rename_and_delete_classes_from_the_panel(qtbot, project, monkeypatc
     assert window.current_mask()[300, 150] == 0, (window.current_mask()[300, 150], window.paint.class_index)
 
     panel.select(2)
-    monkeypatch.setattr(classes_panel, "ask_delete_class", lambda parent, classes, index: (True, 1))
+    monkeypatch.setattr(classes_panel, "ask_delete_class", lambda *_: (True, 1))
     qtbot.mouseClick(panel.delete_button, Qt.MouseButton.LeftButton)
     assert [c.name for c in window.project.classes] == ["membrane", "cell"]
     mask = window.current_mask()
@@ -308,7 +308,7 @@ def test_add_images_to_an_empty_project(qtbot, tmp_path, isbi_dir):
 
 def test_deleting_the_last_class_leaves_nothing_to_paint_with(qtbot, project, monkeypatch):
     window = open_window(qtbot, project.root)
-    monkeypatch.setattr(classes_panel, "ask_delete_class", lambda parent, classes, index: (True, None))
+    monkeypatch.setattr(classes_panel, "ask_delete_class", lambda *_: (True, None))
     for _ in range(2):
         window.classes_panel.select(0)
         qtbot.mouseClick(window.classes_panel.delete_button, Qt.MouseButton.LeftButton)

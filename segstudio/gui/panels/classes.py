@@ -142,17 +142,37 @@ class ClassesPanel(QWidget):
         index = self.selected()
         if index < 0:
             return
-        ok, merge_into = ask_delete_class(self, self.window.project.classes, index)
+        usage = self.window.class_usage(index)
+        ok, merge_into = ask_delete_class(self, self.window.project.classes, index, usage)
         if ok:
             self.window.delete_class(index, merge_into)
 
 
-def ask_delete_class(parent, classes: list[LabelClass], index: int) -> tuple[bool, int | None]:
-    """Ask what becomes of the class's pixels: (confirmed, index to merge into or None)."""
+def usage_text(name: str, usage: tuple[int, int, int] | None) -> str:
+    """What deleting the class touches: (pixels, images using it, images) -> a sentence."""
+    if usage is None:
+        return ""
+    pixels, used, total = usage
+    if pixels == 0:
+        return f"No pixels are labelled “{name}” (in any of the {total} images)."
+    return (f"{pixels:,} labelled pixels in {used} of the {total} images are “{name}”.")
+
+
+def ask_delete_class(
+    parent, classes: list[LabelClass], index: int, usage: tuple[int, int, int] | None = None
+) -> tuple[bool, int | None]:
+    """Ask what becomes of the class's pixels: (confirmed, index to merge into or None).
+
+    `usage` is (pixels labelled with the class, images using it, images) for the message."""
     dialog = QDialog(parent)
     dialog.setWindowTitle("Delete class")
     layout = QVBoxLayout(dialog)
-    layout.addWidget(QLabel(f"Delete the class “{classes[index].name}”. Its labelled pixels:"))
+    name = classes[index].name
+    summary = QLabel(usage_text(name, usage))
+    summary.setObjectName("usage")
+    summary.setVisible(usage is not None)
+    layout.addWidget(summary)
+    layout.addWidget(QLabel(f"Delete the class “{name}”. Its labelled pixels:"))
     unlabel = QRadioButton("become unlabelled")
     merge = QRadioButton("are merged into")
     others = QComboBox()
@@ -164,6 +184,11 @@ def ask_delete_class(parent, classes: list[LabelClass], index: int) -> tuple[boo
         group.addButton(button)
         layout.addWidget(button)
     layout.addWidget(others)
+    warning = QLabel("This cannot be undone: the label files are rewritten, and the undo "
+                     "history of every image ends here.")
+    warning.setObjectName("warning")
+    warning.setWordWrap(True)
+    layout.addWidget(warning)
     unlabel.setChecked(True)
     merge.setEnabled(others.count() > 0)
     others.setEnabled(False)

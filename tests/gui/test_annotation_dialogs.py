@@ -1,0 +1,56 @@
+"""What the class and project dialogs tell the user before and after they act."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QLabel  # noqa: E402
+
+from segstudio.core.classes import UNLABELLED  # noqa: E402
+from tests.gui.window_helpers import drag, key, make_project, open_window  # noqa: E402
+
+
+def answer_dialog(qtbot, seen: dict, button) -> None:
+    """Once the modal dialog is up: note its texts, then press `button`."""
+
+    def look():
+        dialog = QApplication.activeModalWidget()
+        if dialog is None:
+            QTimer.singleShot(20, look)
+            return
+        seen["texts"] = [label.text() for label in dialog.findChildren(QLabel)]
+        dialog.findChild(QDialogButtonBox).button(button).click()
+
+    QTimer.singleShot(0, look)
+
+
+def test_delete_class_dialog_counts_pixels_and_images_and_warns(qtbot, tmp_path, isbi_dir):
+    project = make_project(tmp_path / "proj", [isbi_dir / "images" / f"{n:02d}.png"
+                                                for n in (0, 1, 2)])
+    saved = np.full((512, 512), UNLABELLED, np.uint8)
+    saved[:10, :30] = 1  # 300 "cell" pixels in a label file only
+    project.save_labels(project.images[1], saved)
+    window = open_window(qtbot, project.root)
+    mask = window.current_mask()
+    key(qtbot, window, Qt.Key.Key_2)
+    drag(qtbot, window, [(100.5, 100.5), (200.5, 100.5)])  # unsaved "cell" pixels
+    live = int(np.count_nonzero(mask == 1))
+    assert live > 0
+    window.classes_panel.select(1)
+    seen = {}
+    answer_dialog(qtbot, seen, QDialogButtonBox.StandardButton.Cancel)
+    qtbot.mouseClick(window.classes_panel.delete_button, Qt.MouseButton.LeftButton)
+    text = " ".join(seen["texts"])
+    assert f"{live + 300:,} labelled pixels in 2 of the 3 images are “cell”" in text
+    assert "cannot be undone" in text
+    assert [c.name for c in window.project.classes] == ["membrane", "cell"]  # cancelled
+
+    window.classes_panel.select(0)
+    answer_dialog(qtbot, seen, QDialogButtonBox.StandardButton.Ok)
+    qtbot.mouseClick(window.classes_panel.delete_button, Qt.MouseButton.LeftButton)
+    assert "No pixels are labelled “membrane”" in " ".join(seen["texts"])
+    assert [c.name for c in window.project.classes] == ["cell"]
