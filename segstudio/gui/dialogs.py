@@ -56,7 +56,10 @@ class NewProjectDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
-        form.addRow(QLabel(f"{image_count} images in {image_folder}; they stay where they are."))
+        files = "1 image file" if image_count == 1 else f"{image_count} image files"
+        self.summary = QLabel(f"{files} in {image_folder}; they stay where they are.\n"
+                              "Files that cannot be read will be skipped and listed.")
+        form.addRow(self.summary)
         form.addRow("Project folder", row)
         form.addRow("Classes", self.classes)
         form.addRow(buttons)

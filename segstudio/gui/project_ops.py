@@ -65,7 +65,12 @@ class ProjectMixin:
             return False
         self.set_project(project)
         if project.notes:
-            self.show_error("Some files were skipped", "\n".join(project.notes[:20]))
+            count = len(project.images)
+            shown = "\n".join(f"• {note.removeprefix('skipped: ')}" for note in project.notes[:20])
+            more = f"\n… and {len(project.notes) - 20} more" if len(project.notes) > 20 else ""
+            self.show_error("Some files were skipped",
+                            f"The project has {count} image{'s' if count != 1 else ''}. "
+                            f"Not added:\n{shown}{more}")
         return True
 
     def open_demo(self) -> bool:

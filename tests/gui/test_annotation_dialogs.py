@@ -54,3 +54,31 @@ def test_delete_class_dialog_counts_pixels_and_images_and_warns(qtbot, tmp_path,
     qtbot.mouseClick(window.classes_panel.delete_button, Qt.MouseButton.LeftButton)
     assert "No pixels are labelled “membrane”" in " ".join(seen["texts"])
     assert [c.name for c in window.project.classes] == ["cell"]
+
+
+def test_new_project_dialog_counts_files_and_lists_the_skipped_ones(
+        qtbot, tmp_path, isbi_dir, monkeypatch):
+    from segstudio.gui import dialogs
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for n in range(4):
+        (folder / f"{n:02d}.png").write_bytes((isbi_dir / "images" / f"{n:02d}.png").read_bytes())
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    (folder / "notes.txt").write_text("not an image")
+    seen = []
+
+    def accept(dialog):
+        seen.append(dialog.summary.text())
+        dialog.location.setText(str(tmp_path / "proj"))
+        return True
+
+    monkeypatch.setattr(dialogs.NewProjectDialog, "exec", accept)
+    window = open_window(qtbot)
+    assert window.new_project_dialog(folder)
+    assert "5 image files" in seen[0] and "skipped and listed" in seen[0]
+    assert len(window.project.images) == 4
+    title, message = window.errors[-1]
+    assert title == "Some files were skipped" and "The project has 4 images" in message
+    assert "broken.png" in message and "notes.txt" in message
+    assert window.last_message_box.isVisible()
