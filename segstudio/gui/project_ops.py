@@ -296,6 +296,7 @@ class ProjectMixin:
             return False
         if rewrites_labels:
             self._reload_labels()
+            self._show_saved_fractions()
         self.canvas.set_classes(self.project.classes)
         selected = max(min(self.paint.class_index, len(self.project.classes) - 1), 0)
         self.paint.class_index = selected if self.project.classes else -1
@@ -303,6 +304,14 @@ class ProjectMixin:
         self._update_paint_label()
         self.projectChanged.emit(self.project)
         return True
+
+    def _show_saved_fractions(self) -> None:
+        """The list's "% labelled" after label files were rewritten (cached, cheap)."""
+        for entry in self.project.images:
+            try:
+                self.images_panel.set_fraction(entry, self.project.label_stats(entry).fraction)
+            except (UserError, OSError, ValueError):
+                continue
 
     def _reload_labels(self) -> None:
         entry = self.current_entry

@@ -81,3 +81,17 @@ def test_apply_mask_edit_marks_unsaved_autosaves_and_updates_the_list(qtbot, win
     with qtbot.waitSignal(window.labelsSaved, timeout=6000):  # the autosave
         pass
     assert not window.isWindowModified() and list_text(window) == "00.png\n100% labelled"
+
+
+def test_list_follows_a_class_deletion_in_every_image(qtbot, window, monkeypatch):
+    from segstudio.gui.panels import classes as classes_panel
+
+    other = window.project.images[1]
+    labels = np.full((512, 512), 1, np.uint8)
+    labels[:128] = 0
+    window.project.save_labels(other, labels)  # another image, all labelled
+    window.images_panel.set_fraction(other, 1.0)
+    monkeypatch.setattr(classes_panel, "ask_delete_class", lambda *_: (True, None))
+    window.classes_panel.select(1)
+    qtbot.mouseClick(window.classes_panel.delete_button, Qt.MouseButton.LeftButton)
+    assert window.images_panel.list.item(1).text() == "01.png\n25% labelled"
