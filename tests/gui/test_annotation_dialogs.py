@@ -23,6 +23,8 @@ def answer_dialog(qtbot, seen: dict, button) -> None:
             QTimer.singleShot(20, look)
             return
         seen["texts"] = [label.text() for label in dialog.findChildren(QLabel)]
+        seen["ok_text"] = dialog.findChild(QDialogButtonBox).button(
+            QDialogButtonBox.StandardButton.Ok).text()
         dialog.findChild(QDialogButtonBox).button(button).click()
 
     QTimer.singleShot(0, look)
@@ -53,6 +55,7 @@ def test_delete_class_dialog_counts_pixels_and_images_and_warns(qtbot, tmp_path,
     answer_dialog(qtbot, seen, QDialogButtonBox.StandardButton.Ok)
     qtbot.mouseClick(window.classes_panel.delete_button, Qt.MouseButton.LeftButton)
     assert "No pixels are labelled “membrane”" in " ".join(seen["texts"])
+    assert seen["ok_text"] == "Delete"
     assert [c.name for c in window.project.classes] == ["cell"]
 
 
