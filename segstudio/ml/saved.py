@@ -55,13 +55,21 @@ class SavedModel:
 
 
 def architecture_dict(name: str, num_classes: int, in_channels: int = 1, **options) -> dict:
-    """The `architecture` entry for a model built as build_model(name, num_classes, ...)."""
+    """The `architecture` entry for a model built as build_model(name, num_classes, ...).
+
+    A `pretrained` backbone file is left out: the saved weights replace it, and the
+    file need not exist where the model is loaded.
+    """
     return {
         "name": name,
         "num_classes": int(num_classes),
         "in_channels": int(in_channels),
-        "options": dict(options),
+        "options": _portable(options),
     }
+
+
+def _portable(options: dict) -> dict:
+    return {key: value for key, value in options.items() if key != "pretrained"}
 
 
 def save_model(saved: SavedModel, folder: str | os.PathLike) -> Path:
@@ -115,7 +123,7 @@ def load_model(folder: str | os.PathLike, device: str | torch.device = "cpu") ->
     try:
         arch = metadata["architecture"]
         name, num_classes = str(arch["name"]), int(arch["num_classes"])
-        in_channels, options = int(arch.get("in_channels", 1)), dict(arch.get("options", {}))
+        in_channels, options = int(arch.get("in_channels", 1)), _portable(arch.get("options", {}))
         classes = [LabelClass.from_json(c) for c in metadata["classes"]]
         normalization = Normalization.from_json(metadata["normalization"])
     except (KeyError, TypeError, ValueError) as exc:

@@ -118,3 +118,29 @@ def test_other_backbones_and_strides(backbone, output_stride):
     stride = 2 ** (sum(m.stride[0] == 2 for m in model.encoder.modules()
                        if isinstance(m, torch.nn.Conv2d) and m.kernel_size != (1, 1)) + 1)
     assert stride == output_stride  # conv1, maxpool, and the strided 3x3 convs that remain
+
+
+def test_a_saved_model_loads_without_its_pretrained_file(tmp_path):
+    from segstudio.core.classes import default_classes
+    from segstudio.ml.normalization import Normalization
+    from segstudio.ml.saved import SavedModel, architecture_dict, load_model, save_model
+
+    weights = tmp_path / "resnet18.pth"
+    torch.save(rgb_resnet_state(), weights)
+    options = {"backbone": "resnet18", "pretrained": str(weights)}
+    model = build_model("deeplabv3", 2, in_channels=1, **options).eval()
+    saved = SavedModel(
+        model=model,
+        architecture=architecture_dict("deeplabv3", 2, 1, **options),
+        classes=default_classes(["a", "b"]),
+        normalization=Normalization((0.0,), (1.0,)),
+        training={},
+        metrics={},
+    )
+    assert "pretrained" not in saved.architecture["options"]
+    save_model(saved, tmp_path / "model")
+    weights.unlink()  # another machine: the backbone file is not there
+    loaded = load_model(tmp_path / "model")
+    x = torch.rand(1, 1, 40, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model.eval()(x), model(x))
