@@ -3,6 +3,7 @@ losses, devices), the project's saved models, validation notes, warming up torch
 
 from __future__ import annotations
 
+import json
 import os
 import zlib
 from pathlib import Path
@@ -23,6 +24,49 @@ def latest_model_dir(models_dir: Path) -> Path | None:
     if not folders:
         return None
     return max(folders, key=lambda p: ((p / "model.json").stat().st_mtime_ns, p.name))
+
+
+def add_loss_history(folder: Path, history: list) -> None:
+    """Store the training's compact loss history ([step, loss] pairs) in the saved model's
+    model.json (its "training" section), so the Metrics panel can draw it when the model is
+    opened again. The weights and their checksum are left as they are."""
+    if not history:
+        return
+    from segstudio.core.atomic import atomic_write_text
+    from segstudio.ml.saved import METADATA_FILE, read_metadata
+
+    path = Path(folder) / METADATA_FILE
+    metadata = read_metadata(path)
+    metadata["training"] = {**(metadata.get("training") or {}), "loss_history": history}
+    atomic_write_text(path, json.dumps(metadata, indent=2) + "\n")
+
+
+def saved_loss_history(saved) -> list[tuple[int, float]]:
+    """The [step, loss] pairs a saved model's metadata holds (none when it has none)."""
+    points = []
+    for item in (getattr(saved, "training", None) or {}).get("loss_history") or []:
+        try:
+            step, loss = item
+            points.append((int(step), float(loss)))
+        except (TypeError, ValueError):
+            continue  # a hand-edited or foreign entry is skipped
+    return points
+
+
+def can_continue(model_dir: Path | None, project, model_name: str) -> bool:
+    """Continue training only from a saved model of the same architecture and classes."""
+    from segstudio.core.errors import UserError
+    from segstudio.ml.saved import METADATA_FILE, read_metadata
+
+    if model_dir is None or project is None:
+        return False
+    try:
+        metadata = read_metadata(Path(model_dir) / METADATA_FILE)
+    except UserError:
+        return False
+    classes = [c.get("name") for c in metadata.get("classes", [])]
+    same_classes = classes == [c.name for c in project.classes]
+    return same_classes and metadata.get("architecture", {}).get("name") == model_name
 
 
 def unique_folder(folder: Path) -> Path:

@@ -15,6 +15,7 @@ stop flag, quit() and wait().
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import traceback
@@ -31,6 +32,8 @@ STEP_SIGNAL_INTERVAL_S = 0.1
 SNAPSHOT_INTERVAL_S = 5.0
 # Longest the training waits for an urgent live prediction before going on.
 MAX_PAUSE_S = 2.0
+# The loss history kept for the saved model's metadata: thinned to at most this many points.
+LOSS_HISTORY_POINTS = 200
 
 
 def describe_error(exc: BaseException) -> str:
@@ -95,6 +98,8 @@ class TrainingWorker(QObject):
         self._stop_requested = False
         self._trainer = None
         self.stop_requested_at: float | None = None
+        # (step, loss) of every step, thinned as it grows; read by on_done (same thread).
+        self.loss_history: list[tuple[int, float]] = []
 
     def stop(self) -> None:
         """Ask the training to stop; safe from any thread, returns at once."""
@@ -149,6 +154,7 @@ class TrainingWorker(QObject):
                 report, kind = self._stopped_report(trainer, now - started), "DoneReport"
             if kind == "StepReport":
                 pending_step = report
+                self._record_loss(report)
                 if now - last_step_signal >= STEP_SIGNAL_INTERVAL_S:
                     self.progress.emit(report)
                     last_step_signal, pending_step = now, None
@@ -174,6 +180,17 @@ class TrainingWorker(QObject):
             self._pause()
         raise RuntimeError("training ended without a final report")
 
+    def _record_loss(self, report) -> None:
+        loss = getattr(report, "loss", None)
+        if isinstance(loss, (int, float)) and math.isfinite(loss):
+            self.loss_history.append((int(report.step), float(loss)))
+            if len(self.loss_history) > 2 * LOSS_HISTORY_POINTS:
+                self.loss_history = self.loss_history[::2]
+
+    def compact_loss_history(self) -> list[list[float]]:
+        """At most LOSS_HISTORY_POINTS [step, loss] pairs, evenly spread, the last one kept."""
+        return compact_history(self.loss_history, LOSS_HISTORY_POINTS)
+
     def _pause(self) -> None:
         if self._pause_while is None:
             return
@@ -186,6 +203,15 @@ class TrainingWorker(QObject):
             saved = trainer.snapshot()
             if saved is not None:
                 self.snapshot.emit(saved)
+
+
+def compact_history(points, limit: int) -> list[list[float]]:
+    """`points` thinned to at most `limit` [step, loss] pairs, first and last kept."""
+    points = list(points)
+    if len(points) > limit:
+        last = len(points) - 1
+        points = [points[round(i * last / (limit - 1))] for i in range(limit)]
+    return [[int(step), round(float(loss), 6)] for step, loss in points]
 
 
 class PredictionWorker(QObject):

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from segstudio.core.classes import LabelClass
 
 MAX_CURVE_POINTS = 2000  # older points are thinned so long trainings stay cheap to draw
+EMPTY_CURVE_TEXT = "Loss appears while training"
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 48, 10, 10, 22
 
 
@@ -31,10 +32,18 @@ class LossCurve(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.points: list[tuple[int, float]] = []
-        self.setMinimumHeight(120)
+        self.empty_text = EMPTY_CURVE_TEXT
+        self.setMinimumHeight(100)
 
     def clear(self) -> None:
         self.points = []
+        self.empty_text = EMPTY_CURVE_TEXT
+        self.update()
+
+    def set_points(self, points) -> None:
+        self.points = []
+        for step, loss in points:
+            self.add_point(step, loss)
         self.update()
 
     def add_point(self, step: int, loss: float) -> None:
@@ -56,7 +65,8 @@ class LossCurve(QWidget):
         painter.drawRect(plot)
         if len(self.points) < 1 or plot.width() < 10 or plot.height() < 10:
             painter.setPen(text_pen)
-            painter.drawText(plot, Qt.AlignmentFlag.AlignCenter, "Loss appears while training")
+            painter.drawText(plot, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                             self.empty_text)
             return
         steps = [p[0] for p in self.points]
         losses = [p[1] for p in self.points]
@@ -143,19 +153,53 @@ class MetricsPanel(QWidget):
         self.iou_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.iou_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.iou_chart = IoUBarChart()
+        self.source_label = QLabel("")  # where the figures come from: training, or a saved model
+        self.source_label.setWordWrap(True)
+        self.source_label.hide()
+        # The IoU first: in a short dock it is what stays in view while training.
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Training loss"))
-        layout.addWidget(self.loss_curve, 2)
-        layout.addWidget(self.validation_label)
+        layout.addWidget(self.source_label)
         layout.addWidget(self.summary_label)
         layout.addWidget(self.iou_table)
+        layout.addWidget(self.validation_label)
+        layout.addWidget(QLabel("Training loss"))
+        layout.addWidget(self.loss_curve, 2)
         layout.addWidget(self.iou_chart)
 
     def reset(self, classes: list[LabelClass]) -> None:
         self.classes = list(classes)
         self.loss_curve.clear()
         self.summary_label.setText("No validation yet.")
+        self.validation_label.setText("")
+        self.set_source("")
         self.show_iou({}, None)
+
+    def set_source(self, text: str) -> None:
+        self.source_label.setText(text)
+        self.source_label.setVisible(bool(text))
+
+    def show_saved_model(self, name: str, metrics: dict, loss_history=()) -> None:
+        """Show a saved model's metrics (model.json): per-class IoU and Dice, mIoU, and its
+        loss curve when it stored one; the live curve of a training just ended is kept."""
+        metrics = metrics if isinstance(metrics, dict) else {}
+        iou = metrics.get("iou") if isinstance(metrics.get("iou"), dict) else {}
+        dice = metrics.get("dice") if isinstance(metrics.get("dice"), dict) else {}
+        self.show_iou(iou, metrics.get("miou"), dice)
+        if loss_history and not self.loss_curve.points:
+            self.loss_curve.set_points(loss_history)
+        elif not self.loss_curve.points:
+            self.loss_curve.empty_text = "No loss curve was saved with this model"
+            self.loss_curve.update()
+        if metrics.get("miou") is None and not iou:
+            self.summary_label.setText("The saved model has no validation figures.")
+        else:
+            parts = [f"mIoU {_fmt(metrics.get('miou'))}"]
+            if metrics.get("step") is not None:
+                parts.insert(0, f"step {metrics['step']}")
+            if metrics.get("pixel_accuracy") is not None:
+                parts.append(f"pixel accuracy {_fmt(metrics['pixel_accuracy'])}")
+            self.summary_label.setText("Validation: " + ", ".join(parts))
+        self.set_source(f"From the saved model {name}.")
 
     def set_validation_note(self, text: str) -> None:
         self.validation_label.setText(text)
@@ -165,6 +209,7 @@ class MetricsPanel(QWidget):
 
     def show_validation(self, report) -> None:
         """Show a ValReport: per-class IoU and Dice (None = class absent), mIoU, accuracy."""
+        self.set_source("")
         dice = report.dice if isinstance(getattr(report, "dice", None), dict) else {}
         self.show_iou(report.iou, report.miou, dice)
         parts = [f"step {report.step}", f"mIoU {_fmt(report.miou)}"]
