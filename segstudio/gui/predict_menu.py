@@ -1,8 +1,17 @@
-"""The Model menu: train and stop, the prediction overlay, accept, load, export, predict."""
+"""The Model menu: train and stop, the prediction overlay, accept, load, export, predict.
+
+`update_model_actions(controller)` enables what makes sense now: nothing to train,
+load or predict without a project, Stop only while a training runs, export and
+predict only with a model.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog
+
+TRAIN_SHORTCUT = "Ctrl+T"
+STOP_SHORTCUT = "Ctrl+."  # Esc alone belongs to the polygon and lasso tools
 
 
 def build_model_menu(controller, menu) -> None:
@@ -22,20 +31,55 @@ def build_model_menu(controller, menu) -> None:
         menu.addAction(act)
         return act
 
-    controller.train_action = action("&Train", controller.start, "Ctrl+T")
-    controller.stop_action = action("&Stop training", controller.stop)
+    controller.train_action = action("&Train", controller.start, TRAIN_SHORTCUT)
+    controller.stop_action = action("&Stop training", controller.stop, STOP_SHORTCUT)
+    panel = controller.panel
+    panel.train_button.setToolTip(
+        f"Train a model on the labelled images ({_native(controller.train_action)})")
+    panel.stop_button.setToolTip(
+        f"Stop the training and save the model trained so far ({_native(controller.stop_action)})")
     menu.addSeparator()
     controller.show_prediction_action = action(
         "Show &prediction", controller.prediction_panel.show_check.setChecked,
         checkable=True, checked=True)
     controller.prediction_panel.show_check.toggled.connect(controller.show_prediction_action.setChecked)
-    action("&Accept prediction", lambda: controller.live.accept(False), "Ctrl+Shift+A")
-    action("Accept prediction where &unlabelled", lambda: controller.live.accept(True))
+    accept = action("&Accept prediction", lambda: controller.live.accept(False), "Ctrl+Shift+A")
+    accept_unlabelled = action("Accept prediction where &unlabelled",
+                               lambda: controller.live.accept(True))
     menu.addSeparator()
-    action("&Load model…", controller.ask_load_model)
-    action("Export model &folder…", controller.jobs.ask_export_model_folder)
-    action("Export &ONNX…", controller.jobs.ask_export_onnx)
-    action("Export Torch&Script…", controller.jobs.ask_export_torchscript)
+    controller.load_action = action("&Load model…", lambda: ask_load_model(controller))
+    # Export and predict: they need a model.
+    controller.model_actions = [
+        accept, accept_unlabelled,
+        action("Export model &folder…", controller.jobs.ask_export_model_folder),
+        action("Export &ONNX…", controller.jobs.ask_export_onnx),
+        action("Export Torch&Script…", controller.jobs.ask_export_torchscript),
+    ]
     menu.addSeparator()
-    action("Predict the &whole project…", controller.jobs.ask_predict_project)
-    action("Predict a f&older…", controller.jobs.ask_predict_folder)
+    controller.model_actions += [
+        action("Predict the &whole project…", controller.jobs.ask_predict_project),
+        action("Predict a f&older…", controller.jobs.ask_predict_folder),
+    ]
+
+
+def update_model_actions(controller, running: bool | None = None) -> None:
+    project_open = controller.window.project is not None
+    running = controller.running if running is None else running
+    controller.train_action.setEnabled(project_open and not running)
+    controller.stop_action.setEnabled(running)
+    controller.load_action.setEnabled(project_open and not running)
+    has_model = project_open and controller.live.model is not None
+    for act in controller.model_actions:
+        act.setEnabled(has_model)
+
+
+def ask_load_model(controller) -> None:
+    window = controller.window
+    start = str(window.project.models_dir) if window.project else ""
+    folder = QFileDialog.getExistingDirectory(window, "Load a saved model", start)
+    if folder and not controller.load_model(folder):
+        window.show_error("Load model", controller.panel.model_label.text())
+
+
+def _native(act: QAction) -> str:
+    return act.shortcut().toString(QKeySequence.SequenceFormat.NativeText)

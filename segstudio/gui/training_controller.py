@@ -18,23 +18,25 @@ from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QFileDialog
 
 from segstudio.core.errors import UserError
 from segstudio.gui.panels.export import ModelJobs
 from segstudio.gui.panels.metrics import MetricsPanel
-from segstudio.gui.panels.training import MODEL_TITLES, TrainingPanel
+from segstudio.gui.panels.training import MODEL_TITLES, TrainingPanel, scrolled
 from segstudio.gui.predict_controls import PredictionPanel
 from segstudio.gui.predict_live import LivePredictor
-from segstudio.gui.predict_menu import build_model_menu
+from segstudio.gui.predict_menu import build_model_menu, update_model_actions
 from segstudio.gui.predict_models import (
     HoldOutSource,
+    add_loss_history,
+    can_continue,
     default_settings,
     device_status,
     held_out_note,
     latest_model_dir,
     loss_names,
     model_names,
+    saved_loss_history,
     training_source,
     training_threads,
     unique_folder,
@@ -49,6 +51,7 @@ from segstudio.gui.workers import (
 )
 
 SETTINGS_KEY = "training"
+STOPPING_TEXT = "Stopping training and saving the model…"
 SHUTDOWN_WAIT_MS = 30_000
 WARM_UP_DELAY_MS = 1000
 
@@ -89,10 +92,15 @@ class TrainingController(QObject):
         self.prediction_panel = PredictionPanel()
         self.live = LivePredictor(window)
         self.jobs = ModelJobs(window, lambda: self.live.model)
+        # Training above, Metrics and Prediction as tabs below it (Metrics in front): the
+        # progress and the live IoU are in view together, and the window fits 1280x800.
         right = Qt.DockWidgetArea.RightDockWidgetArea
         self.training_dock = window.add_dock(self.panel, "Training", right)
-        self.prediction_dock = window.add_dock(self.prediction_panel, "Prediction", right)
-        self.metrics_dock = window.add_dock(self.metrics, "Metrics", right)
+        self.metrics_dock = window.add_dock(scrolled(self.metrics), "Metrics", right)
+        self.prediction_dock = window.add_dock(scrolled(self.prediction_panel), "Prediction",
+                                               right)
+        window.tabifyDockWidget(self.metrics_dock, self.prediction_dock)
+        self.metrics_dock.raise_()
         build_model_menu(self, window.menu("Model"))
 
         self.panel.trainRequested.connect(self.start)
@@ -101,12 +109,12 @@ class TrainingController(QObject):
         self.prediction_panel.opacityChanged.connect(window.canvas.set_prediction_opacity)
         self.prediction_panel.uncertaintyChanged.connect(self.live.set_uncertainty_visible)
         self.prediction_panel.acceptRequested.connect(self.live.accept)
-        self.live.predictionShown.connect(self._prediction_shown)
+        self.live.predictionShown.connect(lambda _e: self.prediction_panel.set_has_prediction(True))
         window.canvas.set_prediction_opacity(self.prediction_panel.opacity())
         window.projectChanged.connect(self.project_changed)
         window.currentImageChanged.connect(self._image_changed)
-        if getattr(window, "project", None) is not None:
-            self.project_changed(window.project)
+        self.live.modelChanged.connect(lambda _model: update_model_actions(self))
+        self.project_changed(getattr(window, "project", None))
         self.warm_up_thread = self.warm_up_worker = None
         QTimer.singleShot(WARM_UP_DELAY_MS, self._warm_up)
 
@@ -156,16 +164,17 @@ class TrainingController(QObject):
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             folder = unique_folder(models_dir / f"{model_name}-{stamp}")
             trainer.save(folder)
+            add_loss_history(folder, worker.compact_loss_history())
             return folder, load_model(folder, device="cpu")
 
         def stopped_report(trainer, elapsed_s):
             return DoneReport("stopped", trainer.step, trainer.best_miou, elapsed_s)
 
-        self.worker = TrainingWorker(lambda: Trainer(config, source, classes),
-                                     on_done=save_when_done,
-                                     torch_threads=training_threads(),
-                                     stopped_report=stopped_report,
-                                     pause_while=self.live.worker.busy.is_set)
+        self.worker = worker = TrainingWorker(lambda: Trainer(config, source, classes),
+                                              on_done=save_when_done,
+                                              torch_threads=training_threads(),
+                                              stopped_report=stopped_report,
+                                              pause_while=self.live.worker.busy.is_set)
         self.worker.progress.connect(self._progress)
         self.worker.validated.connect(self._validated)
         self.worker.snapshot.connect(self._snapshot)
@@ -176,7 +185,7 @@ class TrainingController(QObject):
         self.metrics.reset(classes)
         self.metrics.set_validation_note(validation_note(project))
         self.source = source
-        self.panel.set_running(True)
+        self._set_running(True)
         self.start_note = "from the current model" if config.init_model_dir else "from scratch"
         self.panel.show_progress(None, f"Preparing the training data ({self.start_note})…")
         title = MODEL_TITLES.get(settings["model"], settings["model"])
@@ -192,6 +201,7 @@ class TrainingController(QObject):
             self.stop_requested_at = time.monotonic()
             self.worker.stop()
             self.panel.stop_button.setEnabled(False)
+            self.stop_action.setEnabled(False)
             self.panel.show_progress(None, "Stopping…")
 
     def shutdown(self) -> None:
@@ -199,18 +209,32 @@ class TrainingController(QObject):
         self._closing = True
         self._keep_settings()
         if self.worker is not None:
-            stop_thread(self.thread, self.worker, SHUTDOWN_WAIT_MS)
+            self._stop_and_save()
         self.live.shutdown()
         self.jobs.shutdown()
         stop_thread(self.warm_up_thread, self.warm_up_worker, SHUTDOWN_WAIT_MS)
+
+    def _stop_and_save(self) -> None:
+        """Stop a running training and wait while it saves its model (a few seconds),
+        saying so in the Training panel and the status bar, painted before the wait."""
+        if self.running:
+            self.panel.show_progress(None, STOPPING_TEXT)
+            self.window.statusBar().showMessage(STOPPING_TEXT)
+            self.panel.status_label.repaint()
+            self.window.statusBar().repaint()
+        stop_thread(self.thread, self.worker, SHUTDOWN_WAIT_MS)
+
+    def _set_running(self, running: bool) -> None:
+        self.panel.set_running(running)
+        update_model_actions(self, running)
 
     def _config(self, settings: dict):
         from segstudio.ml.train import TrainConfig
 
         by_time = settings["limit"] == "time"
         init_dir = None
-        if settings["continue_training"] and self.model_dir is not None and self._can_continue(
-                settings["model"]):
+        if settings["continue_training"] and can_continue(self.model_dir, self.window.project,
+                                                          settings["model"]):
             init_dir = str(self.model_dir)
         values = dict(
             model=settings["model"],
@@ -225,18 +249,6 @@ class TrainingController(QObject):
             init_model_dir=init_dir,
         )
         return TrainConfig(**{**values, **self.config_overrides})
-
-    def _can_continue(self, model_name: str) -> bool:
-        """Continue only from a saved model of the same architecture and classes."""
-        from segstudio.ml.saved import METADATA_FILE, read_metadata
-
-        try:
-            metadata = read_metadata(self.model_dir / METADATA_FILE)
-        except UserError:
-            return False
-        classes = [c.get("name") for c in metadata.get("classes", [])]
-        same_classes = classes == [c.name for c in self.window.project.classes]
-        return same_classes and metadata.get("architecture", {}).get("name") == model_name
 
     def _progress(self, report) -> None:
         if self._stale_report():
@@ -282,10 +294,9 @@ class TrainingController(QObject):
         text = f"Finished ({done.reason}) after {done.steps} steps, {done.elapsed_s:.0f} s"
         if done.best_miou is not None:
             text += f"; best mIoU {done.best_miou:.3f}"
-        if result is not None:
+        if result is not None:  # the saved model's name shows in the model line below
             folder, saved = result
             self.model_dir = Path(folder)
-            text += f". Saved as {self.model_dir.name}."
             self.live.set_model(saved)
             self._show_model(saved, self.model_dir)
             self.modelSaved.emit(self.model_dir)
@@ -306,7 +317,7 @@ class TrainingController(QObject):
             self.thread.quit()
             self.thread.wait(SHUTDOWN_WAIT_MS)
         self.thread = None
-        self.panel.set_running(False)
+        self._set_running(False)
 
     # --- project and models ------------------------------------------------------
 
@@ -314,11 +325,13 @@ class TrainingController(QObject):
         self._keep_settings()  # into the project being closed
         self._project = project
         if self.running:  # its model is saved into the project it was started for
-            stop_thread(self.thread, self.worker, SHUTDOWN_WAIT_MS)
+            self._stop_and_save()
+            self.window.statusBar().clearMessage()
             self.thread = self.worker = None  # its queued reports are ignored
-            self.panel.set_running(False)
         self.model_dir = None
         self.live.set_model(None)
+        self.panel.set_project_open(project is not None)
+        self._set_running(False)
         if project is None:
             self.metrics.reset([])
             return
@@ -352,26 +365,19 @@ class TrainingController(QObject):
         self._show_model(saved, self.model_dir)
         return True
 
-    def ask_load_model(self) -> None:
-        start = str(self.window.project.models_dir) if self.window.project else ""
-        folder = QFileDialog.getExistingDirectory(self.window, "Load a saved model", start)
-        if folder and not self.load_model(folder):
-            self.window.show_error("Load model", self.panel.model_label.text())
-
     def _show_model(self, saved, folder: Path) -> None:
         miou = (saved.metrics or {}).get("miou")
         score = f", mIoU {miou:.3f}" if isinstance(miou, (int, float)) else ""
         name = saved.architecture.get("name")
         self.panel.model_label.setText(
             f"Model: {MODEL_TITLES.get(name, name)} ({folder.name}{score})")
+        self.panel.model_label.setToolTip(str(folder))
         self.prediction_panel.set_status("Predicting with " + folder.name)
+        self.metrics.show_saved_model(folder.name, saved.metrics, saved_loss_history(saved))
 
     def _image_changed(self, *_args) -> None:
         self.prediction_panel.set_has_prediction(False)
         self.live.image_changed()
-
-    def _prediction_shown(self, entry) -> None:
-        self.prediction_panel.set_has_prediction(True)
 
     def _save_settings(self, project, settings: dict) -> None:
         project.set_setting(SETTINGS_KEY, dict(settings))

@@ -7,17 +7,20 @@ trainRequested / stopRequested; the controller does the rest.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -37,6 +40,12 @@ LOSS_TITLES = {
     "ce+focal": "Cross-entropy + Focal",
 }
 DEVICE_TITLES = {"auto": "Automatic", "cpu": "CPU", "cuda": "CUDA (NVIDIA GPU)", "mps": "MPS (Apple)"}
+
+IDLE_TEXT = "Click Train to train a model on the labelled images."
+NO_PROJECT_TEXT = "Open a project (or a folder of images) to train a model."
+STATUS_LINES = 2  # lines reserved for the progress text ("Step 25/100, loss ...")
+MODEL_LINES = 2  # and for the model in use
+MIN_SETTINGS_HEIGHT = 40  # the settings scroll rather than overlap in a short dock
 
 DEFAULT_SETTINGS = {
     "model": "unet",
@@ -93,16 +102,18 @@ class TrainingPanel(QWidget):
         self.progress_bar.setRange(0, 1000)
         self.progress_bar.setValue(0)
         self.progress_bar.setTextVisible(False)
-        self.status_label = QLabel("Click Train to train a model on the labelled images.")
-        self.status_label.setWordWrap(True)
-        self.model_label = QLabel("No model loaded.")
-        self.model_label.setWordWrap(True)
+        self.status_label = _reserved_label(IDLE_TEXT, STATUS_LINES)
+        self.model_label = _reserved_label("No model loaded.", MODEL_LINES)
+        self._project_open = True
+        self._running = False
 
         limit_row = QHBoxLayout()
         limit_row.addWidget(self.limit_combo)
         limit_row.addWidget(self.time_spin)
         limit_row.addWidget(self.steps_spin)
-        form = QFormLayout()
+        form_widget = QWidget()
+        form = QFormLayout(form_widget)
+        form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Model", self.model_combo)
         form.addRow("Crop size", self.crop_spin)
         form.addRow("Batch size", self.batch_spin)
@@ -115,13 +126,16 @@ class TrainingPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.stop_button)
+        # The settings scroll in a short dock; the buttons, progress and model stay in view.
+        self.settings_area = scrolled(form_widget, min_height=MIN_SETTINGS_HEIGHT)
+        self.settings_area.setMaximumHeight(form_widget.sizeHint().height())
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(self.settings_area, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.status_label)
         layout.addWidget(self.model_label)
-        layout.addStretch(1)
+        layout.addStretch(0)
 
         self.limit_combo.currentIndexChanged.connect(self._show_limit)
         self.train_button.clicked.connect(self.trainRequested)
@@ -166,14 +180,27 @@ class TrainingPanel(QWidget):
         self._show_limit()
 
     def set_running(self, running: bool) -> None:
-        self.train_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
+        self._running = bool(running)
+        self._update_enabled()
+        if running:
+            self.progress_bar.setValue(0)
+
+    def set_project_open(self, project_open: bool) -> None:
+        """Without a project there is nothing to train: the controls are disabled."""
+        self._project_open = bool(project_open)
+        self._update_enabled()
+        if not self._running:
+            self.show_progress(0.0, IDLE_TEXT if project_open else NO_PROJECT_TEXT)
+            self.model_label.setText("No model loaded.")
+
+    def _update_enabled(self) -> None:
+        editable = self._project_open and not self._running
+        self.train_button.setEnabled(editable)
+        self.stop_button.setEnabled(self._running)
         for widget in (self.model_combo, self.crop_spin, self.batch_spin, self.lr_spin,
                        self.loss_combo, self.augment_check, self.limit_combo, self.time_spin,
                        self.steps_spin, self.device_combo, self.continue_check):
-            widget.setEnabled(not running)
-        if running:
-            self.progress_bar.setValue(0)
+            widget.setEnabled(editable)
 
     def show_progress(self, fraction: float | None, text: str) -> None:
         if fraction is None:
@@ -182,11 +209,51 @@ class TrainingPanel(QWidget):
             self.progress_bar.setRange(0, 1000)
             self.progress_bar.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
         self.status_label.setText(text)
+        self.status_label.setToolTip(text)
 
     def _show_limit(self) -> None:
         by_time = self.limit_combo.currentData() == "time"
         self.time_spin.setVisible(by_time)
         self.steps_spin.setVisible(not by_time)
+
+
+def scrolled(widget: QWidget, min_height: int = 60) -> QScrollArea:
+    """`widget` in a frameless vertical scroll area: a dock holding it can be made short
+    without its contents being squeezed over each other."""
+    area = _ScrollArea()
+    area.setObjectName(f"{widget.__class__.__name__}_scroll")
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidgetResizable(True)
+    area.setWidget(widget)
+    area.setMinimumHeight(min_height)
+    return area
+
+
+class _ScrollArea(QScrollArea):
+    """Asks for the width its contents need at least (not their comfortable width, which
+    would widen the whole dock column), and for their full height."""
+
+    def sizeHint(self) -> QSize:
+        widget = self.widget()
+        if widget is None:
+            return super().sizeHint()
+        bar = self.verticalScrollBar().sizeHint().width()
+        return QSize(widget.minimumSizeHint().width() + bar, widget.sizeHint().height())
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.updateGeometry()  # the contents' sizes change once they are polished
+
+
+def _reserved_label(text: str, lines: int) -> QLabel:
+    """A word-wrapped label `lines` lines high whatever its text, so that the widgets below
+    it stay in place as the text changes (the full text is also its tooltip)."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+    label.setFixedHeight(lines * label.fontMetrics().lineSpacing() + 2)
+    return label
 
 
 def _combo(names: list[str], titles: dict[str, str]) -> QComboBox:
