@@ -25,6 +25,8 @@ SHORTCUTS_HELP = """<table>
 <tr><td>1 … 9</td><td>choose the class</td></tr>
 <tr><td>[ and ]</td><td>smaller / larger brush</td></tr>
 <tr><td>U</td><td>paint only unlabelled pixels</td></tr>
+<tr><td>Fill</td><td>click: the connected area of similar image values (tolerance in the
+toolbar), or by label region: of the clicked pixel's label</td></tr>
 <tr><td>Polygon</td><td>click vertices; double-click or Enter fills; Backspace, Esc</td></tr>
 <tr><td>Wheel</td><td>zoom around the cursor</td></tr>
 <tr><td>Space + drag, middle button</td><td>pan</td></tr>
