@@ -75,6 +75,7 @@ class TrainingController(QObject):
         self.worker: TrainingWorker | None = None
         self.model_dir: Path | None = None  # folder of the current model, to continue from
         self.last_validation = None
+        self.fraction_done = 0.0  # of the running training, as its last step report said
         self.stop_requested_at: float | None = None
         self.stopped_after_s: float | None = None  # stop request to final report
         self._closing = False
@@ -182,6 +183,7 @@ class TrainingController(QObject):
         self.worker.failed.connect(self._failed)
         self.stop_requested_at = self.stopped_after_s = None
         self.last_validation = None
+        self.fraction_done = 0.0
         self.metrics.reset(classes)
         self.metrics.set_validation_note(validation_note(project))
         self.source = source
@@ -257,6 +259,8 @@ class TrainingController(QObject):
         speed = f", {report.images_per_s:.1f} images/s" if report.images_per_s else ""
         text = (f"Step {report.step}{total}, loss {report.loss:.4f}{speed}, "
                 f"{report.elapsed_s:.0f} s")
+        if report.progress is not None:
+            self.fraction_done = report.progress
         if self.stop_requested_at is None:
             self.panel.show_progress(report.progress, text)
         self.metrics.add_step(report.step, report.loss)
@@ -301,7 +305,7 @@ class TrainingController(QObject):
             self._show_model(saved, self.model_dir)
             self.modelSaved.emit(self.model_dir)
         finished = done.reason != "stopped"
-        self.panel.show_progress(1.0 if finished else self.panel.progress_bar.value() / 1000, text)
+        self.panel.show_progress(1.0 if finished else self.fraction_done, text)
         self.trainingFinished.emit(done)
 
     def _failed(self, message: str) -> None:

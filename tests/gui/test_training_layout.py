@@ -155,10 +155,14 @@ def test_train_and_stop_have_shortcuts_shown_in_menu_and_tooltips(qtbot, isbi_pr
         qtbot.keyClick(window.canvas, Qt.Key.Key_T, control)
     assert training.running and training.stop_action.isEnabled()
     assert not training.train_action.isEnabled()
+    qtbot.waitUntil(lambda: training.panel.progress_bar.value() >= 2, timeout=30_000)
     with qtbot.waitSignal(training.trainingFinished, timeout=10_000) as finished:
         qtbot.keyClick(window.canvas, Qt.Key.Key_Period, control)
     assert finished.args[0].reason == "stopped"
     assert training.train_action.isEnabled() and not training.stop_action.isEnabled()
+    # The progress bar shows how far the stopped training got (not a reset bar).
+    bar = training.panel.progress_bar
+    assert bar.maximum() == 1000 and 0 < bar.value() < 1000
     window.close()
 
 
