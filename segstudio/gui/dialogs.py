@@ -34,6 +34,7 @@ toolbar), or by label region: of the clicked pixel's label</td></tr>
 <tr><td>Page Up / Page Down</td><td>previous / next image</td></tr>
 <tr><td>Ctrl+Z, Ctrl+Shift+Z or Ctrl+Y</td><td>undo, redo (one stroke each)</td></tr>
 <tr><td>H</td><td>hide or show the labels</td></tr>
+<tr><td>Ctrl+T / Ctrl+.</td><td>train / stop training</td></tr>
 </table>"""
 
 

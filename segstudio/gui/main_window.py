@@ -42,6 +42,10 @@ AUTOSAVE_DELAY_MS = 3000
 FRACTION_DELAY_MS = 100  # the "% labelled" of the Images list follows edits this closely
 
 
+# Bump when the docks change place, so a layout saved by an older version is not restored.
+LAYOUT_VERSION = 2
+
+
 class MainWindow(ProjectMixin, QMainWindow):
     projectChanged = Signal(object)
     currentImageChanged = Signal(object)
@@ -52,7 +56,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         super().__init__()
         self.setObjectName("segstudio_main_window")
         self.setWindowTitle("segstudio[*]")
-        self.resize(1280, 820)
+        self._fit_to_screen(1280, 820)
         self.project = None
         self.current_entry = None
         self.documents: dict[str, LabelDocument] = {}
@@ -320,8 +324,17 @@ class MainWindow(ProjectMixin, QMainWindow):
         geometry, state = settings.value("window/geometry"), settings.value("window/state")
         if geometry is not None:
             self.restoreGeometry(geometry)
+            self._fit_to_screen(self.width(), self.height())  # the screen may have changed
         if state is not None:
-            self.restoreState(state)
+            self.restoreState(state, LAYOUT_VERSION)  # an older layout is ignored
+
+    def _fit_to_screen(self, width: int, height: int) -> None:
+        screen = self.screen()
+        if screen is not None:
+            available = screen.availableGeometry()
+            width = min(width, int(available.width() * 0.95))
+            height = min(height, int(available.height() * 0.92))
+        self.resize(width, height)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.canvas.tool is not None:
@@ -332,7 +345,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.autosave_timer.stop()
         settings = app_settings()
         settings.setValue("window/geometry", self.saveGeometry())
-        settings.setValue("window/state", self.saveState())
+        settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.images_panel.shutdown()
         if self.training is not None:
             self.training.shutdown()

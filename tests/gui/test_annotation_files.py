@@ -320,3 +320,23 @@ def test_deleting_the_last_class_leaves_nothing_to_paint_with(qtbot, project, mo
     assert window.paint.class_index == 0
     drag(qtbot, window, [(20.5, 20.5), (60.5, 20.5)])
     assert window.current_mask()[20, 40] == 0
+
+
+def test_a_layout_saved_by_an_older_version_is_not_restored(qtbot, project):
+    from segstudio.gui.settings import app_settings
+
+    window = open_window(qtbot, project.root, size=(900, 650))
+    window.findChild(QDockWidget, "dock_display").hide()
+    app_settings().setValue("window/state", window.saveState())  # as the old version saved it
+    window.hide()  # not closed: the old layout stays in the settings
+    again = open_window(qtbot, size=(900, 650))
+    assert again.findChild(QDockWidget, "dock_display").isVisible()
+
+
+def test_the_window_opens_within_the_screen(qtbot):
+    from segstudio.gui.app import create_main_window
+
+    window = create_main_window()
+    qtbot.addWidget(window)
+    available = window.screen().availableGeometry()
+    assert window.width() <= available.width() and window.height() <= available.height()
