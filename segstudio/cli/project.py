@@ -39,8 +39,9 @@ def add_parser(subparsers) -> None:
                         help="folder of PNG/TIFF masks named like their images")
     source.add_argument("--labelme", type=Path, metavar="DIR", help="folder of labelme JSON files")
     source.add_argument("--coco", type=Path, metavar="FILE", help="COCO segmentation JSON file")
-    imp.add_argument("--mask-values", nargs="+", type=int, metavar="V",
-                     help="with --masks: the mask value of each class, in class order")
+    imp.add_argument("--mask-values", nargs="+", type=_mask_values, metavar="V0,V1,...",
+                     help="with --masks: the mask value of each class, in class order, "
+                          "e.g. 0,255 (as for `segstudio train`; 0 255 works too)")
     imp.add_argument("--classes", type=Path, metavar="FILE",
                      help="with --masks: classes file giving each class's mask value")
     imp.add_argument("--add-classes", action="store_true",
@@ -102,7 +103,8 @@ def _import(args) -> int:
     project = Project.open(args.project)
     common = {"add_classes": args.add_classes, "overwrite": args.overwrite}
     if args.masks:
-        report = import_masks(project, args.masks, mask_values=args.mask_values,
+        values = None if args.mask_values is None else [v for vs in args.mask_values for v in vs]
+        report = import_masks(project, args.masks, mask_values=values,
                               classes_file=args.classes, **common)
     elif args.labelme:
         report = import_labelme(project, args.labelme, background=args.background, **common)
@@ -180,3 +182,11 @@ def _print_notes(notes: list[str]) -> None:
         print(f"note: {note}", file=sys.stderr)
     if len(notes) > 20:
         print(f"note: ... and {len(notes) - 20} more", file=sys.stderr)
+
+
+def _mask_values(text: str) -> list[int]:
+    """'0,255' or '0' (one of several words): the same syntax as `segstudio train`."""
+    try:
+        return [int(v) for v in text.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected mask values like 0,255, got {text!r}") from None

@@ -114,3 +114,17 @@ def test_as_a_process_no_traceback_and_no_torch(tmp_path):
                             capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 2, result.stderr
     assert "newer segstudio" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("values", [["0,255"], ["0", "255"]])
+def test_mask_values_take_the_train_syntax_too(isbi_subset, capsys, values):
+    proj = str(isbi_subset / "proj")
+    assert main(["project", "create", proj, "--images", str(isbi_subset / "images"),
+                 "--class-names", "membrane", "cell"]) == 0
+    assert main(["project", "import", proj, "--masks", str(isbi_subset / "masks"),
+                 "--mask-values", *values]) == 0
+    assert "imported labels for 3 images" in capsys.readouterr().out
+    project = Project.open(proj)
+    entry = project.images[0]
+    raw = cv2.imread(str(isbi_subset / "masks" / Path(entry.name).name), cv2.IMREAD_GRAYSCALE)
+    np.testing.assert_array_equal(project.load_labels(entry), (raw == 255).astype(np.uint8))
