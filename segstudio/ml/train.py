@@ -91,27 +91,16 @@ class Trainer:
         last_reload = last_val = last_good = time.monotonic()
         val_seconds = None  # measured duration of one validation
         recent: deque[tuple[float, int]] = deque()
-        reason, bad_losses = "stopped", 0
+        bad_losses = 0
         while True:
             now = time.monotonic()
-            elapsed = now - start
-            if self._stop.is_set():
-                reason = "stopped"
+            reason = self._end_reason(now - start, runner, val_set, val_seconds)
+            if reason is not None:
                 break
-            if config.steps is not None and self.step >= config.steps:
-                reason = "steps"
-                break
-            if config.time_budget is not None:
-                reserve = (val_seconds or runner.estimate_validation_s(val_set)) if len(
-                    val_set.items
-                ) else 0.0
-                if self.step > 0 and elapsed + reserve >= config.time_budget:
-                    reason = "time"
-                    break
             if now - last_reload >= config.reload_labels_s:
                 self._reload(train_set, val_set)
                 last_reload = now
-            progress = self._progress(elapsed)
+            progress = self._progress(now - start)
             lr = _learning_rate(config, progress, self.step)
             images, masks = train_set.batch(
                 config.batch_size, config.crop_size, rng, self.normalization, augment
@@ -157,6 +146,22 @@ class Trainer:
         ):
             yield self._validate(runner, val_set, start)
         yield DoneReport(reason, self.step, self.best_miou, time.monotonic() - start)
+
+    def _end_reason(self, elapsed: float, runner: StepRunner, val_set: SampleSet,
+                    val_seconds: float | None) -> str | None:
+        """Why training ends now, or None. The time budget keeps room for the last validation."""
+        config = self.config
+        if self._stop.is_set():
+            return "stopped"
+        if config.steps is not None and self.step >= config.steps:
+            return "steps"
+        if config.time_budget is not None and self.step > 0:
+            reserve = 0.0
+            if val_set.items:
+                reserve = val_seconds or runner.estimate_validation_s(val_set)
+            if elapsed + reserve >= config.time_budget:
+                return "time"
+        return None
 
     def _progress(self, elapsed: float) -> float:
         parts = []
