@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--coverage", type=float, default=0.02)
     parser.add_argument("--crop-size", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--no-augment", action="store_true")
     parser.add_argument("--threads", type=int)
     args = parser.parse_args()
     if args.threads:
@@ -88,7 +89,8 @@ def main() -> None:
         link_slices(tmp / "test", range(20, 30))
         source = FolderSource(images, masks)  # the strokes are class indices already
         config = TrainConfig(model="unet", time_budget=args.time_budget,
-                             crop_size=args.crop_size, batch_size=args.batch_size)
+                             crop_size=args.crop_size, batch_size=args.batch_size,
+                             augment=not args.no_augment)
         trainer = Trainer(config, source,
                           classes)
         done = [r for r in trainer if isinstance(r, DoneReport)][0]

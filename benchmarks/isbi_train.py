@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--time-budget", type=float, default=60.0)
     parser.add_argument("--crop-size", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--no-augment", action="store_true")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
     if args.threads:
@@ -43,7 +44,8 @@ def main() -> None:
         # What `segstudio train --model unet --time-budget T` builds.
         source = FolderSource(train_images, train_masks, mask_values="0,255")
         config = TrainConfig(model="unet", time_budget=args.time_budget,
-                             crop_size=args.crop_size, batch_size=args.batch_size)
+                             crop_size=args.crop_size, batch_size=args.batch_size,
+                             augment=not args.no_augment)
         trainer = Trainer(config, source,
                           source.classes)
         done = [r for r in trainer if isinstance(r, DoneReport)][0]

@@ -50,6 +50,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--lr", type=float, help="peak learning rate")
     parser.add_argument("--loss", default="ce",
                         help="ce (default), dice, focal, ce+dice or ce+focal")
+    parser.add_argument("--elastic", action="store_true",
+                        help="add elastic deformation to the augmentation (slower steps; "
+                        "helps long trainings on few images)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--json", action="store_true",
                         help="print the final figures as one JSON object on the last line")
@@ -74,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         time_budget = DEFAULT_TIME_BUDGET_S
     config = TrainConfig(
         model=args.model, loss=args.loss, steps=args.steps, time_budget=time_budget,
-        device=args.device, seed=args.seed, init_model_dir=args.init, **options,
+        device=args.device, seed=args.seed, init_model_dir=args.init, elastic=args.elastic,
+        **options,
     )
     trainer = Trainer(config, source, source.classes)
     progress = Progress()

@@ -87,7 +87,9 @@ class Trainer:
         train_set, val_set = self._load_data(init)
         runner = self._build(init, train_set)
         self._good_state = self._state_copy()
-        augment = AugmentConfig() if config.augment else AugmentConfig.none()
+        augment = AugmentConfig.none()
+        if config.augment:
+            augment = AugmentConfig(elastic_probability=0.5 if config.elastic else 0.0)
         last_reload = last_val = last_good = time.monotonic()
         val_seconds = None  # measured duration of one validation
         recent: deque[tuple[float, int]] = deque()

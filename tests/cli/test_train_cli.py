@@ -51,8 +51,10 @@ def test_train_json_and_saved_model(isbi_split, tmp_path, capsys):
     assert saved.training["steps_done"] == 3 and saved.metrics["miou"] == figures["miou"]
     # Continue from it.
     again = tmp_path / "again"
-    assert main(_train_args(isbi_split, again, "--steps", "2", "--init", str(out))) == 0
-    assert load_model(again).training["steps_done"] == 2
+    assert main(_train_args(isbi_split, again, "--steps", "2", "--init", str(out),
+                            "--elastic")) == 0
+    training = load_model(again).training
+    assert training["steps_done"] == 2 and training["elastic"] is True
 
 
 def test_time_budget_without_validation(isbi_split, tmp_path, capsys):
