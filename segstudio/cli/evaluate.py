@@ -43,6 +43,11 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     saved = load_model(args.model, device=pick_device(args.device))
     mapping = mask_mapping_from_args(args, num_classes=saved.num_classes)
+    if mapping.values is None and args.classes is None and "mask_values" in saved.training:
+        mapping = _training_mapping(saved)
+        print(f"masks read with the model's training mask values "
+              f"{','.join(map(str, mapping.values))} (override with --mask-values)",
+              file=sys.stderr)
     if mapping.num_classes is not None and mapping.num_classes != saved.num_classes:
         raise UserError(
             f"the mask options give {mapping.num_classes} classes but the model in {args.model} "
@@ -82,3 +87,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
+
+
+def _training_mapping(saved):
+    from segstudio.ml.mask_mapping import MaskMapping
+
+    return MaskMapping(
+        values=tuple(int(v) for v in saved.training["mask_values"]),
+        ignore_value=saved.training.get("mask_ignore_value"),
+        classes=tuple(saved.classes),
+        num_classes=saved.num_classes,
+    )

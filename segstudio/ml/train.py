@@ -280,6 +280,11 @@ class Trainer:
             metrics = {"step": val.step, "miou": val.miou, "iou": val.iou, "dice": val.dice,
                        "pixel_accuracy": val.pixel_accuracy, "pq": val.pq}
         training = {**self.config.to_json(), "steps_done": self.step}
+        mapping = getattr(self.source, "mapping", None)
+        if mapping is not None and mapping.values is not None:
+            # How the training masks stored each class, so evaluation reads masks alike.
+            training["mask_values"] = list(mapping.values)
+            training["mask_ignore_value"] = mapping.ignore_value
         return SavedModel(model.eval(), dict(arch), list(self.classes), self.normalization,
                           training=training, metrics=metrics)
 

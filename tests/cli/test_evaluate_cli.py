@@ -63,8 +63,19 @@ def test_evaluate_prints_figures_as_json(trained, capsys):
     assert abs(flipped["miou"] - figures["miou"]) < 0.1
 
 
+def test_evaluate_reads_masks_as_the_model_was_trained(trained, capsys):
+    """Without mask options the 0/255 masks must not be read as class 0 and unlabelled."""
+    assert main(_args(trained, "--json")) == 0
+    captured = capsys.readouterr()
+    assert "training mask values 0,255" in captured.err
+    default = json.loads(captured.out.strip().splitlines()[-1])
+    assert main(_args(trained, "--mask-values", "0,255", "--json")) == 0
+    explicit = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert default["iou"] == explicit["iou"] and default["iou"]["cell"] > 0.3
+
+
 def test_masks_with_values_that_are_not_classes_exit_2(trained, capsys):
-    # Without --mask-values the ISBI masks hold 255 (unlabelled) and 0 only: valid indices.
+    # Without --mask-values the model's training values (0,255) read the masks.
     assert main(_args(trained, "--json")) == 0
     capsys.readouterr()
     assert main(_args(trained, "--mask-values", "0,128,255")) == 2
