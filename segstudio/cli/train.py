@@ -8,11 +8,17 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from segstudio.cli.mask_options import add_mask_options, mask_mapping_from_args
+from segstudio.core.classes import UNLABELLED
 from segstudio.core.errors import UserError
 
 MODELS = ("unet", "fcn", "deeplabv3", "deeplabv3plus")
 DEFAULT_TIME_BUDGET_S = 60.0
+# Without validation options, this share of the pairs is held out (from this many pairs on).
+DEFAULT_VAL_FRACTION = 0.2
+MIN_PAIRS_FOR_DEFAULT_HOLD_OUT = 5
 
 
 def add_parser(subparsers) -> None:
@@ -66,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{args.out}: exists and is not a folder; choose another --out")
     source = _source(args)
     for path in getattr(source, "unpaired_masks", [])[:3]:
-        print(f"segstudio: note: {path} has no image of the same name; ignored", file=sys.stderr)
+        _note(f"{path} has no image of the same name; ignored")
+    if args.project is None:
+        _check_mask_values(source, values_given=args.mask_values is not None or bool(args.classes))
     options = {
         name: value for name, value in
         (("crop_size", args.crop_size), ("batch_size", args.batch_size), ("lr", args.lr))
@@ -124,11 +132,44 @@ def _source(args: argparse.Namespace):
         return ProjectSource(Project.open(args.project))
     if args.images is None or args.masks is None:
         raise UserError("give --images and --masks (or --project)")
-    return FolderSource(
-        args.images, args.masks, mapping=mask_mapping_from_args(args),
-        val_images=args.val_images, val_masks=args.val_masks,
-        val_fraction=args.val_fraction, seed=args.seed,
-    )
+    def folder_source(val_fraction):
+        return FolderSource(
+            args.images, args.masks, mapping=mask_mapping_from_args(args),
+            val_images=args.val_images, val_masks=args.val_masks,
+            val_fraction=val_fraction, seed=args.seed,
+        )
+
+    source = folder_source(args.val_fraction)
+    if args.val_images is None and args.val_fraction is None:
+        count = len(source.train_samples())
+        if count >= MIN_PAIRS_FOR_DEFAULT_HOLD_OUT:
+            source = folder_source(DEFAULT_VAL_FRACTION)
+            held_out = [s.name for s in source.val_samples()]
+            _note(f"held out {len(held_out)} of {count} images for validation "
+                  f"({', '.join(held_out[:4])}{', ...' if len(held_out) > 4 else ''}); "
+                  "choose with --val-fraction or --val-images")
+    return source
+
+
+def _check_mask_values(source, values_given: bool) -> None:
+    """Warn when the masks do not look like what the mask options say: a class that
+    never occurs, or most pixels unlabelled (often 0/255 masks read without --mask-values)."""
+    counts = np.zeros(256, dtype=np.int64)
+    for sample in source.train_samples():
+        counts += np.bincount(sample.load_mask().ravel(), minlength=256)
+    total = max(int(counts.sum()), 1)
+    for index, label_class in enumerate(source.classes):
+        if counts[index] == 0:
+            _note(f"class '{label_class.name}' has no pixel in the training masks; "
+                  "check --mask-values or --classes")
+    unlabelled = counts[UNLABELLED] / total
+    if not values_given and unlabelled > 0.5:
+        _note(f"{100 * unlabelled:.0f}% of the mask pixels are 255, which means unlabelled; "
+              "if 255 is a class (e.g. binary 0/255 masks), pass --mask-values 0,255")
+
+
+def _note(text: str) -> None:
+    print(f"segstudio: note: {text}", file=sys.stderr)
 
 
 def _fmt(value: float | None) -> str:

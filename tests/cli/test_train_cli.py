@@ -128,3 +128,35 @@ def test_train_a_project(isbi_split, tmp_path, capsys):
     assert [c.name for c in load_model(out).classes] == ["membrane", "cell"]
     assert main(["train", "--project", str(tmp_path / "p"), "--images", str(tmp_path),
                  "--out", str(out)]) == 2
+
+
+def _isbi_pairs(isbi_dir, root, numbers):
+    for kind in ("images", "masks"):
+        (root / kind).mkdir(parents=True)
+        for n in numbers:
+            (root / kind / f"{n:02d}.png").symlink_to(isbi_dir / kind / f"{n:02d}.png")
+    return ["--images", str(root / "images"), "--masks", str(root / "masks")]
+
+
+def test_mask_values_that_do_not_fit_the_masks_are_pointed_out(isbi_dir, tmp_path, capsys):
+    pairs = _isbi_pairs(isbi_dir, tmp_path / "data", range(2))
+    common = ["train", *pairs, "--crop-size", "64", "--batch-size", "2", "--steps", "1"]
+    # 0/255 masks with classes stored as 0 and 1: class 1 never occurs, 255 is unlabelled.
+    assert main([*common, "--mask-values", "0,1", "--out", str(tmp_path / "a")]) == 0
+    assert "class 'value 1' has no pixel in the training masks" in capsys.readouterr().err
+    # Read as class indices, the cells (255) are all unlabelled.
+    assert main([*common, "--out", str(tmp_path / "b")]) == 0
+    assert "pass --mask-values 0,255" in capsys.readouterr().err
+    # Given right, nothing to point out.
+    assert main([*common, "--mask-values", "0,255", "--out", str(tmp_path / "c")]) == 0
+    assert "note" not in capsys.readouterr().err
+
+
+def test_without_validation_options_a_fifth_is_held_out(isbi_dir, tmp_path, capsys):
+    pairs = _isbi_pairs(isbi_dir, tmp_path / "data", range(5))
+    assert main(["train", *pairs, "--mask-values", "0,255", "--crop-size", "64",
+                 "--batch-size", "2", "--steps", "2", "--json", "--out", str(tmp_path / "m")]) == 0
+    captured = capsys.readouterr()
+    assert "held out 1 of 5 images for validation" in captured.err
+    figures = json.loads(captured.out.strip().splitlines()[-1])
+    assert figures["miou"] is not None and set(figures["iou"]) == {"value 0", "value 255"}
