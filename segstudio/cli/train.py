@@ -13,6 +13,7 @@ import numpy as np
 from segstudio.cli.mask_options import add_mask_options, mask_mapping_from_args
 from segstudio.core.classes import UNLABELLED
 from segstudio.core.errors import UserError
+from segstudio.core.masks import value_histogram
 
 MODELS = ("unet", "fcn", "deeplabv3", "deeplabv3plus")
 DEFAULT_TIME_BUDGET_S = 60.0
@@ -156,7 +157,7 @@ def _check_mask_values(source, values_given: bool) -> None:
     never occurs, or most pixels unlabelled (often 0/255 masks read without --mask-values)."""
     counts = np.zeros(256, dtype=np.int64)
     for sample in source.train_samples():
-        counts += np.bincount(sample.load_mask().ravel(), minlength=256)
+        counts += value_histogram(sample.load_mask())
     total = max(int(counts.sum()), 1)
     for index, label_class in enumerate(source.classes):
         if counts[index] == 0:

@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import cv2
 import numpy as np
 import tifffile
 from PIL import Image, UnidentifiedImageError
@@ -18,7 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from segstudio.core.classes import UNLABELLED, LabelClass
 from segstudio.core.errors import ImageReadError, MaskError
 from segstudio.core.images import load_image
-from segstudio.core.masks import write_mask
+from segstudio.core.masks import value_histogram, write_mask
 
 SPLITS = ("train", "val")
 # Images at most this many folders above the project are stored by relative path,
@@ -145,17 +144,3 @@ class LabelBatch:
         write_mask(self._staging / f"{image_id}.png", mask, self._classes)
         self.stats[image_id] = LabelStats.of_mask(mask, len(self._classes))
 
-
-# cv2.calcHist is ~30x faster than np.bincount (which widens uint8 to intp) but counts in
-# float32, exact only up to 2**24; so count in row bands small enough to stay exact.
-_HISTOGRAM_BAND_PIXELS = 1 << 22
-
-
-def value_histogram(mask: np.ndarray) -> np.ndarray:
-    """Exact counts of each uint8 value (256 int64s) in a 2-D mask."""
-    rows = max(1, _HISTOGRAM_BAND_PIXELS // max(mask.shape[1], 1))
-    histogram = np.zeros(256, dtype=np.int64)
-    for top in range(0, mask.shape[0], rows):
-        band = np.ascontiguousarray(mask[top : top + rows])
-        histogram += cv2.calcHist([band], [0], None, [256], [0, 256]).ravel().astype(np.int64)
-    return histogram

@@ -5,7 +5,7 @@ from PIL import Image
 
 from segstudio.core.classes import UNLABELLED, default_classes, load_classes_file
 from segstudio.core.errors import MaskError, UserError
-from segstudio.core.masks import map_mask_values, read_mask, write_mask
+from segstudio.core.masks import map_mask_values, read_mask, value_histogram, write_mask
 
 CLASSES = default_classes(["background", "cell", "membrane"])
 
@@ -65,3 +65,12 @@ def test_bad_classes_files(tmp_path):
     (tmp_path / "b.json").write_text('["x", "x"]')
     with pytest.raises(UserError, match="repeated: x"):
         load_classes_file(tmp_path / "b.json")
+
+
+def test_value_histogram_is_exact_beyond_float32_precision():
+    mask = np.zeros((4500, 4000), np.uint8)  # 18M zeros: more than float32 counts exactly
+    mask[0, :7] = 3
+    mask[-1, -1] = 255
+    histogram = value_histogram(mask)
+    assert histogram[0] == 4500 * 4000 - 8 and histogram[3] == 7 and histogram[255] == 1
+    assert histogram.sum() == mask.size
