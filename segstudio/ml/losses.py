@@ -19,7 +19,6 @@ value whose backward gives zero gradients), never NaN.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 
 import torch
@@ -28,6 +27,7 @@ from torch import nn
 
 from segstudio.core.classes import MAX_CLASSES, UNLABELLED
 from segstudio.core.errors import UserError
+from segstudio.ml.registry import builder_options, check_options, lookup
 
 # Keeps 0 / 0 at 0 when no pixel is labelled; far below any real sum of class weights.
 _EPS = 1e-12
@@ -140,8 +140,7 @@ def loss_names() -> list[str]:
 
 def loss_options(name: str) -> dict:
     """The options of a loss with their default values."""
-    parameters = list(inspect.signature(_builder(name)).parameters.values())[2:]
-    return {param.name: param.default for param in parameters}
+    return builder_options(_builder(name))
 
 
 def build_loss(name: str, num_classes: int, class_weights: Sequence[float] | None = None,
@@ -151,19 +150,12 @@ def build_loss(name: str, num_classes: int, class_weights: Sequence[float] | Non
             1 <= num_classes <= MAX_CLASSES):
         raise UserError(f"num_classes must be an integer from 1 to {MAX_CLASSES}, "
                         f"got {num_classes!r}")
-    valid = loss_options(name)
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise UserError(f"unknown option(s) {', '.join(unknown)} for loss {name!r}; "
-                        f"valid options: {', '.join(valid) or 'none'}")
+    check_options("loss", name, options, loss_options(name))
     return builder(num_classes, class_weights, **options)
 
 
 def _builder(name: str) -> Callable[..., nn.Module]:
-    try:
-        return LOSSES[name]
-    except (KeyError, TypeError):
-        raise UserError(f"unknown loss {name!r}; valid losses: {', '.join(LOSSES)}") from None
+    return lookup(LOSSES, name, "loss", "losses")
 
 
 def _weighted_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -10,18 +10,17 @@ arguments are its options; `model_options(name)` gives their defaults.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 
 from torch import nn
 
 from segstudio.core.classes import MAX_CLASSES
-from segstudio.core.errors import UserError
 from segstudio.ml.models.backbones import RESNETS
 from segstudio.ml.models.deeplab import ATROUS_RATES, DeepLab
 from segstudio.ml.models.fcn import FCN8s
 from segstudio.ml.models.options import check_choice, check_int, check_optional_path
 from segstudio.ml.models.unet import UPSAMPLING, UNet
+from segstudio.ml.registry import builder_options, check_options, lookup
 
 MAX_IN_CHANNELS = 1024
 
@@ -83,10 +82,7 @@ def model_names() -> list[str]:
 
 def model_options(name: str) -> dict:
     """The options of an architecture with their default values."""
-    return {
-        param.name: param.default
-        for param in list(inspect.signature(_builder(name)).parameters.values())[2:]
-    }
+    return builder_options(_builder(name))
 
 
 def build_model(name: str, num_classes: int, in_channels: int = 1, **options) -> nn.Module:
@@ -94,20 +90,9 @@ def build_model(name: str, num_classes: int, in_channels: int = 1, **options) ->
     builder = _builder(name)
     check_int("num_classes", num_classes, 1, MAX_CLASSES)
     check_int("in_channels", in_channels, 1, MAX_IN_CHANNELS)
-    valid = model_options(name)
-    unknown = sorted(set(options) - set(valid))
-    if unknown:
-        raise UserError(
-            f"unknown option(s) {', '.join(unknown)} for model {name!r}; "
-            f"valid options: {', '.join(valid) or 'none'}"
-        )
+    check_options("model", name, options, model_options(name))
     return builder(num_classes, in_channels, **options)
 
 
 def _builder(name: str) -> Callable[..., nn.Module]:
-    try:
-        return MODELS[name]
-    except (KeyError, TypeError):
-        raise UserError(
-            f"unknown model {name!r}; valid models: {', '.join(MODELS)}"
-        ) from None
+    return lookup(MODELS, name, "model", "models")
