@@ -1,3 +1,4 @@
+import contextlib
 import os
 from pathlib import Path
 
@@ -26,3 +27,24 @@ def isbi_dir(shared_data) -> Path:
 @pytest.fixture(scope="session")
 def camvid_dir(shared_data) -> Path:
     return shared_data / "camvid-mini"
+
+
+@contextlib.contextmanager
+def torch_threads(count: int):
+    """Run with `count` torch intra-op threads, then restore the previous number."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One thread: on a busy machine, intra-op threads waiting for each other make the
+    tiny steps of training tests tens of times slower; on a quiet one it costs little."""
+    with torch_threads(1):
+        yield

@@ -3,20 +3,14 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from segstudio.cli import main
 from segstudio.core.classes import default_classes
 from segstudio.ml.data import FolderSource
 from segstudio.ml.train import TrainConfig, Trainer
+from tests.conftest import torch_threads
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +27,8 @@ def trained(isbi_dir, tmp_path_factory):
     config = TrainConfig(model_options={"depth": 3, "base_width": 4}, crop_size=64,
                          batch_size=2, steps=20, lr=1e-2)
     trainer = Trainer(config, source, source.classes)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # module fixtures run before the function-scoped one above
-    try:
+    with torch_threads(1):  # module fixtures run before the function-scoped one
         list(trainer)
-    finally:
-        torch.set_num_threads(threads)
     trainer.save(root / "model")
     return root
 

@@ -3,18 +3,11 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from segstudio.cli import main
 from segstudio.ml.saved import load_model
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny steps: threads would mostly wait for each other
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

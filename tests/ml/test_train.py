@@ -36,14 +36,7 @@ class ListSource:
         return list(self.val)
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One thread: on a busy machine, intra-op threads waiting for each other make the
-    tiny steps of these tests tens of times slower; on a quiet one it costs little."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _isbi_samples(isbi_dir, numbers, crop=None):
