@@ -129,8 +129,13 @@ def _source(args: argparse.Namespace):
             raise UserError("--project takes its images, labels and classes from the project; "
                             "leave out --images, --masks and the mask options")
         from segstudio.core.project import Project
+        from segstudio.ml.holdout import HoldOutSource
 
-        return ProjectSource(Project.open(args.project))
+        source = HoldOutSource(ProjectSource(Project.open(args.project)))
+        if source.val_samples() and source.held_out:
+            _note(f"the project has no 'val' split: held out {', '.join(source.held_out)} "
+                  "for validation; mark images as 'val' to choose them")
+        return source
     if args.images is None or args.masks is None:
         raise UserError("give --images and --masks (or --project)")
     def folder_source(val_fraction):

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-import zlib
 from pathlib import Path
 
-from segstudio.core.classes import UNLABELLED
 from segstudio.gui.workers import TaskWorker, start_worker
+from segstudio.ml.holdout import HOLD_OUT_ONE_IN, HoldOutSource
 
 # Training shares the CPU with the GUI thread and the prediction worker: leaving
 # one core to them keeps painting smooth (see benchmarks/gui_responsiveness.py).
@@ -154,48 +153,6 @@ def training_source(project) -> HoldOutSource:
     from segstudio.ml.data import ProjectSource
 
     return HoldOutSource(ProjectSource(project))
-
-
-HOLD_OUT_ONE_IN = 5  # without a 'val' split, about one labelled image in five validates
-
-
-class HoldOutSource:
-    """A SampleSource validating on the project's 'val' split or, when it has none, on
-    labelled images held out automatically: those whose name hashes to 0 modulo
-    HOLD_OUT_ONE_IN (so the choice stays put as labels are added), at least one when
-    there are two or more labelled images. Samples pass through unchanged, so the
-    trainer recognises them from one reload to the next.
-    """
-
-    def __init__(self, source):
-        self.source = source
-        self.held_out: list[str] = []  # names of the samples held out, once split
-
-    def train_samples(self) -> list:
-        return self._split()[0]
-
-    def val_samples(self) -> list:
-        return self._split()[1]
-
-    def _split(self) -> tuple[list, list]:
-        train, val = self.source.train_samples(), self.source.val_samples()
-        labelled = [] if val else [s for s in train if _has_labels(s)]
-        if len(labelled) < 2:
-            self.held_out = []
-            return train, val
-        held = {s.name for s in labelled if _name_hash(s.name) % HOLD_OUT_ONE_IN == 0}
-        if not held or len(held) == len(labelled):
-            held = {min(labelled, key=lambda s: _name_hash(s.name)).name}
-        self.held_out = sorted(held)
-        return [s for s in train if s.name not in held], [s for s in train if s.name in held]
-
-
-def _has_labels(sample) -> bool:
-    return bool((sample.load_mask() != UNLABELLED).any())
-
-
-def _name_hash(name: str) -> int:
-    return zlib.crc32(name.encode("utf-8"))
 
 
 def validation_note(project) -> str:

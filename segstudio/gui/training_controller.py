@@ -27,7 +27,6 @@ from segstudio.gui.predict_controls import PredictionPanel
 from segstudio.gui.predict_live import LivePredictor
 from segstudio.gui.predict_menu import build_model_menu, update_model_actions
 from segstudio.gui.predict_models import (
-    HoldOutSource,
     add_loss_history,
     can_continue,
     default_settings,
@@ -49,6 +48,7 @@ from segstudio.gui.workers import (
     start_worker,
     stop_thread,
 )
+from segstudio.ml.holdout import HoldOutSource
 
 SETTINGS_KEY = "training"
 STOPPING_TEXT = "Stopping training and saving the model…"

@@ -123,6 +123,25 @@ def test_train_a_project(isbi_split, tmp_path, capsys):
                  "--out", str(out)]) == 2
 
 
+def test_a_project_without_val_split_holds_an_image_out(isbi_split, tmp_path, capsys):
+    import numpy as np
+
+    from segstudio.core.classes import default_classes
+    from segstudio.core.project import Project
+
+    images = sorted((isbi_split / "train" / "images").glob("*.png"))
+    project = Project.create(tmp_path / "p", images, default_classes(["membrane", "cell"]))
+    labels = np.full((512, 512), 255, np.uint8)
+    labels[100:140, 100:140], labels[300:340, 300:340] = 0, 1
+    for entry in project.images:
+        project.save_labels(entry, labels)
+    assert main(["train", "--project", str(tmp_path / "p"), "--steps", "2", "--crop-size", "64",
+                 "--out", str(tmp_path / "model"), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "no 'val' split: held out" in captured.err
+    assert json.loads(captured.out.strip().splitlines()[-1])["miou"] is not None
+
+
 def _isbi_pairs(isbi_dir, root, numbers):
     for kind in ("images", "masks"):
         (root / kind).mkdir(parents=True)
