@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from segstudio.core.atomic import atomic_path
 from segstudio.core.classes import LabelClass
+from segstudio.core.display import OVERLAY_ALPHA, overlay
 from segstudio.core.errors import UserError
 from segstudio.core.images import list_images, load_image
 from segstudio.core.masks import write_mask
@@ -275,36 +276,13 @@ def write_overlay(
     image_hwc: np.ndarray,
     labels: np.ndarray,
     classes: list[LabelClass],
-    alpha: float = 0.5,
+    alpha: float = OVERLAY_ALPHA,
 ) -> None:
     """Write the image with the class colours blended over it as an RGB PNG, atomically."""
     from PIL import Image
 
-    colours = np.zeros((256, 3), dtype=np.float32)
-    colours[: len(classes)] = [c.color for c in classes]
-    base = display_rgb(image_hwc).astype(np.float32)
-    blended = base * (1 - alpha) + colours[labels] * alpha
     with atomic_path(path) as tmp:
-        Image.fromarray(np.rint(blended).astype(np.uint8)).save(tmp, format="PNG")
-
-
-def display_rgb(image_hwc: np.ndarray) -> np.ndarray:
-    """An (H, W, C) image of any dtype as 8-bit RGB for display.
-
-    8-bit images are shown as they are; others are stretched between their
-    0.5 and 99.5 percentiles. Gray is repeated, extra channels (alpha) dropped.
-    """
-    image = image_hwc[:, :, None] if image_hwc.ndim == 2 else image_hwc
-    image = image[:, :, :3] if image.shape[2] >= 3 else image[:, :, :1]
-    if image.dtype != np.uint8:
-        step = max(1, int(np.sqrt(image.shape[0] * image.shape[1] / 1e6)))
-        sample = image[::step, ::step].astype(np.float64)
-        sample = sample[np.isfinite(sample)]
-        low, high = np.percentile(sample, [0.5, 99.5]) if sample.size else (0.0, 0.0)
-        scale = 255.0 / (high - low) if high > low else 0.0
-        stretched = np.nan_to_num((image.astype(np.float32) - low) * scale)
-        image = np.clip(stretched, 0, 255).astype(np.uint8)
-    return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else np.ascontiguousarray(image)
+        Image.fromarray(overlay(image_hwc, labels, classes, alpha)).save(tmp, format="PNG")
 
 
 def _image_paths(images) -> list[tuple[Path, Path]]:

@@ -9,7 +9,7 @@ from PIL import Image
 from segstudio.core.classes import UNLABELLED, default_classes, load_classes_file
 from segstudio.core.errors import MaskError, ProjectError
 from segstudio.core.formats.coco import export_coco, import_coco
-from segstudio.core.formats.export import export_labels, overlay, to_rgb8
+from segstudio.core.formats.export import export_labels
 from segstudio.core.formats.mask_folder import import_masks
 from segstudio.core.masks import read_mask
 from segstudio.core.project import Project
@@ -209,17 +209,6 @@ def test_coco_import_errors(tmp_path, small):
     with pytest.raises(MaskError, match="coco.json: not a COCO segmentation file"):
         import_coco(small, tmp_path / "coco.json")
     assert not small.has_labels("x")
-
-
-def test_to_rgb8_stretches_16_bit_and_spreads_grey():
-    image = np.zeros((4, 50, 1), np.uint16)
-    image[:, 25:] = 4000
-    rgb = to_rgb8(image)
-    assert rgb.shape == (4, 50, 3) and rgb[0, 0].tolist() == [0, 0, 0]
-    assert rgb[0, 49].tolist() == [255, 255, 255]
-    tinted = overlay(np.full((1, 2, 3), 100, np.uint8), np.array([[0, 255]], np.uint8),
-                     default_classes(["a"]))
-    assert tinted.tolist() == [[[165, 63, 88], [100, 100, 100]]]  # (100 + 230) / 2, ...
 
 
 def test_16_bit_tiff_masks_in_subfolders_and_export_keeps_the_layout(tmp_path):

@@ -17,7 +17,6 @@ from segstudio.core.masks import read_mask, read_mask_values
 from segstudio.ml.predict import (
     OVERLAY_FOLDER,
     PredictionStopped,
-    display_rgb,
     predict_folder,
     predict_image,
 )
@@ -194,14 +193,6 @@ def test_predict_folder_refuses_an_empty_folder(tmp_path):
         predict_folder(make_saved(), tmp_path / "empty", tmp_path / "out")
 
 
-def test_display_rgb_stretches_16_bit_and_repeats_gray():
-    ramp = np.linspace(0, 4000, 100 * 50).reshape(100, 50, 1).astype(np.uint16)
-    rgb = display_rgb(ramp)
-    assert rgb.shape == (100, 50, 3) and rgb.dtype == np.uint8
-    assert rgb[0, 0, 0] == 0 and rgb[-1, -1, 0] == 255
-    assert np.array_equal(rgb[..., 0], rgb[..., 2])
-
-
 def test_predict_folder_keeps_images_with_the_same_stem_apart(tmp_path, isbi_dir):
     images = tmp_path / "images"
     images.mkdir()
@@ -227,11 +218,3 @@ def test_worker_threads_with_model_copies_agree(em_mosaic, trained_saved):
     for result in results:
         np.testing.assert_array_equal(result.labels, expected.labels)
         np.testing.assert_array_equal(result.confidence, expected.confidence)
-
-
-def test_display_rgb_copes_with_nan_pixels():
-    image = np.random.default_rng(0).random((40, 30, 1)).astype(np.float32)
-    image[:5] = np.nan
-    rgb = display_rgb(image)
-    assert rgb.dtype == np.uint8 and (rgb[:5] == 0).all() and rgb[5:].max() == 255
-    assert display_rgb(np.full((4, 4, 2), np.nan, np.float32)).max() == 0
