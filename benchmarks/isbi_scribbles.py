@@ -64,6 +64,8 @@ def main() -> None:
     parser.add_argument("--crop-size", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument("--model-options", type=json.loads, default={},
+                        help='JSON on top of the defaults, e.g. \'{"input_stride": 1}\'')
     parser.add_argument("--threads", type=int)
     args = parser.parse_args()
     if args.threads:
@@ -90,7 +92,8 @@ def main() -> None:
         source = FolderSource(images, masks)  # the strokes are class indices already
         config = TrainConfig(model="unet", time_budget=args.time_budget,
                              crop_size=args.crop_size, batch_size=args.batch_size,
-                             augment=not args.no_augment)
+                             augment=not args.no_augment,
+                             model_options=args.model_options)
         trainer = Trainer(config, source,
                           classes)
         done = [r for r in trainer if isinstance(r, DoneReport)][0]

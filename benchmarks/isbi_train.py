@@ -29,6 +29,8 @@ def main() -> None:
     parser.add_argument("--crop-size", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument("--model-options", type=json.loads, default={},
+                        help='JSON on top of the defaults, e.g. \'{"input_stride": 1}\'')
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
     if args.threads:
@@ -45,7 +47,8 @@ def main() -> None:
         source = FolderSource(train_images, train_masks, mask_values="0,255")
         config = TrainConfig(model="unet", time_budget=args.time_budget,
                              crop_size=args.crop_size, batch_size=args.batch_size,
-                             augment=not args.no_augment)
+                             augment=not args.no_augment,
+                             model_options=args.model_options)
         trainer = Trainer(config, source,
                           source.classes)
         done = [r for r in trainer if isinstance(r, DoneReport)][0]

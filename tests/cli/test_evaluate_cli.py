@@ -50,7 +50,7 @@ def test_evaluate_prints_figures_as_json(trained, capsys):
     # Flip averaging scores about the same.
     assert main(_args(trained, "--mask-values", "0,255", "--json", "--flip")) == 0
     flipped = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert abs(flipped["miou"] - figures["miou"]) < 0.1
+    assert abs(flipped["miou"] - figures["miou"]) < 0.1, (figures, flipped)
 
 
 def test_evaluate_reads_masks_as_the_model_was_trained(trained, capsys):

@@ -36,9 +36,11 @@ def test_exports_match_the_model_on_odd_sized_real_images(tmp_path, isbi_dir, ca
     gray = load_image(isbi_dir / "images" / "05.png")[100:401, 50:307]
     colour = load_image(sorted((camvid_dir / "train" / "images").iterdir())[0])[30:331, :257]
     cases = []
-    for channels, image in ((1, gray), (3, colour)):
+    # The gray model works at input stride 2 (pixel unshuffle and shuffle), the colour one at 1.
+    for channels, image, stride in ((1, gray, 2), (3, colour, 1)):
         assert image.shape == (301, 257, channels)
-        saved = make_saved(num_classes=3, in_channels=channels, offset=100.0, scale=1 / 60)
+        saved = make_saved(num_classes=3, in_channels=channels, offset=100.0, scale=1 / 60,
+                           input_stride=stride)
         prefix = str(tmp_path / f"c{channels}_")
         export_onnx(saved, prefix + "model.onnx")
         export_torchscript(saved, prefix + "model.pt")

@@ -130,6 +130,7 @@ def test_unknown_model_lists_valid_names():
         ({"num_classes": 2, "widht": 3}, r"unknown option\(s\) widht .*valid options: depth"),
         ({"num_classes": 2, "depth": 0}, "depth must be an integer from 1 to 6"),
         ({"num_classes": 2, "upsampling": "nearest"}, "upsampling must be one of 'bilinear'"),
+        ({"num_classes": 2, "input_stride": 3}, "input_stride must be one of 1, 2, 4, got 3"),
     ],
 )
 def test_bad_arguments_raise_user_errors(kwargs, message):
@@ -141,6 +142,35 @@ def test_unet_transposed_upsampling():
     model = build_model("unet", 2, depth=2, base_width=4, upsampling="transposed")
     assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.modules())
     assert model(torch.randn(2, 1, 21, 19)).shape == (2, 2, 21, 19)
+
+
+@pytest.mark.parametrize("stride", [2, 4])
+def test_unet_input_stride_folds_pixels_into_channels_and_back(stride):
+    torch.manual_seed(0)
+    model = build_model("unet", 3, in_channels=2, depth=2, base_width=4, input_stride=stride)
+    assert model.encoder.levels[0][0][0].in_channels == 2 * stride**2
+    assert model.head.out_channels == 3 * stride**2
+    with torch.no_grad():
+        for size in ((1, 1), (37, 53), (64, 48)):
+            assert model.eval()(torch.randn(1, 2, *size)).shape == (1, 3, *size)
+
+    def block(logits):  # the logits of the top-left stride x stride pixels, one column each
+        return logits[0, :, :stride, :stride].reshape(3, -1)
+
+    x = torch.randn(2, 2, 32, 32)
+    with torch.no_grad():  # at first every pixel of a block gets the same logits (ICNR)
+        first = block(model.eval()(x))
+    torch.testing.assert_close(first, first[:, :1].expand_as(first))
+    # ...and training draws detail inside the blocks: a checkerboard target.
+    target = (torch.arange(32)[:, None] + torch.arange(32)[None, :]) % 2
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    for _ in range(5):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model.train()(x), target.expand(2, -1, -1)).backward()
+        optimizer.step()
+    with torch.no_grad():
+        trained = block(model.eval()(x))
+    assert (trained[:, 0] - trained[:, 1]).abs().max() > 0.1
 
 
 def test_unet_has_a_skip_at_every_scale():

@@ -25,17 +25,19 @@ from segstudio.ml.saved import (
 SMALL_MODEL = ("unet", {"base_width": 8})
 
 
-def small_architecture(num_classes=2, in_channels=1) -> dict:
-    name, options = SMALL_MODEL
-    return architecture_dict(name, num_classes, in_channels=in_channels, **options)
+def small_architecture(num_classes=2, in_channels=1, **options) -> dict:
+    name, small_options = SMALL_MODEL
+    return architecture_dict(name, num_classes, in_channels=in_channels,
+                             **{**small_options, **options})
 
 
-def make_saved(num_classes=2, in_channels=1, seed=0, offset=128.0, scale=1 / 50) -> SavedModel:
+def make_saved(num_classes=2, in_channels=1, seed=0, offset=128.0, scale=1 / 50,
+               **options) -> SavedModel:
     """A small real model with random weights and a plain normalisation."""
     from segstudio.ml.models import build_model
 
     torch.manual_seed(seed)
-    architecture = small_architecture(num_classes, in_channels)
+    architecture = small_architecture(num_classes, in_channels, **options)
     model = build_model(
         architecture["name"], num_classes, in_channels=in_channels, **architecture["options"]
     ).eval()

@@ -19,20 +19,21 @@ from segstudio.ml.models.backbones import RESNETS
 from segstudio.ml.models.deeplab import ATROUS_RATES, DeepLab
 from segstudio.ml.models.fcn import FCN8s
 from segstudio.ml.models.options import check_choice, check_int, check_optional_path
-from segstudio.ml.models.unet import UPSAMPLING, UNet
+from segstudio.ml.models.unet import INPUT_STRIDES, UPSAMPLING, UNet
 from segstudio.ml.registry import builder_options, check_options, lookup
 
 MAX_IN_CHANNELS = 1024
 
 
 def _unet(num_classes: int, in_channels: int, depth: int = 4, base_width: int = 32,
-          upsampling: str = "bilinear") -> nn.Module:
+          upsampling: str = "bilinear", input_stride: int = 1) -> nn.Module:
     return UNet(
         num_classes,
         in_channels,
         depth=check_int("depth", depth, 1, 6),
         base_width=check_int("base_width", base_width, 1, 256),
         upsampling=check_choice("upsampling", upsampling, UPSAMPLING),
+        input_stride=check_choice("input_stride", input_stride, INPUT_STRIDES),
     )
 
 
