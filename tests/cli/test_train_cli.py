@@ -64,6 +64,9 @@ def test_time_budget_without_validation(isbi_split, tmp_path, capsys):
         (["--val-fraction", "1.5"], "--val-fraction"),
         (["--device", "tpu"], "unknown device"),
         (["--init", "/nonexistent/model"], "/nonexistent/model"),
+        (["--model-option", "input_stride"], "expected NAME=VALUE"),
+        (["--model-option", "input_stride=3"], "input_stride must be one of 1, 2, 4, got 3"),
+        (["--model-option", "widht=8"], "unknown option(s) widht"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(isbi_split, tmp_path, capsys, change, message):
@@ -76,6 +79,15 @@ def test_bad_input_is_one_line_and_exit_code_2(isbi_split, tmp_path, capsys, cha
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("segstudio: error:") and message in err[0]
+
+
+def test_model_options_reach_the_saved_model(isbi_split, tmp_path):
+    out = tmp_path / "model"
+    assert main(_train_args(isbi_split, out, "--steps", "2", "--model-option", "input_stride=2",
+                            "--model-option", "depth=2", "--model-option", "upsampling=bilinear")) == 0
+    options = load_model(out).architecture["options"]
+    assert options["input_stride"] == 2 and options["depth"] == 2
+    assert options["upsampling"] == "bilinear" and options["base_width"] == 8  # a default
 
 
 def test_masks_of_a_wrong_size_name_the_file(isbi_split, tmp_path, capsys):
