@@ -27,6 +27,7 @@ from segstudio.core.errors import UserError
 from segstudio.core.images import list_images, load_image
 from segstudio.core.masks import write_mask
 from segstudio.ml.devices import pick_device
+from segstudio.ml.normalization import Normalization
 from segstudio.ml.saved import SavedModel
 
 # Sides smaller than a tile are padded to a multiple of this: the downsampling
@@ -52,52 +53,70 @@ def predict_image(
     saved: SavedModel,
     image_hwc: np.ndarray,
     device: str | torch.device | None = None,
+    **options,
+) -> Prediction:
+    """Predict class labels for one image as stored (H, W, C) or (H, W).
+
+    Uses the model where it is when `device` is None; otherwise moves it there
+    (in place: from a worker thread, pass a copy of a model another thread uses).
+    The options are predict_with's.
+    """
+    if device is not None:
+        saved.model.to(pick_device(device))
+    return predict_with(saved.model, saved.normalization, saved.num_classes, image_hwc, **options)
+
+
+def predict_with(
+    model: torch.nn.Module,
+    normalization: Normalization,
+    num_classes: int,
+    image_hwc: np.ndarray,
     tile_size: int = 512,
     overlap: int = 64,
     return_probs: bool = False,
     return_confidence: bool = False,
     batch_size: int | None = None,
     should_stop: Callable[[], bool] | None = None,
+    flip: bool = False,
 ) -> Prediction:
-    """Predict class labels for one image as stored (H, W, C) or (H, W).
+    """predict_image for a model that is not (yet) a SavedModel: training validates with it.
 
-    Uses the model where it is when `device` is None; otherwise moves it there
-    (in place: from a worker thread, pass a copy of a model another thread uses).
+    Images up to tile_size on both sides go through the model whole; larger ones
+    by overlapping tiles whose borders are blended. With `flip`, each tile's
+    probabilities are averaged with those of its mirror image. The model is put in
+    eval mode on the device it is on.
     """
     image = image_hwc[:, :, None] if image_hwc.ndim == 2 else image_hwc
     if image.ndim != 3 or image.shape[0] == 0 or image.shape[1] == 0:
         raise UserError(f"expected an image of shape (H, W, C), got {image_hwc.shape}")
-    if image.shape[2] != saved.in_channels:
+    if image.shape[2] != normalization.channels:
         raise UserError(
             f"the image has {image.shape[2]} channel(s) but the model was trained on "
-            f"{saved.in_channels}-channel images; convert the image or train a model for it"
+            f"{normalization.channels}-channel images; convert the image or train a model for it"
         )
     check_tiling(tile_size, overlap)
-    model = saved.model
-    if device is not None:
-        model.to(pick_device(device))
     if model.training:
         model.eval()
-    run = _TileRunner(model, _model_device(model))
+    run = _TileRunner(model, _model_device(model), flip)
     if batch_size is None:  # batching speeds up a GPU; on the CPU it only costs memory
         batch_size = 4 if run.device.type == "cuda" else 1
     batch_size = max(1, batch_size)
     height, width = image.shape[:2]
     ys, tile_h, window_y = _axis_layout(height, tile_size, overlap)
     xs, tile_w, window_x = _axis_layout(width, tile_size, overlap)
-    out = _Outputs(saved.num_classes, height, width, return_probs, return_confidence)
+    out = _Outputs(num_classes, height, width, return_probs, return_confidence)
 
     with torch.inference_mode():
         if len(ys) == 1 and len(xs) == 1:  # the common case (and the GUI's): no blending
-            band = _normalised_band(saved, image, 0, tile_h, tile_w)
+            band = _normalised_band(normalization, image, 0, tile_h, tile_w)
             logits = run([band])[0, :, :height, :width]
             out.finalise(logits, 0, need_softmax=True)
             return out.result()
         window = (window_y[:, None] * window_x[None, :]).to(run.device)
-        acc = torch.zeros((saved.num_classes, tile_h, max(width, tile_w)), device=run.device)
+        acc = torch.zeros((num_classes, tile_h, max(width, tile_w)), device=run.device)
         weight = torch.zeros((tile_h, max(width, tile_w)), device=run.device)
         for index, y0 in enumerate(ys):
-            band = _normalised_band(saved, image, y0, tile_h, max(width, tile_w))
+            band = _normalised_band(normalization, image, y0, tile_h, max(width, tile_w))
             for start in range(0, len(xs), batch_size):
                 if should_stop is not None and should_stop():
                     raise PredictionStopped()
@@ -138,10 +157,10 @@ def _axis_layout(length: int, tile: int, overlap: int) -> tuple[list[int], int, 
 
 
 def _normalised_band(
-    saved: SavedModel, image: np.ndarray, y0: int, rows: int, width: int
+    normalization: Normalization, image: np.ndarray, y0: int, rows: int, width: int
 ) -> torch.Tensor:
     """Rows y0..y0+rows of the image, normalised to (C, rows, width), reflect-padded."""
-    part = saved.normalization.apply(image[y0 : y0 + rows])
+    part = normalization.apply(image[y0 : y0 + rows])
     pad_rows, pad_cols = rows - part.shape[1], width - part.shape[2]
     if pad_rows or pad_cols:
         part = np.pad(part, ((0, 0), (0, pad_rows), (0, pad_cols)), mode="reflect")
@@ -149,20 +168,31 @@ def _normalised_band(
 
 
 class _TileRunner:
-    """Runs batches of (C, h, w) tiles through the model; returns float32 logits."""
+    """Runs batches of (C, h, w) tiles through the model; returns float32 logits.
 
-    def __init__(self, model: torch.nn.Module, device: torch.device):
-        self.model, self.device = model, device
+    With flip, the "logits" are the log of the mean of the tile's and its mirror
+    image's probabilities: their softmax is that mean.
+    """
+
+    def __init__(self, model: torch.nn.Module, device: torch.device, flip: bool = False):
+        self.model, self.device, self.flip = model, device, flip
 
     def __call__(self, tiles: list[torch.Tensor]) -> torch.Tensor:
         batch = (tiles[0][None] if len(tiles) == 1 else torch.stack(tiles)).to(self.device)
         # Channels-last activations make convolutions markedly faster on CPUs and GPUs alike.
         batch = batch.contiguous(memory_format=torch.channels_last)
+        logits = self._logits(batch)
+        if self.flip:
+            mirrored = self._logits(batch.flip(-1)).flip(-1)
+            logits = torch.logaddexp(logits.log_softmax(dim=1), mirrored.log_softmax(dim=1))
+        return logits.contiguous()
+
+    def _logits(self, batch: torch.Tensor) -> torch.Tensor:
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.device.type == "cuda"):
             logits = self.model(batch)
         if logits.shape[-2:] != batch.shape[-2:]:
             logits = F.interpolate(logits, size=batch.shape[-2:], mode="bilinear")
-        return logits.float().contiguous()
+        return logits.float()
 
 
 class _Outputs:

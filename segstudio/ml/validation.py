@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import numpy as np
-import torch
 from torch import nn
 
 from segstudio.core.classes import LabelClass
-from segstudio.ml.inference import predict_labels
 from segstudio.ml.normalization import Normalization
+from segstudio.ml.predict import predict_with
+
+# Images up to this side are predicted in one piece (faster); larger ones by tiles.
+WHOLE_IMAGE_SIDE = 1536
 
 
 def score(
@@ -19,7 +21,6 @@ def score(
     normalization: Normalization,
     classes: list[LabelClass],
     flip: bool = True,
-    autocast_dtype: torch.dtype | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict:
     """Figures over the labelled pixels of (image, mask) pairs.
@@ -34,8 +35,8 @@ def score(
     model.eval()
     try:
         for done, (image, mask) in enumerate(pairs, start=1):
-            labels = predict_labels(model, image, normalization, len(classes), flip,
-                                    autocast_dtype)
+            labels = predict_with(model, normalization, len(classes), image,
+                                  tile_size=WHOLE_IMAGE_SIDE, flip=flip).labels
             matrix.update(labels, mask)
             panoptic.update(labels, mask)
             if progress is not None:
@@ -48,4 +49,4 @@ def score(
 def validate(runner, val_set, normalization: Normalization, classes: list[LabelClass],
              flip: bool = True) -> dict:
     pairs = ((item.image, item.mask) for item in val_set.labelled_items())
-    return score(runner.model, pairs, normalization, classes, flip, runner.amp_dtype)
+    return score(runner.model, pairs, normalization, classes, flip)

@@ -19,6 +19,7 @@ from segstudio.ml.predict import (
     PredictionStopped,
     predict_folder,
     predict_image,
+    predict_with,
 )
 from segstudio.ml.saved import SavedModel
 from tests.ml.test_saved import make_saved, model_logits
@@ -103,6 +104,23 @@ def test_tiled_unet_matches_whole_image_prediction(em_mosaic, trained_saved):
     abutting_diff, _ = difference(0)
     assert blended_diff < 0.01 and blended_agreement > 0.99, (blended_diff, blended_agreement)
     assert blended_diff < abutting_diff  # blended borders beat tiles that merely abut
+
+
+@pytest.mark.parametrize("tile", [512, 128])
+def test_flip_averages_the_probabilities_of_the_image_and_its_mirror(em_mosaic, trained_saved, tile):
+    saved = trained_saved
+    image = em_mosaic[:256, :320]  # whole at tile 512; by blended tiles at 128
+
+    def probabilities(picture):
+        return predict_image(saved, picture, tile_size=tile, return_probs=True).probs.astype(float)
+
+    expected = (probabilities(image) + probabilities(image[:, ::-1])[:, :, ::-1]) / 2
+    got = predict_with(saved.model, saved.normalization, 2, image, tile_size=tile, flip=True,
+                       return_probs=True)
+    np.testing.assert_allclose(got.probs, expected, atol=2e-3)
+    assert np.abs(expected - probabilities(image)).max() > 0.05  # the mirror does change them
+    clear = np.abs(expected[0] - 0.5) > 5e-3
+    np.testing.assert_array_equal(got.labels[clear], expected.argmax(axis=0)[clear])
 
 
 def test_whole_image_prediction_is_the_model_on_reflect_padded_input(em_mosaic, trained_saved):
