@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -9,6 +10,27 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 ISBI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "isbi2012"
+
+
+def add_training_arguments(parser, time_budget: float) -> None:
+    """The training options both ISBI scripts take."""
+    parser.add_argument("--time-budget", type=float, default=time_budget)
+    parser.add_argument("--model-options", type=json.loads, default={},
+                        help='JSON on top of the defaults, e.g. \'{"input_stride": 2}\'')
+    parser.add_argument("--config", type=json.loads, default={},
+                        help='TrainConfig fields as JSON, e.g. \'{"augment": false, "loss": '
+                        '"ce+dice", "seed": 1}\'')
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+
+
+def training_config(args):
+    """The TrainConfig of `segstudio train --model unet --time-budget T`, with the overrides."""
+    from segstudio.ml.train import TrainConfig
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    return TrainConfig(model="unet", time_budget=args.time_budget,
+                       model_options=args.model_options, **args.config)
 
 
 def link_slices(root: Path, numbers, images_from=None, masks_from=None) -> tuple[Path, Path]:

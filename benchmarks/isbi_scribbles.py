@@ -20,10 +20,16 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ISBI, link_slices, matmul_peak_gflops, report  # noqa: E402
+from _common import (  # noqa: E402
+    ISBI,
+    add_training_arguments,
+    link_slices,
+    matmul_peak_gflops,
+    report,
+    training_config,
+)  # noqa: E402
 
 CELL = 32
 
@@ -59,21 +65,13 @@ def scribbles(mask01: np.ndarray, coverage: float, seed: int) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--time-budget", type=float, default=30.0)
+    add_training_arguments(parser, time_budget=30.0)
     parser.add_argument("--coverage", type=float, default=0.02)
-    parser.add_argument("--crop-size", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--no-augment", action="store_true")
-    parser.add_argument("--model-options", type=json.loads, default={},
-                        help='JSON on top of the defaults, e.g. \'{"input_stride": 1}\'')
-    parser.add_argument("--threads", type=int)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     from segstudio.core.classes import default_classes
     from segstudio.core.masks import read_mask_values, write_mask
     from segstudio.ml.data import FolderSource
-    from segstudio.ml.train import DoneReport, TrainConfig, Trainer
+    from segstudio.ml.train import DoneReport, Trainer
 
     peak = matmul_peak_gflops()
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,10 +88,7 @@ def main() -> None:
             write_mask(masks / f"{n:02d}.png", labels, classes)
         link_slices(tmp / "test", range(20, 30))
         source = FolderSource(images, masks)  # the strokes are class indices already
-        config = TrainConfig(model="unet", time_budget=args.time_budget,
-                             crop_size=args.crop_size, batch_size=args.batch_size,
-                             augment=not args.no_augment,
-                             model_options=args.model_options)
+        config = training_config(args)
         trainer = Trainer(config, source,
                           classes)
         done = [r for r in trainer if isinstance(r, DoneReport)][0]

@@ -17,38 +17,33 @@ import sys
 import tempfile
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ISBI, link_slices, matmul_peak_gflops, report  # noqa: E402
+from _common import (  # noqa: E402
+    ISBI,
+    add_training_arguments,
+    link_slices,
+    matmul_peak_gflops,
+    report,
+    training_config,
+)  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--time-budget", type=float, default=60.0)
-    parser.add_argument("--crop-size", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--no-augment", action="store_true")
-    parser.add_argument("--model-options", type=json.loads, default={},
-                        help='JSON on top of the defaults, e.g. \'{"input_stride": 1}\'')
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    add_training_arguments(parser, time_budget=60.0)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
     from segstudio.ml.data import FolderSource
-    from segstudio.ml.train import DoneReport, TrainConfig, Trainer
+    from segstudio.ml.train import DoneReport, Trainer
 
     peak = matmul_peak_gflops()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         train_images, train_masks = link_slices(tmp / "train", range(20))
         link_slices(tmp / "test", range(20, 30))
-        # What `segstudio train --model unet --time-budget T` builds.
+        # What `segstudio train --model unet --mask-values 0,255 --val-fraction 0
+        # --time-budget T` builds: all 20 slices train, none is held out for validation.
         source = FolderSource(train_images, train_masks, mask_values="0,255")
-        config = TrainConfig(model="unet", time_budget=args.time_budget,
-                             crop_size=args.crop_size, batch_size=args.batch_size,
-                             augment=not args.no_augment,
-                             model_options=args.model_options)
+        config = training_config(args)
         trainer = Trainer(config, source,
                           source.classes)
         done = [r for r in trainer if isinstance(r, DoneReport)][0]
