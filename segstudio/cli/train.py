@@ -44,9 +44,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--model", choices=MODELS, default="unet",
                         help="architecture (default unet; ignored with --init)")
     parser.add_argument("--model-option", action="append", default=[], metavar="NAME=VALUE",
-                        help="an architecture option, repeatable: e.g. input_stride=2 (U-Net at "
-                        "half resolution, 4x faster steps), base_width=16, backbone=resnet50, "
-                        "pretrained=FILE (ignored with --init)")
+                        help="an architecture option, repeatable: e.g. input_stride=1 (the U-Net "
+                        "at full resolution; the default 2 runs it at half resolution), "
+                        "base_width=32, backbone=resnet50, pretrained=FILE (ignored with --init)")
     limit = parser.add_mutually_exclusive_group()
     limit.add_argument("--time-budget", type=float, metavar="SECONDS",
                        help=f"train for this long (default {DEFAULT_TIME_BUDGET_S:g} s)")

@@ -83,11 +83,11 @@ def test_bad_input_is_one_line_and_exit_code_2(isbi_split, tmp_path, capsys, cha
 
 def test_model_options_reach_the_saved_model(isbi_split, tmp_path):
     out = tmp_path / "model"
-    assert main(_train_args(isbi_split, out, "--steps", "2", "--model-option", "input_stride=2",
+    assert main(_train_args(isbi_split, out, "--steps", "2", "--model-option", "input_stride=1",
                             "--model-option", "depth=2", "--model-option", "upsampling=bilinear")) == 0
     options = load_model(out).architecture["options"]
-    assert options["input_stride"] == 2 and options["depth"] == 2
-    assert options["upsampling"] == "bilinear" and options["base_width"] == 8  # a default
+    assert options["input_stride"] == 1 and options["depth"] == 2
+    assert options["upsampling"] == "bilinear" and options["base_width"] == 16  # a default
 
 
 def test_masks_of_a_wrong_size_name_the_file(isbi_split, tmp_path, capsys):

@@ -77,8 +77,8 @@ def test_short_training_on_isbi_beats_chance_on_held_out_slices(isbi_dir, tmp_pa
     trainer.save(tmp_path / "model")
     saved = load_model(tmp_path / "model")
     assert saved.metrics["miou"] == pytest.approx(vals[0].miou)
-    assert saved.architecture["options"] == {"depth": 3, "base_width": 8,
-                                             "upsampling": "transposed"}  # the default
+    assert saved.architecture["options"] == {"depth": 3, "base_width": 8, "input_stride": 2,
+                                             "upsampling": "transposed"}  # the defaults
     assert saved.normalization == trainer.normalization
 
 
@@ -217,3 +217,19 @@ def test_out_of_memory_becomes_a_training_error(isbi_dir, monkeypatch):
                       _small_source(isbi_dir), CLASSES)
     with pytest.raises(TrainingError, match="out of memory.*batch size"):
         list(trainer)
+
+
+def test_channels_last_changes_the_memory_layout_not_the_training(isbi_dir):
+    losses, weights = {}, {}
+    for setting in ("on", "off"):
+        config = TrainConfig(model_options=TINY, crop_size=64, batch_size=2, steps=4,
+                             channels_last=setting)
+        trainer = Trainer(config, _small_source(isbi_dir), CLASSES)
+        losses[setting] = [r.loss for r in _run(trainer) if isinstance(r, StepReport)]
+        first_conv = next(m for m in trainer.model.modules() if isinstance(m, torch.nn.Conv2d))
+        assert first_conv.weight.is_contiguous(memory_format=torch.channels_last) == (
+            setting == "on")
+        weights[setting] = trainer.snapshot().model.state_dict()
+    assert losses["on"] == pytest.approx(losses["off"], rel=1e-4)
+    for name, value in weights["on"].items():
+        assert torch.allclose(value.float(), weights["off"][name].float(), atol=1e-4), name
