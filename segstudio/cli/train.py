@@ -61,7 +61,12 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--lr", type=float, help="peak learning rate")
     parser.add_argument("--loss", default="ce",
                         help="ce (default), dice, focal, ce+dice or ce+focal")
-    parser.add_argument("--elastic", action="store_true",
+    augment = parser.add_mutually_exclusive_group()
+    augment.add_argument("--no-augment", dest="augment", action="store_false",
+                        help="train on the crops as they are: no flips, quarter turns or "
+                        "intensity jitter (with full masks and a short budget it scores higher; "
+                        "sparse labels need augmentation)")
+    augment.add_argument("--elastic", action="store_true",
                         help="add elastic deformation to the augmentation (slower steps; "
                         "helps long trainings on few images)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -90,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
         time_budget = DEFAULT_TIME_BUDGET_S
     config = TrainConfig(
         model=args.model, loss=args.loss, steps=args.steps, time_budget=time_budget,
-        device=args.device, seed=args.seed, init_model_dir=args.init, elastic=args.elastic,
+        device=args.device, seed=args.seed, init_model_dir=args.init, augment=args.augment,
+        elastic=args.elastic,
         model_options=_model_options(args.model_option), **options,
     )
     trainer = Trainer(config, source, source.classes)

@@ -88,6 +88,13 @@ def test_model_options_reach_the_saved_model(isbi_split, tmp_path):
     options = load_model(out).architecture["options"]
     assert options["input_stride"] == 1 and options["depth"] == 2
     assert options["upsampling"] == "bilinear" and options["base_width"] == 16  # a default
+    assert load_model(out).training["augment"] is True  # the default
+
+
+def test_no_augment_reaches_the_trainer(isbi_split, tmp_path):
+    out = tmp_path / "model"
+    assert main(_train_args(isbi_split, out, "--steps", "1", "--no-augment")) == 0
+    assert load_model(out).training["augment"] is False
 
 
 def test_masks_of_a_wrong_size_name_the_file(isbi_split, tmp_path, capsys):
