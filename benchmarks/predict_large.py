@@ -1,9 +1,9 @@
 """Tiled prediction on a huge image: peak memory and time; and 512x512 latency on the CPU.
 
-    python benchmarks/predict_large.py [--size 10000] [--base-width 8] [--device cpu]
+    python benchmarks/predict_large.py [--size 10000] [--base-width 16] [--device cpu]
 
 The huge image is a mosaic of real ISBI 2012 EM slices (8-bit gray). The model
-is a compact U-Net with random weights: speed and memory do not depend on
+is the U-Net that training builds by default, with random weights: speed and memory do not depend on
 what it learned. Peak memory is the growth of the process's resident size during
 prediction (VmHWM after resetting it, or ru_maxrss elsewhere), compared with
 the image's own size.
@@ -27,6 +27,7 @@ from segstudio.ml.models import build_model
 from segstudio.ml.normalization import Normalization
 from segstudio.ml.predict import predict_image
 from segstudio.ml.saved import SavedModel, architecture_dict
+from segstudio.ml.train_config import DEFAULT_MODEL_OPTIONS
 
 ISBI = Path(__file__).resolve().parents[2] / "shared" / "data" / "isbi2012" / "images"
 MIB = 1024 * 1024
@@ -35,7 +36,7 @@ MIB = 1024 * 1024
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10_000, help="side of the huge image")
-    parser.add_argument("--base-width", type=int, default=8, help="U-Net base width")
+    parser.add_argument("--base-width", type=int, help="U-Net base width (default: training's)")
     parser.add_argument("--classes", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--tile-size", type=int, default=512)
@@ -45,9 +46,9 @@ def main() -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    saved = compact_unet(args.base_width, args.classes)
+    saved = default_unet(args.base_width, args.classes)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, device {args.device}")
-    print(f"U-Net base width {args.base_width}: "
+    print(f"U-Net {saved.architecture['options']}: "
           f"{sum(p.numel() for p in saved.model.parameters()) / 1e6:.2f} M parameters")
 
     slice_512 = load_image(ISBI / "00.png")
@@ -69,10 +70,13 @@ def main() -> int:
     return 0
 
 
-def compact_unet(base_width: int, classes: int) -> SavedModel:
+def default_unet(base_width: int | None, classes: int) -> SavedModel:
     torch.manual_seed(0)
-    architecture = architecture_dict("unet", classes, in_channels=1, base_width=base_width)
-    model = build_model("unet", classes, in_channels=1, base_width=base_width).eval()
+    options = dict(DEFAULT_MODEL_OPTIONS["unet"])
+    if base_width:
+        options["base_width"] = base_width
+    architecture = architecture_dict("unet", classes, in_channels=1, **options)
+    model = build_model("unet", classes, in_channels=1, **options).eval()
     return SavedModel(
         model=model,
         architecture=architecture,
