@@ -69,6 +69,10 @@ def add_parser(subparsers) -> None:
     augment.add_argument("--elastic", action="store_true",
                         help="add elastic deformation to the augmentation (slower steps; "
                         "helps long trainings on few images)")
+    parser.add_argument("--rotate90", choices=("auto", "on", "off"), default="auto",
+                        help="turn training crops by quarter turns: auto (default) when labels "
+                        "are sparse (under half of the pixels), which need them; complete masks "
+                        "train better without in short budgets")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--json", action="store_true",
                         help="print the final figures as one JSON object on the last line")
@@ -96,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(
         model=args.model, loss=args.loss, steps=args.steps, time_budget=time_budget,
         device=args.device, seed=args.seed, init_model_dir=args.init, augment=args.augment,
-        elastic=args.elastic,
+        elastic=args.elastic, rotate90=args.rotate90,
         model_options=_model_options(args.model_option), **options,
     )
     trainer = Trainer(config, source, source.classes)

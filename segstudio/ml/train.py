@@ -65,6 +65,7 @@ class Trainer:
         self.best_val: ValReport | None = None
         self._best_state: dict | None = None
         self._good_state: dict | None = None
+        self.rotate90: bool | None = None  # quarter turns, decided from the labels at start
 
     def stop(self) -> None:
         """Ask training to end after the current step; safe from any thread."""
@@ -85,11 +86,13 @@ class Trainer:
         torch.manual_seed(config.seed)
         init = self._load_init_model()
         train_set, val_set = self._load_data(init)
+        self.rotate90 = use_rotate90(config.rotate90, train_set)
         runner = self._build(init, train_set)
         self._good_state = self._state_copy()
         augment = AugmentConfig.none()
         if config.augment:
-            augment = AugmentConfig(elastic_probability=0.5 if config.elastic else 0.0)
+            augment = AugmentConfig(rotate90=self.rotate90,
+                                    elastic_probability=0.5 if config.elastic else 0.0)
         last_reload = last_val = last_good = time.monotonic()
         val_seconds = None  # measured duration of one validation
         recent: deque[tuple[float, int]] = deque()
@@ -280,6 +283,8 @@ class Trainer:
             metrics = {"step": val.step, "miou": val.miou, "iou": val.iou, "dice": val.dice,
                        "pixel_accuracy": val.pixel_accuracy, "pq": val.pq}
         training = {**self.config.to_json(), "steps_done": self.step}
+        if self.rotate90 is not None:
+            training["rotate90"] = "on" if self.rotate90 else "off"  # what "auto" chose
         mapping = getattr(self.source, "mapping", None)
         if mapping is not None and mapping.values is not None:
             # How the training masks stored each class, so evaluation reads masks alike.
@@ -297,6 +302,18 @@ class Trainer:
     def _restore(self, state: dict | None) -> None:
         if state is not None:
             self.model.load_state_dict(state)
+
+
+SPARSE_LABELS = 0.5  # below this share of labelled pixels, "auto" turns crops
+
+
+def use_rotate90(setting: str, train_set: SampleSet) -> bool:
+    """Whether crops are turned by quarter turns: under "auto", when labels are sparse."""
+    if setting != "auto":
+        return setting == "on"
+    items = train_set.labelled_items()
+    pixels = sum(item.mask.size for item in items)
+    return train_set.labelled_pixels < SPARSE_LABELS * pixels
 
 
 def _learning_rate(config: TrainConfig, progress: float, step: int) -> float:

@@ -38,6 +38,11 @@ class TrainConfig:
     # steps and scored lower (0.762 against 0.772 with full masks, 0.648 against
     # 0.665 with scribbles); worth it for long trainings on few images.
     elastic: bool = False
+    # Quarter turns: "auto" turns crops only when labels are sparse (under half of the
+    # labelled images' pixels). On ISBI they lift scribbles from ~0.60 to ~0.66 mIoU, but
+    # cost complete masks ~0.01 in a minute (and help them no more on 1 or 4 images).
+    # Turned off, images keep their up (road scenes need it); flips are left/right only.
+    rotate90: str = "auto"  # "auto", "on" or "off"
     steps: int | None = None  # stop after this many steps...
     time_budget: float | None = None  # ...or seconds; neither: until stop()
     device: str = "auto"
@@ -64,7 +69,7 @@ class TrainConfig:
             raise UserError(f"batch size must be 1..1024, got {self.batch_size}")
         if not self.lr > 0:
             raise UserError(f"the learning rate must be positive, got {self.lr}")
-        for name in ("amp", "channels_last"):
+        for name in ("amp", "channels_last", "rotate90"):
             value = getattr(self, name)
             if isinstance(value, bool):
                 setattr(self, name, "on" if value else "off")

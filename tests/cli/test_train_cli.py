@@ -97,6 +97,14 @@ def test_no_augment_reaches_the_trainer(isbi_split, tmp_path):
     assert load_model(out).training["augment"] is False
 
 
+def test_quarter_turns_follow_the_flag(isbi_split, tmp_path):
+    out = tmp_path / "model"
+    assert main(_train_args(isbi_split, out, "--steps", "1")) == 0
+    assert load_model(out).training["rotate90"] == "off"  # "auto" with complete masks
+    assert main(_train_args(isbi_split, out, "--steps", "1", "--rotate90", "on")) == 0
+    assert load_model(out).training["rotate90"] == "on"
+
+
 def test_masks_of_a_wrong_size_name_the_file(isbi_split, tmp_path, capsys):
     import cv2
     import numpy as np

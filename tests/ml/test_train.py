@@ -233,3 +233,33 @@ def test_channels_last_changes_the_memory_layout_not_the_training(isbi_dir):
     assert losses["on"] == pytest.approx(losses["off"], rel=1e-4)
     for name, value in weights["on"].items():
         assert torch.allclose(value.float(), weights["off"][name].float(), atol=1e-4), name
+
+
+def test_quarter_turns_are_used_for_sparse_labels_only(isbi_dir, tmp_path, monkeypatch):
+    turned = []
+    real_rot90 = np.rot90
+
+    def counting_rot90(array, *args, **kwargs):
+        turned.append(array.shape)
+        return real_rot90(array, *args, **kwargs)
+
+    dense = _isbi_samples(isbi_dir, [0], crop=96)
+    full_mask = dense[0].load_mask()
+    sparse_mask = np.full_like(full_mask, 255)
+    sparse_mask[::8] = full_mask[::8]  # 1 row in 8: 12.5% labelled
+    sparse = [Sample("00", dense[0].load_image, lambda: sparse_mask)]
+    monkeypatch.setattr(np, "rot90", counting_rot90)
+    chosen = {}
+    for name, samples, setting in (("dense", dense, "auto"), ("sparse", sparse, "auto"),
+                                   ("dense, on", dense, "on"), ("sparse, off", sparse, "off")):
+        turned.clear()
+        config = TrainConfig(model_options=TINY, crop_size=32, batch_size=4, steps=5,
+                             rotate90=setting)
+        trainer = Trainer(config, ListSource(samples), CLASSES)
+        _run(trainer)
+        chosen[name] = (trainer.rotate90, len(turned) > 0)
+        trainer.save(tmp_path / name)
+        assert load_model(tmp_path / name).training["rotate90"] == ("on" if trainer.rotate90
+                                                                    else "off")
+    assert chosen == {"dense": (False, False), "sparse": (True, True),
+                      "dense, on": (True, True), "sparse, off": (False, False)}

@@ -83,6 +83,11 @@ class TrainingPanel(QWidget):
         self.lr_spin.setSingleStep(1e-4)
         self.loss_combo = _combo(loss_names, LOSS_TITLES)
         self.augment_check = QCheckBox("Flips, rotations, brightness")
+        self.augment_check.setToolTip(
+            "Mirror crops left to right and vary their brightness; turn them by quarter turns "
+            "too while fewer than half of the labelled images' pixels are painted (scribbles "
+            "need it; complete masks train better without)"
+        )
         self.limit_combo = QComboBox()
         self.limit_combo.addItem("Time budget", "time")
         self.limit_combo.addItem("Steps", "steps")
