@@ -7,8 +7,9 @@
 
 It knows nothing of threads or Qt: another thread may call `stop()` (honoured
 between steps, which are kept short) and `snapshot()` (a CPU copy of the
-current model for live predictions). The learning rate follows a warm-up and
-a cosine decay over the steps or the time budget, whichever ends first.
+current model for live predictions). The learning rate warms up, stays at its
+peak, then decays over the last quarter of the steps or the time budget,
+whichever ends first.
 """
 
 from __future__ import annotations
@@ -317,15 +318,18 @@ def use_rotate90(setting: str, train_set: SampleSet) -> bool:
 
 
 def _learning_rate(config: TrainConfig, progress: float, step: int) -> float:
-    """Linear warm-up, then cosine decay to a small fraction; constant when unlimited."""
+    """Linear warm-up, constant, then a cosine decay to a small fraction over the last
+    `decay_fraction` of the steps or budget ("warm-up, stable, decay"); constant (after a
+    short warm-up) when training has no limit."""
     if config.steps is None and config.time_budget is None:
         warm = min(1.0, (step + 1) / 50)
         return config.lr * warm
     warmup = config.warmup_fraction
     if progress < warmup:
         return config.lr * max(progress / warmup, 0.02)
-    decay = (progress - warmup) / max(1e-9, 1 - warmup)
-    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, decay)))
+    decay_start = max(warmup, 1 - config.decay_fraction)
+    decay = (progress - decay_start) / max(1e-9, 1 - decay_start)
+    cosine = 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, decay))))
     return config.lr * (_FINAL_LR_FRACTION + (1 - _FINAL_LR_FRACTION) * cosine)
 
 

@@ -263,3 +263,15 @@ def test_quarter_turns_are_used_for_sparse_labels_only(isbi_dir, tmp_path, monke
                                                                     else "off")
     assert chosen == {"dense": (False, False), "sparse": (True, True),
                       "dense, on": (True, True), "sparse, off": (False, False)}
+
+
+def test_learning_rate_warms_up_holds_then_decays_over_the_last_quarter(isbi_dir):
+    config = TrainConfig(model_options=TINY, crop_size=32, batch_size=1, steps=40, lr=0.01,
+                         warmup_fraction=0.1, decay_fraction=0.25)
+    lrs = [r.lr for r in _run(Trainer(config, _small_source(isbi_dir, 1), CLASSES))
+           if isinstance(r, StepReport)]
+    assert len(lrs) == 40
+    assert lrs[0] < lrs[1] < lrs[3] < 0.01  # warm-up over the first 4 steps
+    assert lrs[4:30] == [pytest.approx(0.01)] * 26  # the peak, until a quarter is left
+    assert all(a > b for a, b in zip(lrs[30:-1], lrs[31:], strict=True))  # then down...
+    assert lrs[-1] < 0.001  # ...to a small fraction

@@ -51,7 +51,7 @@ DEFAULT_SETTINGS = {
     "model": "unet",
     "crop_size": 256,
     "batch_size": 4,
-    "lr": 3e-3,  # the engine's default peak learning rate (AdamW, warm-up, cosine decay)
+    "lr": 3e-3,  # the engine's default peak learning rate (AdamW, warm-up, decay at the end)
     "loss": "ce",
     "augment": True,
     "limit": "time",  # "time": stop after time_budget seconds; "steps": after `steps` steps
