@@ -194,7 +194,8 @@ def _even_odd_inside(pts: list[Point], y0: int, x0: int, y1: int, x1: int) -> np
     bx, by = np.roll(ax, -1), np.roll(ay, -1)
     yc = np.arange(y0, y1, dtype=np.float64)[:, None] + 0.5  # (rows, 1) against (edges,)
     crosses = (ay <= yc) != (by <= yc)  # half-open, so a vertex on the line counts once
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # Edges that do not cross a row may divide by ~0 there; only crossing edges are used.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         x_cross = ax + (yc - ay) * (bx - ax) / (by - ay)
     rows, edges = np.nonzero(crosses)
     # First column whose centre is >= the crossing: c + 0.5 >= x  <=>  c >= ceil(x - 0.5).
