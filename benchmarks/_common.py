@@ -23,14 +23,29 @@ def add_training_arguments(parser, time_budget: float) -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
 
 
-def training_config(args):
-    """The TrainConfig of `segstudio train --model unet --time-budget T`, with the overrides."""
-    from segstudio.ml.train import TrainConfig
+def train_and_report(name: str, args, source, classes, test_dir: Path) -> dict:
+    """Train as `segstudio train --model unet --time-budget T` does (with the overrides in
+    `args`), then score on test_dir; the matmul peak is measured first, in the same run."""
+    from segstudio.ml.train import DoneReport, TrainConfig, Trainer
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    return TrainConfig(model="unet", time_budget=args.time_budget,
-                       model_options=args.model_options, **args.config)
+    peak = matmul_peak_gflops()
+    config = TrainConfig(model="unet", time_budget=args.time_budget,
+                         model_options=args.model_options, **args.config)
+    trainer = Trainer(config, source, classes)
+    done = [r for r in trainer if isinstance(r, DoneReport)][0]
+    return report(name, trainer, done, test_dir, peak)
+
+
+def print_result(result: dict) -> None:
+    """The figures both ISBI scripts print after their own first line, JSON last."""
+    print(f"held-out mIoU {result['held_out_miou']:.4f} (with flip averaging "
+          f"{result['held_out_miou_flip']:.4f}), IoU {result['iou']}")
+    print(f"{result['steps']} steps in {result['seconds']} s, {result['crops_per_s']} crops/s, "
+          f"{result['train_gflops']} GFLOP/s = {100 * result['fraction_of_peak']:.0f}% of the "
+          f"{result['matmul_peak_gflops']} GFLOP/s matmul peak, {result['threads']} thread(s)")
+    print(json.dumps(result))
 
 
 def link_slices(root: Path, numbers, images_from=None, masks_from=None) -> tuple[Path, Path]:

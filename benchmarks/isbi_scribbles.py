@@ -13,7 +13,6 @@ masks of slices 20-29. Target on 2 quiet CPU cores: held-out mIoU >= 0.75 in 30 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -26,10 +25,9 @@ from _common import (  # noqa: E402
     ISBI,
     add_training_arguments,
     link_slices,
-    matmul_peak_gflops,
-    report,
-    training_config,
-)  # noqa: E402
+    print_result,
+    train_and_report,
+)
 
 CELL = 32
 
@@ -71,9 +69,7 @@ def main() -> None:
     from segstudio.core.classes import default_classes
     from segstudio.core.masks import read_mask_values, write_mask
     from segstudio.ml.data import FolderSource
-    from segstudio.ml.train import DoneReport, Trainer
 
-    peak = matmul_peak_gflops()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         images, _ = link_slices(tmp / "train", range(5), masks_from=False)
@@ -88,20 +84,11 @@ def main() -> None:
             write_mask(masks / f"{n:02d}.png", labels, classes)
         link_slices(tmp / "test", range(20, 30))
         source = FolderSource(images, masks)  # the strokes are class indices already
-        config = training_config(args)
-        trainer = Trainer(config, source,
-                          classes)
-        done = [r for r in trainer if isinstance(r, DoneReport)][0]
-        result = report("isbi_scribbles", trainer, done, tmp / "test", peak)
+        result = train_and_report("isbi_scribbles", args, source, classes, tmp / "test")
     result["labelled_fraction"] = round(float(np.mean(covered)), 4)
     print(f"ISBI 2012 scribbles: slices 00-04, {100 * result['labelled_fraction']:.2f}% of "
           f"pixels labelled, --time-budget {args.time_budget:g}, scored on 20-29")
-    print(f"held-out mIoU {result['held_out_miou']:.4f} (with flip averaging "
-          f"{result['held_out_miou_flip']:.4f}), IoU {result['iou']}")
-    print(f"{result['steps']} steps in {result['seconds']} s, {result['crops_per_s']} crops/s, "
-          f"{result['train_gflops']} GFLOP/s = {100 * result['fraction_of_peak']:.0f}% of the "
-          f"{result['matmul_peak_gflops']} GFLOP/s matmul peak, {result['threads']} thread(s)")
-    print(json.dumps(result))
+    print_result(result)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ in 60 s. On a shared machine the figures are pessimistic.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -22,10 +21,9 @@ from _common import (  # noqa: E402
     ISBI,
     add_training_arguments,
     link_slices,
-    matmul_peak_gflops,
-    report,
-    training_config,
-)  # noqa: E402
+    print_result,
+    train_and_report,
+)
 
 
 def main() -> None:
@@ -35,9 +33,7 @@ def main() -> None:
                         help="train on slices 00..N-1 (default 20)")
     args = parser.parse_args()
     from segstudio.ml.data import FolderSource
-    from segstudio.ml.train import DoneReport, Trainer
 
-    peak = matmul_peak_gflops()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         train_images, train_masks = link_slices(tmp / "train", range(args.train_slices))
@@ -45,20 +41,10 @@ def main() -> None:
         # What `segstudio train --model unet --mask-values 0,255 --val-fraction 0
         # --time-budget T` builds: all 20 slices train, none is held out for validation.
         source = FolderSource(train_images, train_masks, mask_values="0,255")
-        config = training_config(args)
-        trainer = Trainer(config, source,
-                          source.classes)
-        done = [r for r in trainer if isinstance(r, DoneReport)][0]
-        result = report("isbi_train", trainer, done, tmp / "test", peak)
-    print(f"ISBI 2012, slices 00-{args.train_slices - 1:02d} -> 20-29, --time-budget {args.time_budget:g} "
-          f"({ISBI})")
-    print(f"held-out mIoU {result['held_out_miou']:.4f} (with flip averaging "
-          f"{result['held_out_miou_flip']:.4f}), IoU {result['iou']}")
-    print(f"{result['steps']} steps in {result['seconds']} s, "
-          f"{result['crops_per_s']} crops/s, {result['train_gflops']} GFLOP/s = "
-          f"{100 * result['fraction_of_peak']:.0f}% of the {result['matmul_peak_gflops']} "
-          f"GFLOP/s matmul peak, {result['threads']} thread(s)")
-    print(json.dumps(result))
+        result = train_and_report("isbi_train", args, source, source.classes, tmp / "test")
+    print(f"ISBI 2012, slices 00-{args.train_slices - 1:02d} -> 20-29, "
+          f"--time-budget {args.time_budget:g} ({ISBI})")
+    print_result(result)
 
 
 if __name__ == "__main__":
