@@ -61,6 +61,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--lr", type=float, help="peak learning rate")
     parser.add_argument("--loss", default="ce",
                         help="ce (default), dice, focal, ce+dice or ce+focal")
+    parser.add_argument("--class-weights", default="auto",
+                        metavar="auto|none|W0,W1,...",
+                        help="loss weight of each class: auto (default) lifts rare classes a "
+                        "little, from their labelled pixels; none weighs every pixel alike")
     augment = parser.add_mutually_exclusive_group()
     augment.add_argument("--no-augment", dest="augment", action="store_false",
                         help="train on the crops as they are: no flips, quarter turns or "
@@ -100,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(
         model=args.model, loss=args.loss, steps=args.steps, time_budget=time_budget,
         device=args.device, seed=args.seed, init_model_dir=args.init, augment=args.augment,
-        elastic=args.elastic, rotate90=args.rotate90,
+        elastic=args.elastic, rotate90=args.rotate90, class_weights=_class_weights(args.class_weights),
         model_options=_model_options(args.model_option), **options,
     )
     trainer = Trainer(config, source, source.classes)
@@ -147,6 +151,17 @@ def _model_options(pairs: list[str]) -> dict:
         except json.JSONDecodeError:
             options[name.strip()] = text
     return options
+
+
+def _class_weights(text: str) -> str | list[float] | None:
+    """auto, none, or one number per class: 2,1,1."""
+    if text.strip().lower() in ("auto", "none"):
+        return None if text.strip().lower() == "none" else "auto"
+    try:
+        return [float(value) for value in text.split(",")]
+    except ValueError:
+        raise UserError(f"--class-weights {text!r}: expected auto, none or numbers such as "
+                        "2,1") from None
 
 
 def _source(args: argparse.Namespace):

@@ -67,6 +67,7 @@ class Trainer:
         self._best_state: dict | None = None
         self._good_state: dict | None = None
         self.rotate90: bool | None = None  # quarter turns, decided from the labels at start
+        self.class_weights: list[float] | None = None  # the loss's, resolved from "auto"
 
     def stop(self) -> None:
         """Ask training to end after the current step; safe from any thread."""
@@ -104,7 +105,8 @@ class Trainer:
             if reason is not None:
                 break
             if now - last_reload >= config.reload_labels_s:
-                self._reload(train_set, val_set)
+                if self._reload(train_set, val_set) and config.class_weights == "auto":
+                    self._update_class_weights(runner, train_set)
                 last_reload = now
             progress = self._progress(now - start)
             lr = _learning_rate(config, progress, self.step)
@@ -223,11 +225,26 @@ class Trainer:
         val_set.refresh(self.source.val_samples())
         return train_set, val_set
 
-    def _reload(self, train_set: SampleSet, val_set: SampleSet) -> None:
-        train_set.refresh(self.source.train_samples())
+    def _reload(self, train_set: SampleSet, val_set: SampleSet) -> bool:
+        """Pick up changed labels; True when the training set changed."""
+        changed = train_set.refresh(self.source.train_samples())
         val_set.refresh(self.source.val_samples())
         if not train_set.labelled_pixels:
             raise TrainingError("the labels were removed from every training image")
+        return changed
+
+    def _resolve_class_weights(self, train_set: SampleSet) -> list[float] | None:
+        from segstudio.ml.losses import balanced_class_weights
+
+        if self.config.class_weights == "auto":
+            return balanced_class_weights(train_set.class_counts())
+        return self.config.class_weights
+
+    def _update_class_weights(self, runner: StepRunner, train_set: SampleSet) -> None:
+        from segstudio.ml.losses import set_class_weights
+
+        self.class_weights = self._resolve_class_weights(train_set)
+        set_class_weights(runner.loss, self.class_weights)
 
     def _build(self, init: SavedModel | None, train_set: SampleSet) -> StepRunner:
         from segstudio.ml.losses import build_loss
@@ -249,7 +266,8 @@ class Trainer:
             self.normalization = Normalization.fit(
                 [item.image for item in labelled], seed=config.seed
             )
-        loss = build_loss(config.loss, len(self.classes), class_weights=config.class_weights,
+        self.class_weights = self._resolve_class_weights(train_set)
+        loss = build_loss(config.loss, len(self.classes), class_weights=self.class_weights,
                           **config.loss_options)
         self.model = model
         return StepRunner(model, loss, self.device, config)
@@ -286,6 +304,8 @@ class Trainer:
         training = {**self.config.to_json(), "steps_done": self.step}
         if self.rotate90 is not None:
             training["rotate90"] = "on" if self.rotate90 else "off"  # what "auto" chose
+        if self.class_weights is not None:
+            training["class_weights_used"] = [round(w, 4) for w in self.class_weights]
         mapping = getattr(self.source, "mapping", None)
         if mapping is not None and mapping.values is not None:
             # How the training masks stored each class, so evaluation reads masks alike.

@@ -14,6 +14,7 @@ import torch
 
 from segstudio.core.classes import UNLABELLED
 from segstudio.core.errors import MaskError, UserError
+from segstudio.core.masks import value_histogram
 from segstudio.ml.augment import AugmentConfig, augment_crop, labelled_positions
 from segstudio.ml.data import Sample
 from segstudio.ml.normalization import Normalization
@@ -66,6 +67,13 @@ class SampleSet:
     @property
     def labelled_pixels(self) -> int:
         return sum(item.labelled_count for item in self.items.values())
+
+    def class_counts(self) -> np.ndarray:
+        """Labelled pixels of each class over all samples, int64 (num_classes,)."""
+        counts = np.zeros(256, dtype=np.int64)
+        for item in self.labelled_items():
+            counts += value_histogram(item.mask)
+        return counts[: self.num_classes]
 
     def batch(
         self,

@@ -105,6 +105,19 @@ def test_quarter_turns_follow_the_flag(isbi_split, tmp_path):
     assert load_model(out).training["rotate90"] == "on"
 
 
+def test_class_weights_follow_the_flag(isbi_split, tmp_path, capsys):
+    out = tmp_path / "model"
+    assert main(_train_args(isbi_split, out, "--steps", "1")) == 0
+    membrane, cell = load_model(out).training["class_weights_used"]
+    assert cell == 1.0 and membrane > 1.0  # membranes are the rarer class on ISBI
+    assert main(_train_args(isbi_split, out, "--steps", "1", "--class-weights", "3,1")) == 0
+    assert load_model(out).training["class_weights_used"] == [3.0, 1.0]
+    assert main(_train_args(isbi_split, out, "--steps", "1", "--class-weights", "none")) == 0
+    assert "class_weights_used" not in load_model(out).training
+    assert main(_train_args(isbi_split, out, "--steps", "1", "--class-weights", "heavy")) == 2
+    assert "--class-weights 'heavy'" in capsys.readouterr().err
+
+
 def test_masks_of_a_wrong_size_name_the_file(isbi_split, tmp_path, capsys):
     import cv2
     import numpy as np

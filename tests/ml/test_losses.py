@@ -7,7 +7,14 @@ import torch
 import torch.nn.functional as F
 
 from segstudio.core.errors import UserError
-from segstudio.ml.losses import LOSSES, build_loss, loss_names, loss_options
+from segstudio.ml.losses import (
+    LOSSES,
+    balanced_class_weights,
+    build_loss,
+    loss_names,
+    loss_options,
+    set_class_weights,
+)
 
 LN2 = math.log(2)
 
@@ -78,6 +85,26 @@ def test_combinations():
     assert ce_dice.item() == pytest.approx(1.5 * LN2 + 0.5 * 60 / 143, rel=1e-6)
     ce_focal = build_loss("ce+focal", 2, class_weights=[1, 3], weight=2.0)(logits, target)
     assert ce_focal.item() == pytest.approx(7 / 4 * LN2 + 2 * 3.625 / 4 * LN2, rel=1e-6)
+
+
+def test_balanced_class_weights_lift_rare_classes_mildly():
+    # (most common / this class) ** power; a class without labels keeps 1.
+    assert balanced_class_weights([800, 200, 0, 50], power=0.5) == pytest.approx(
+        [1.0, 2.0, 1.0, 4.0])
+    assert balanced_class_weights([780, 220]) == pytest.approx([1.0, (780 / 220) ** 0.3])
+    assert balanced_class_weights([0, 0]) == [1.0, 1.0]
+
+
+def test_set_class_weights_reaches_both_terms_of_a_combination():
+    logits, target = three_pixels()
+    loss = build_loss("ce+dice", 2, weight=0.5)
+    set_class_weights(loss, [1, 3])
+    expected = build_loss("ce+dice", 2, class_weights=[1, 3], weight=0.5)(logits, target)
+    assert loss(logits, target).item() == pytest.approx(expected.item(), rel=1e-6)
+    assert loss(logits, target).item() != pytest.approx(
+        build_loss("ce+dice", 2, weight=0.5)(logits, target).item())
+    with pytest.raises(UserError, match="3 values for 2 classes"):
+        set_class_weights(loss, [1, 2, 3])
 
 
 @pytest.mark.parametrize("name", loss_names())

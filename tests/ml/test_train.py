@@ -172,6 +172,47 @@ def test_labels_painted_while_training_are_picked_up(isbi_dir):
     assert trainer.step == 4  # trained on with the new mask (checked by the reload)
 
 
+def test_auto_class_weights_follow_the_labels_as_they_change(tmp_path):
+    image = np.zeros((64, 64, 1), np.uint8)
+    masks = {"now": np.full((64, 64), 255, np.uint8)}
+    masks["now"][:32] = 1  # 2048 cell pixels
+    masks["now"][32:40] = 0  # 512 membrane pixels
+    sample = Sample("00", lambda: image, lambda: masks["now"])
+    config = TrainConfig(model_options=TINY, crop_size=32, batch_size=2, reload_labels_s=0.0,
+                         steps=3, loss="ce+dice")
+    trainer = Trainer(config, ListSource([sample]), CLASSES)
+    iterator = iter(trainer)
+    next(iterator)
+    assert trainer.class_weights == pytest.approx([4**0.3, 1.0])
+    painted = masks["now"].copy()
+    painted[32:] = 0  # now 2048 membrane pixels too
+    masks["now"] = painted
+    list(iterator)
+    assert trainer.class_weights == pytest.approx([1.0, 1.0])
+    trainer.save(tmp_path / "model")
+    training = load_model(tmp_path / "model").training
+    assert training["class_weights"] == "auto"
+    assert training["class_weights_used"] == [1.0, 1.0]
+
+
+def test_fixed_or_no_class_weights(tmp_path):
+    sample = _half_and_half_sample()
+    for setting, used in (([2.0, 1.0], [2.0, 1.0]), (None, None)):
+        trainer = Trainer(TrainConfig(model_options=TINY, crop_size=32, batch_size=2, steps=1,
+                                      class_weights=setting), ListSource([sample]), CLASSES)
+        _run(trainer)
+        assert trainer.class_weights == used
+    with pytest.raises(UserError, match="class weights must be auto"):
+        TrainConfig(class_weights="balanced")
+
+
+def _half_and_half_sample():
+    image = np.zeros((32, 32, 1), np.uint8)
+    mask = np.zeros((32, 32), np.uint8)
+    mask[16:] = 1
+    return Sample("tiny", lambda: image, lambda: mask)
+
+
 def test_user_errors(isbi_dir):
     image = np.zeros((32, 32, 1), np.uint8)
     empty = Sample("blank", lambda: image, lambda: np.full((32, 32), 255, np.uint8))
