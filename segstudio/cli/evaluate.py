@@ -27,8 +27,8 @@ def add_parser(subparsers) -> None:
     add_mask_options(parser)
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     parser.add_argument("--flip", action="store_true",
-                        help="average with the mirrored image's prediction (slower; as "
-                        "`segstudio predict` does not, off by default)")
+                        help="average with the mirrored image's prediction (twice the time; "
+                        "as `segstudio predict --flip` does)")
     parser.add_argument("--json", action="store_true",
                         help="print the figures as one JSON object on the last line")
     parser.set_defaults(func=run)

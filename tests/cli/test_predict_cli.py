@@ -49,6 +49,29 @@ def test_predict_writes_masks_and_overlays(model_dir, images_dir, tmp_path, caps
     assert "wrote 2 label mask(s)" in capsys.readouterr().out
 
 
+def test_flip_averages_with_the_mirror_image(images_dir, tmp_path):
+    import torch
+
+    from segstudio.core.images import load_image
+    from segstudio.ml.predict import predict_image
+    from tests.ml.test_saved import model_logits
+
+    saved = make_saved(num_classes=2)
+    image = load_image(images_dir / "00.png")
+    logits = model_logits(saved, image)[0]
+    with torch.no_grad():  # move the decision to the median so both classes are predicted
+        saved.model.head.bias[1] -= float((logits[1] - logits[0]).median())
+    model_dir = save_model(saved, tmp_path / "model")
+    mirrored = predict_image(saved, image, flip=True).labels
+    assert (mirrored != predict_image(saved, image).labels).any()  # the test can tell them apart
+    for extra, expected in (([], predict_image(saved, image).labels), (["--flip"], mirrored)):
+        out = tmp_path / f"out{len(extra)}"
+        assert main(["predict", "--model", str(model_dir), "--images", str(images_dir),
+                     "--out", str(out), *extra]) == 0
+        np.testing.assert_array_equal(read_mask(out / "00.png", shape=(150, 200),
+                                                num_classes=2), expected)
+
+
 def test_a_corrupt_image_is_skipped_named_and_fails_the_run(
     model_dir, images_dir, tmp_path, capsys
 ):
