@@ -155,8 +155,11 @@ def _model_options(pairs: list[str]) -> dict:
 
 def _class_weights(text: str) -> str | list[float] | None:
     """auto, none, or one number per class: 2,1,1."""
-    if text.strip().lower() in ("auto", "none"):
-        return None if text.strip().lower() == "none" else "auto"
+    word = text.strip().lower()
+    if word == "auto":
+        return "auto"
+    if word == "none":
+        return None
     try:
         return [float(value) for value in text.split(",")]
     except ValueError:
