@@ -18,13 +18,31 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import QObject, QThread, Signal  # noqa: E402
 
 from segstudio.core.errors import UserError  # noqa: E402
+from segstudio.gui import workers  # noqa: E402
 from segstudio.gui.workers import (  # noqa: E402
     PredictionWorker,
     TaskWorker,
     TrainingWorker,
-    start_worker,
     stop_thread,
 )
+
+_started: list[tuple] = []
+
+
+def start_worker(worker, name, run_slot=None):
+    """workers.start_worker, remembered so that the thread is ended after the test."""
+    thread = workers.start_worker(worker, name, run_slot)
+    _started.append((thread, worker))
+    return thread
+
+
+@pytest.fixture(autouse=True)
+def _threads_end_even_when_a_test_fails():
+    # A QThread destroyed while it runs aborts the whole test process; a failed
+    # assertion must cost one test, not the run.
+    yield
+    while _started:
+        stop_thread(*_started.pop())
 
 
 @dataclass
