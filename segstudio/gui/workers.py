@@ -65,7 +65,9 @@ class TrainingWorker(QObject):
 
     With `stopped_report(trainer, elapsed_s)`, a stop request ends the iteration at
     the next report, which that function replaces: the engine's final validation
-    (seconds on a CPU) is skipped, so Stop takes effect within a step.
+    (seconds on a CPU) is skipped, so Stop takes effect within a step. The engine is
+    then not told to stop at all: told, it could start that validation between the
+    worker's last look at the stop flag and its next report.
 
     While `pause_while()` is true (a live prediction is running), the worker waits
     between steps (at most MAX_PAUSE_S), so the prediction gets the CPU cores.
@@ -108,7 +110,11 @@ class TrainingWorker(QObject):
             if self.stop_requested_at is None:
                 self.stop_requested_at = time.monotonic()
             trainer = self._trainer
-        if trainer is not None and hasattr(trainer, "stop"):
+        if trainer is not None:
+            self._forward_stop(trainer)
+
+    def _forward_stop(self, trainer) -> None:
+        if self._stopped_report is None and hasattr(trainer, "stop"):
             trainer.stop()
 
     @property
@@ -136,8 +142,8 @@ class TrainingWorker(QObject):
         with self._lock:
             self._trainer = trainer
             stop_now = self._stop_requested
-        if stop_now and hasattr(trainer, "stop"):
-            trainer.stop()
+        if stop_now:
+            self._forward_stop(trainer)
         last_snapshot = time.monotonic()
         last_step_signal = 0.0
         pending_step = None

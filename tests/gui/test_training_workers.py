@@ -154,6 +154,36 @@ def test_stop_skips_the_final_validation_when_asked(qtbot):
     assert stop_thread(thread, worker)
 
 
+class StopLandsLate(FakeTrainer):
+    """Stop is requested just after the worker has looked at its stop flag for step 3:
+    the moment a loaded machine can pick, made certain here."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.worker = None
+
+    def __iter__(self):
+        for report in super().__iter__():
+            yield report
+            if getattr(report, "step", 0) == 3 and type(report).__name__ == "StepReport":
+                self.worker.stop()
+
+
+def test_a_stop_landing_between_two_reports_still_skips_the_final_validation(qtbot):
+    trainer = StopLandsLate(step_s=0.05, final_validation_s=3.0)
+    worker = TrainingWorker(
+        lambda: trainer,
+        stopped_report=lambda t, elapsed: DoneReport("stopped", t.step),
+    )
+    trainer.worker = worker
+    with qtbot.waitSignal(worker.finished, timeout=5000) as finished:
+        thread = start_worker(worker, "training-test")
+    assert time.monotonic() - worker.stop_requested_at < 1.0  # not the 3 s validation
+    assert finished.args[0].reason == "stopped" and finished.args[0].steps == 4
+    assert trainer.closed
+    assert stop_thread(thread, worker)
+
+
 def test_training_gives_way_while_a_prediction_runs(qtbot):
     trainer = FakeTrainer(step_s=0.01)
     predicting = threading.Event()
