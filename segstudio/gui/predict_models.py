@@ -75,6 +75,14 @@ def unique_folder(folder: Path) -> Path:
     return candidate
 
 
+def default_settings(devices: dict[str, str | None]) -> dict:
+    """Training defaults for this machine: on a CPU only, smaller crops keep each step (and
+    so Stop, and the GUI's share of the CPU) short; a GPU takes the engine's defaults."""
+    if devices.get("cuda") is None or devices.get("mps") is None:
+        return {}
+    return {"crop_size": 128, "batch_size": 4}
+
+
 def training_threads() -> int:
     return max(1, (os.cpu_count() or 1) - RESERVED_CPU_CORES)
 

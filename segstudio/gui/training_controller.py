@@ -29,6 +29,7 @@ from segstudio.gui.predict_menu import build_model_menu, update_model_actions
 from segstudio.gui.predict_models import (
     add_loss_history,
     can_continue,
+    default_settings,
     device_status,
     held_out_note,
     latest_model_dir,
@@ -86,7 +87,8 @@ class TrainingController(QObject):
         self.config_overrides: dict = {}
 
         devices = device_status()
-        self.panel = TrainingPanel(model_names(), loss_names(), devices)
+        self.panel = TrainingPanel(model_names(), loss_names(), devices,
+                                   defaults=default_settings(devices))
         self.metrics = MetricsPanel()
         self.prediction_panel = PredictionPanel()
         self.live = LivePredictor(window)

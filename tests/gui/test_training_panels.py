@@ -29,7 +29,7 @@ def test_training_panel_defaults_and_round_trip(qtbot):
     panel = make_panel(qtbot)
     assert panel.settings() == DEFAULT_SETTINGS
     assert panel.model_combo.itemText(3) == "DeepLabV3+"
-    wanted = dict(DEFAULT_SETTINGS, model="deeplabv3", crop_size=320, batch_size=2, lr=0.0005,
+    wanted = dict(DEFAULT_SETTINGS, model="deeplabv3", crop_size=128, batch_size=2, lr=0.0005,
                   loss="dice", augment=False, limit="steps", steps=50, device="cpu",
                   continue_training=False)
     panel.set_settings(wanted)
@@ -49,6 +49,16 @@ def test_unavailable_devices_are_disabled_and_explained(qtbot):
     settings = panel.settings()
     assert settings["device"] == "auto"  # a saved device this machine lacks falls back
     assert settings["model"] == "unet" and settings["crop_size"] == DEFAULT_SETTINGS["crop_size"]
+
+
+def test_machine_specific_defaults(qtbot):
+    panel = TrainingPanel(["unet"], ["ce"], DEVICES, defaults={"crop_size": 128})
+    qtbot.addWidget(panel)
+    assert panel.settings()["crop_size"] == 128
+    panel.set_settings({"crop_size": 512})
+    assert panel.settings()["crop_size"] == 512
+    panel.set_settings({"crop_size": None})  # an invalid saved value falls back to the default
+    assert panel.settings()["crop_size"] == 128
 
 
 def test_train_and_stop_buttons(qtbot):

@@ -26,8 +26,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from segstudio.ml.train_config import TrainConfig
-
 MODEL_TITLES = {
     "unet": "U-Net",
     "fcn": "FCN",
@@ -51,9 +49,9 @@ MIN_SETTINGS_HEIGHT = 40  # the settings scroll rather than overlap in a short d
 
 DEFAULT_SETTINGS = {
     "model": "unet",
-    "crop_size": TrainConfig.crop_size,  # the engine's defaults
-    "batch_size": TrainConfig.batch_size,
-    "lr": TrainConfig.lr,  # peak learning rate (AdamW, warm-up, decay at the end)
+    "crop_size": 256,
+    "batch_size": 4,
+    "lr": 3e-3,  # the engine's default peak learning rate (AdamW, warm-up, decay at the end)
     "loss": "ce",
     "augment": True,
     "limit": "time",  # "time": stop after time_budget seconds; "steps": after `steps` steps
@@ -69,10 +67,13 @@ class TrainingPanel(QWidget):
     stopRequested = Signal()
 
     def __init__(self, model_names: list[str], loss_names: list[str],
-                 devices: dict[str, str | None], parent=None):
-        """`devices` maps each device name to None when usable, else why it is not."""
+                 devices: dict[str, str | None], defaults: dict | None = None, parent=None):
+        """`devices` maps each device name to None when usable, else why it is not.
+
+        `defaults` overrides DEFAULT_SETTINGS (e.g. smaller crops on a CPU-only machine).
+        """
         super().__init__(parent)
-        self.defaults = dict(DEFAULT_SETTINGS)
+        self.defaults = {**DEFAULT_SETTINGS, **(defaults or {})}
         self.model_combo = _combo(model_names, MODEL_TITLES)
         self.crop_spin = _spin(32, 2048, 32, " px")
         self.batch_spin = _spin(1, 256, 1)
