@@ -76,6 +76,11 @@ class TrainingPanel(QWidget):
         self.defaults = {**DEFAULT_SETTINGS, **(defaults or {})}
         self.model_combo = _combo(model_names, MODEL_TITLES)
         self.crop_spin = _spin(32, 2048, 32, " px")
+        self.crop_spin.setToolTip(
+            "Side of the square pieces of image trained on. Smaller crops make more steps in "
+            "the same time (scribbles train faster); complete masks of large scenes need the "
+            "context of 256 px or more"
+        )
         self.batch_spin = _spin(1, 256, 1)
         self.lr_spin = QDoubleSpinBox()
         self.lr_spin.setDecimals(5)
