@@ -4,9 +4,9 @@
 
 The huge image is a mosaic of real ISBI 2012 EM slices (8-bit gray). The model
 is the U-Net that training builds by default, with random weights: speed and
-memory do not depend on what it learned. Peak memory is the growth of the process's resident size during
-prediction (VmHWM after resetting it, or ru_maxrss elsewhere), compared with
-the image's own size.
+memory do not depend on what it learned. Peak memory is the growth of the
+process's resident size during prediction (VmHWM after resetting it, or
+ru_maxrss elsewhere), compared with the image's own size.
 """
 
 from __future__ import annotations

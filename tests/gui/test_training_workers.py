@@ -165,7 +165,7 @@ class StopLandsLate(FakeTrainer):
     def __iter__(self):
         for report in super().__iter__():
             yield report
-            if getattr(report, "step", 0) == 3 and type(report).__name__ == "StepReport":
+            if isinstance(report, StepReport) and report.step == 3:
                 self.worker.stop()
 
 
