@@ -114,6 +114,15 @@ def _cosmetic_pen(color: QColor, width: float, style=Qt.PenStyle.SolidLine) -> Q
     return pen
 
 
+def _paint_two_tone(item, painter: QPainter, light: QPen, draw) -> None:
+    """Draw the item's shape with its dark pen, then again with the light one on top."""
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setPen(item.pen())
+    draw(painter)
+    painter.setPen(light)
+    draw(painter)
+
+
 class TwoToneEllipse(QGraphicsEllipseItem):
     """A light line on a dark one: visible on bright and dark images alike."""
 
@@ -122,11 +131,8 @@ class TwoToneEllipse(QGraphicsEllipseItem):
         self.setPen(_cosmetic_pen(QColor(0, 0, 0, 190), 3))
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setPen(self.pen())
-        painter.drawEllipse(self.rect())
-        painter.setPen(_cosmetic_pen(QColor(255, 255, 255), 1.2))
-        painter.drawEllipse(self.rect())
+        _paint_two_tone(self, painter, _cosmetic_pen(QColor(255, 255, 255), 1.2),
+                        lambda p: p.drawEllipse(self.rect()))
 
 
 class TwoTonePath(QGraphicsPathItem):
@@ -137,8 +143,5 @@ class TwoTonePath(QGraphicsPathItem):
         self.setPen(_cosmetic_pen(QColor(0, 0, 0, 190), 3))
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setPen(self.pen())
-        painter.drawPath(self.path())
-        painter.setPen(_cosmetic_pen(QColor(255, 255, 255), 1.2, Qt.PenStyle.DashLine))
-        painter.drawPath(self.path())
+        light = _cosmetic_pen(QColor(255, 255, 255), 1.2, Qt.PenStyle.DashLine)
+        _paint_two_tone(self, painter, light, lambda p: p.drawPath(self.path()))
