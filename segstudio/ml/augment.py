@@ -39,9 +39,37 @@ class AugmentConfig:
         )
 
 
-def labelled_positions(mask: np.ndarray) -> np.ndarray:
-    """Flat indices of the labelled pixels: computed once per mask, used for every crop."""
-    return np.flatnonzero(mask.reshape(-1) != UNLABELLED)
+class LabelledPixels:
+    """Where a mask's labelled pixels are, to pick one at random for a crop.
+
+    Counts labelled pixels per band of rows, not a list of them: a list of flat
+    indices takes 8 bytes a pixel (800 MB for a fully labelled 10,000 x 10,000
+    mask), these counts a few KB. `pick` returns the k-th labelled pixel in
+    row-major order, so a seed gives the same crops as such a list did.
+    """
+
+    BAND_PIXELS = 1 << 16  # one pick scans at most a band of about this many pixels
+
+    def __init__(self, mask: np.ndarray):
+        self.mask = mask
+        self.band_rows = max(1, self.BAND_PIXELS // max(mask.shape[1], 1))
+        counts = [
+            np.count_nonzero(mask[top : top + self.band_rows] != UNLABELLED)
+            for top in range(0, mask.shape[0], self.band_rows)
+        ]
+        self._cumulative = np.cumsum(np.asarray(counts, dtype=np.int64))
+        self.count = int(self._cumulative[-1]) if self._cumulative.size else 0
+
+    def pick(self, rng: np.random.Generator) -> tuple[int, int]:
+        """(y, x) of a labelled pixel drawn uniformly; there must be one."""
+        k = int(rng.integers(self.count))
+        band = int(np.searchsorted(self._cumulative, k, side="right"))
+        before = int(self._cumulative[band - 1]) if band else 0
+        top = band * self.band_rows
+        rows = self.mask[top : top + self.band_rows]
+        flat = int(np.flatnonzero(rows.reshape(-1) != UNLABELLED)[k - before])
+        y, x = divmod(flat, self.mask.shape[1])
+        return top + y, x
 
 
 def to_chw_float(image_hwc: np.ndarray) -> np.ndarray:
@@ -54,7 +82,7 @@ def random_crop(
     mask: np.ndarray,
     size: int,
     rng: np.random.Generator,
-    labelled: np.ndarray | None = None,
+    labelled: LabelledPixels | None = None,
     labelled_fraction: float = 0.9,
     normalize: Callable[[np.ndarray], np.ndarray] = to_chw_float,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -68,9 +96,9 @@ def random_crop(
     """
     height, width = mask.shape
     if labelled is None:
-        labelled = labelled_positions(mask)
-    if labelled.size and rng.random() < labelled_fraction:
-        y, x = divmod(int(labelled[rng.integers(labelled.size)]), width)
+        labelled = LabelledPixels(mask)
+    if labelled.count and rng.random() < labelled_fraction:
+        y, x = labelled.pick(rng)
         top = y - size // 2 + int(rng.integers(-(size // 4), size // 4 + 1))
         left = x - size // 2 + int(rng.integers(-(size // 4), size // 4 + 1))
     else:
@@ -143,7 +171,7 @@ def augment_crop(
     size: int,
     rng: np.random.Generator,
     config: AugmentConfig | None = None,
-    labelled: np.ndarray | None = None,
+    labelled: LabelledPixels | None = None,
     normalize: Callable[[np.ndarray], np.ndarray] = to_chw_float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One training example from an (H, W, C) image and its mask: a crop

@@ -15,7 +15,7 @@ import torch
 from segstudio.core.classes import UNLABELLED
 from segstudio.core.errors import MaskError, UserError
 from segstudio.core.masks import value_histogram
-from segstudio.ml.augment import AugmentConfig, augment_crop, labelled_positions
+from segstudio.ml.augment import AugmentConfig, LabelledPixels, augment_crop
 from segstudio.ml.data import Sample
 from segstudio.ml.normalization import Normalization
 
@@ -25,11 +25,11 @@ class LoadedSample:
     name: str
     image: np.ndarray  # (H, W, C) as stored
     mask: np.ndarray  # uint8 (H, W)
-    labelled: np.ndarray  # flat indices of labelled pixels
+    labelled: LabelledPixels
 
     @property
     def labelled_count(self) -> int:
-        return int(self.labelled.size)
+        return self.labelled.count
 
 
 class SampleSet:
@@ -57,7 +57,7 @@ class SampleSet:
             mask = sample.load_mask()
             if mask is not item.mask:
                 self._check_mask(sample, mask, item.image)
-                item.mask, item.labelled = mask, labelled_positions(mask)
+                item.mask, item.labelled = mask, LabelledPixels(mask)
                 changed = True
         return changed
 
@@ -110,7 +110,7 @@ class SampleSet:
             )
         mask = sample.load_mask()
         self._check_mask(sample, mask, image)
-        return LoadedSample(sample.name, image, mask, labelled_positions(mask))
+        return LoadedSample(sample.name, image, mask, LabelledPixels(mask))
 
     def _check_mask(self, sample: Sample, mask: np.ndarray, image: np.ndarray) -> None:
         where = sample.mask_path or sample.name
@@ -119,7 +119,8 @@ class SampleSet:
                 f"{where}: the mask is {mask.dtype} of shape {mask.shape}, expected uint8 "
                 f"{image.shape[:2]} like its image"
             )
-        bad = np.unique(mask[(mask >= self.num_classes) & (mask != UNLABELLED)])
+        present = np.flatnonzero(value_histogram(mask))  # by bands: no full-size temporaries
+        bad = present[(present >= self.num_classes) & (present != UNLABELLED)]
         if bad.size:
             raise MaskError(
                 f"{where}: values {bad[:8].tolist()} are not class indices "

@@ -1,4 +1,5 @@
 import dataclasses
+import tracemalloc
 
 import cv2
 import numpy as np
@@ -8,10 +9,10 @@ from segstudio.core.images import load_image
 from segstudio.core.masks import read_mask_values
 from segstudio.ml.augment import (
     AugmentConfig,
+    LabelledPixels,
     augment_crop,
     elastic,
     flip_rotate,
-    labelled_positions,
     random_crop,
 )
 
@@ -78,7 +79,7 @@ def test_crops_favour_sparse_labels():
     mask = np.full((1000, 1200), 255, np.uint8)
     mask[700:705, 100:160] = 1  # one short scribble: 0.025% of the pixels
     image = np.zeros((1000, 1200, 1), np.uint8)
-    labelled = labelled_positions(mask)
+    labelled = LabelledPixels(mask)
     hits = sum(
         (random_crop(image, mask, 64, rng, labelled)[1] != 255).any() for _ in range(200)
     )
@@ -90,6 +91,38 @@ def test_crops_favour_sparse_labels():
         ys, xs = np.nonzero(crop != 255)
         offsets.add((int(ys.min()), int(xs.min())))
     assert len(offsets) > 10
+
+
+@pytest.mark.parametrize("shape", [(300, 200), (7, 70_000), (1000, 3)])
+def test_a_picked_labelled_pixel_is_the_kth_in_row_major_order(shape):
+    rng = np.random.default_rng(11)
+    mask = np.where(rng.random(shape) < 0.01, 1, 255).astype(np.uint8)
+    mask[-1, -1] = 0
+    where = np.flatnonzero(mask != 255)
+    labelled = LabelledPixels(mask)
+    assert labelled.count == where.size
+    for seed in range(40):
+        k = int(np.random.default_rng(seed).integers(where.size))
+        y, x = labelled.pick(np.random.default_rng(seed))
+        assert (y, x) == divmod(int(where[k]), shape[1]) and mask[y, x] != 255
+
+
+def test_an_unlabelled_mask_has_nothing_to_pick():
+    mask = np.full((40, 50), 255, np.uint8)
+    assert LabelledPixels(mask).count == 0
+    _, crop = random_crop(np.zeros((40, 50, 1)), mask, 16, np.random.default_rng(0))
+    assert crop.shape == (16, 16)
+
+
+def test_finding_the_labelled_pixels_of_a_big_mask_takes_little_memory():
+    mask = np.zeros((4000, 4000), np.uint8)  # 16 MB, every pixel labelled
+    tracemalloc.start()
+    labelled = LabelledPixels(mask)
+    y, x = labelled.pick(np.random.default_rng(0))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert labelled.count == mask.size and 0 <= y < 4000 and 0 <= x < 4000
+    assert peak < 1_000_000  # a list of the labelled pixels' flat indices: 128 MB
 
 
 def test_images_smaller_than_the_crop_are_padded_unlabelled():
