@@ -1,9 +1,10 @@
 """Scene items that draw numpy-backed images: the picture, the labels, the prediction.
 
-Each layer keeps an (H, W, 3|4) uint8 array and a QImage sharing its memory.
-Painting draws only the exposed part of the image, and `refresh_region` recolours
-and repaints only a changed rectangle, so an edit on an 8000 x 8000 mask costs
-as much as on a small one. One scene unit is one image pixel; pixels are drawn
+The picture layer keeps an (H, W) or (H, W, 3) uint8 array and a QImage sharing
+its memory; the index layers keep only their index arrays and colour what they
+paint. Painting draws only the exposed part of the image, and `refresh_region`
+repaints only a changed rectangle, so an edit on an 8000 x 8000 mask costs as
+much as on a small one. One scene unit is one image pixel; pixels are drawn
 without smoothing so they stay crisp when zoomed in.
 """
 
@@ -19,7 +20,6 @@ from PySide6.QtWidgets import (
     QStyleOptionGraphicsItem,
 )
 
-from segstudio.core.classes import UNLABELLED
 from segstudio.gui.rendering import array_qimage
 
 
@@ -62,46 +62,77 @@ class ArrayLayer(QGraphicsItem):
         self.update(QRectF(x0, y0, x1 - x0, y1 - y0))
 
 
-class IndexLayer(ArrayLayer):
+class IndexLayer(QGraphicsItem):
     """Shows a 2-D index array (labels, prediction, confidence) through a colour table.
 
-    Colours are looked up as one uint32 per pixel (RGBA bytes packed), several
-    times faster than gathering four bytes, which matters for 8000 x 8000 masks.
+    Colours are made when painting, for the exposed part only, and from every n-th
+    pixel when zoomed out below 1:1 (as many as the screen shows): no full-size
+    RGBA copy, which on an 8000 x 8000 image would take 256 MB per layer and a
+    second to make. Colours are looked up as one uint32 per pixel (RGBA bytes packed).
     """
 
     def __init__(self, z: float):
-        super().__init__(z)
+        super().__init__()
+        self.setZValue(z)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
         self.indices: np.ndarray | None = None
         self.colors = np.zeros((256, 4), dtype=np.uint8)
         self._packed = np.zeros(256, dtype=np.uint32)
-        self._pixels32: np.ndarray | None = None
 
     def set_indices(self, indices: np.ndarray | None, colors: np.ndarray | None = None) -> None:
+        """Show `indices` (kept by reference: changes appear after refresh_region)."""
         if colors is not None:
             self._set_table(colors)
-        self.indices = indices
-        if indices is None:
-            self._pixels32 = None
-            self.set_pixels(None)
-            return
-        if indices.size and indices.min() == UNLABELLED and self._packed[UNLABELLED] == 0:
-            self._pixels32 = np.zeros(indices.shape, np.uint32)  # nothing labelled yet: free
-        else:
-            self._pixels32 = self._packed[indices]
-        self.set_pixels(self._pixels32.view(np.uint8).reshape(*indices.shape, 4))
+        self.prepareGeometryChange()
+        self.indices = None if indices is None else np.ascontiguousarray(indices)
+        self.update()
 
     def set_colors(self, colors: np.ndarray) -> None:
         self._set_table(colors)
-        if self.indices is not None and self._pixels32 is not None:
-            self._pixels32[...] = self._packed[self.indices]
-            self.update()
+        self.update()
 
     def refresh_region(self, y0: int, x0: int, y1: int, x1: int) -> None:
-        """Recolour the rectangle [y0:y1, x0:x1] from the index array and repaint it."""
-        if self.indices is None or self._pixels32 is None:
+        """Repaint the rectangle [y0:y1, x0:x1] after its indices changed."""
+        self.update(QRectF(x0, y0, x1 - x0, y1 - y0))
+
+    @property
+    def pixels(self) -> np.ndarray | None:
+        """The premultiplied RGBA (H, W, 4) the layer shows at 1:1 (made on request)."""
+        if self.indices is None:
+            return None
+        return self.colored(self.indices)
+
+    def colored(self, indices: np.ndarray) -> np.ndarray:
+        return self._packed[indices].view(np.uint8).reshape(*indices.shape, 4)
+
+    def boundingRect(self) -> QRectF:
+        if self.indices is None:
+            return QRectF()
+        height, width = self.indices.shape
+        return QRectF(0, 0, width, height)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        if self.indices is None:
             return
-        self._pixels32[y0:y1, x0:x1] = self._packed[self.indices[y0:y1, x0:x1]]
-        self.update_rect(y0, x0, y1, x1)
+        bounds = self.boundingRect()
+        rect = option.exposedRect.intersected(bounds).toAlignedRect().intersected(
+            bounds.toAlignedRect())
+        if rect.isEmpty():
+            return
+        # Screen pixels per image pixel; below 1, every step-th pixel is all that shows.
+        scale = min(abs(painter.worldTransform().m11()), abs(painter.worldTransform().m22()))
+        step = max(1, int(1 / scale)) if scale > 0 else 1
+        y0, x0 = rect.top() // step * step, rect.left() // step * step
+        y1, x1 = rect.bottom() + 1, rect.right() + 1
+        pixels = self.colored(self.indices[y0:y1:step, x0:x1:step])
+        height, width = pixels.shape[:2]
+        image = QImage(pixels.data, width, height, 4 * width,
+                       QImage.Format.Format_RGBA8888_Premultiplied)
+        painter.save()
+        painter.setClipRect(bounds)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        painter.drawImage(QRectF(x0, y0, width * step, height * step), image)
+        painter.restore()
 
     def _set_table(self, colors: np.ndarray) -> None:
         self.colors = np.ascontiguousarray(colors, dtype=np.uint8)

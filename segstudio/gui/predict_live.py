@@ -33,7 +33,7 @@ CACHE_BYTES = 256 * 1024 * 1024  # predictions kept for going back to an image
 class CachedPrediction:
     generation: int  # of the model that made it
     labels: np.ndarray
-    confidence: np.ndarray | None
+    confidence: np.ndarray | None  # uint8, 0..255
 
     @property
     def nbytes(self) -> int:
@@ -103,8 +103,7 @@ class LivePredictor(QObject):
             self._prefetch_neighbours()  # keep one image ahead while browsing
             return
         image = self.window.current_image()
-        if image is not None:
-            image = np.array(image, copy=True)  # the worker must not see later changes
+        if image is not None:  # read-only once loaded: the worker can share it, no copy
             self._request(entry, lambda: image, urgent=urgent)
 
     def set_uncertainty_visible(self, visible: bool) -> None:
@@ -150,11 +149,19 @@ class LivePredictor(QObject):
             from segstudio.ml.predict import predict_image
 
             _prefer_channels_last(model.model)
-            return predict_image(model, load_image(), return_confidence=True)
+            prediction = predict_image(model, load_image(), return_confidence=True,
+                                       should_stop=self.worker.should_stop)
+            # 0..255, as the canvas shows it: half the memory of float16, and no
+            # conversion of a whole image in the GUI thread.
+            confidence = np.nan_to_num(prediction.confidence, copy=False)
+            confidence *= 255
+            confidence += 0.5
+            confidence = confidence.clip(0, 255).astype(np.uint8)
+            return CachedPrediction(key[1], prediction.labels, confidence)
 
         self.worker.request(key, predict, urgent=urgent)
 
-    def _ready(self, key, prediction) -> None:
+    def _ready(self, key, result: CachedPrediction) -> None:
         entry_key, generation = key
         requested = self._requested_at.pop(key, None)
         cached = self._cache.get(entry_key)
@@ -162,7 +169,6 @@ class LivePredictor(QObject):
             return  # from before forget(): another project, or a dropped model
         if cached is not None and cached.generation > generation:
             return  # a newer model's prediction is already known
-        result = CachedPrediction(generation, prediction.labels, prediction.confidence)
         self._store(entry_key, result)
         entry = self.window.current_entry
         if entry is not None and _entry_key(entry) == entry_key:

@@ -226,6 +226,9 @@ class PredictionWorker(QObject):
     `request(key, predict)` may be called from the GUI thread at any rate: it
     stores the call as the single pending request and wakes the worker. The
     worker runs `predict()` (returning any result) and emits `ready(key, result)`.
+    An urgent request (the user switched images) and `stop()` also interrupt the
+    prediction under way, if it polls `should_stop` (a large image's can take
+    seconds): it then ends without a result or a message.
     """
 
     ready = Signal(object, object)  # key, result
@@ -237,6 +240,7 @@ class PredictionWorker(QObject):
         self._lock = threading.Lock()
         self._pending: tuple[object, Callable[[], object], bool] | None = None
         self.busy = threading.Event()  # set during urgent predictions: training gives way
+        self._interrupt = threading.Event()
         self._wake.connect(self._process)
         self.dropped = 0  # requests replaced before they started (for tests and benchmarks)
 
@@ -246,7 +250,19 @@ class PredictionWorker(QObject):
             if self._pending is not None:
                 self.dropped += 1
             self._pending = (key, predict, urgent)
+            if urgent:  # set under the lock: taking the next job clears it under the same
+                self._interrupt.set()
         self._wake.emit()  # queued: _process runs on the worker's thread
+
+    def should_stop(self) -> bool:
+        """For the prediction under way: True once it should give up."""
+        return self._interrupt.is_set()
+
+    def stop(self) -> None:
+        """Drop the pending request and interrupt the one under way (on shutdown)."""
+        with self._lock:
+            self._pending = None
+            self._interrupt.set()
 
     @property
     def has_pending(self) -> bool:
@@ -264,6 +280,8 @@ class PredictionWorker(QObject):
         while True:
             with self._lock:
                 job, self._pending = self._pending, None
+                if job is not None:
+                    self._interrupt.clear()
             if job is None:
                 return
             key, predict, urgent = job
@@ -272,6 +290,8 @@ class PredictionWorker(QObject):
             try:
                 result = predict()
             except Exception as exc:  # shown as a message; the worker goes on
+                if self._interrupt.is_set():
+                    continue  # interrupted on purpose: nothing to show
                 _print_if_bug(exc)
                 self.failed.emit(key, describe_error(exc))
             else:

@@ -62,17 +62,60 @@ def test_settings_keep_the_users_choices_across_images():
     assert settings_for(b, manual).channels == (0, 1, 2)
 
 
-def test_label_layer_recolours_only_the_changed_region():
+def _render(layer: IndexLayer, width: int, height: int) -> np.ndarray:
+    """The layer drawn over its whole image into a width x height RGBA picture."""
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QColor, QImage, QPainter
+    from PySide6.QtWidgets import QGraphicsScene
+
+    scene = QGraphicsScene()
+    scene.addItem(layer)
+    picture = QImage(width, height, QImage.Format.Format_RGBA8888)
+    picture.fill(QColor(0, 0, 0, 0))
+    painter = QPainter(picture)
+    scene.render(painter, QRectF(0, 0, width, height), layer.boundingRect())
+    painter.end()
+    scene.removeItem(layer)
+    return np.frombuffer(picture.constBits(), np.uint8).reshape(height, width, 4).copy()
+
+
+def test_index_layer_paints_class_colours_at_1_to_1_and_zoomed_out(qapp):
+    classes = default_classes(["a", "b"])
+    mask = np.full((100, 120), UNLABELLED, np.uint8)
+    mask[:, 60:] = 1
+    mask[:40, :60] = 0
+    layer = IndexLayer(z=0)
+    layer.set_indices(mask, label_colors(classes))
+    for scale in (1, 4):  # 1:1, and a quarter, where every 4th pixel is drawn
+        shown = _render(layer, 120 // scale, 100 // scale)
+        assert tuple(shown[60 // scale, 100 // scale]) == (*classes[1].color, 255)
+        assert tuple(shown[20 // scale, 20 // scale]) == (*classes[0].color, 255)
+        assert shown[80 // scale, 20 // scale, 3] == 0  # unlabelled: transparent
+    assert tuple(layer.pixels[50, 100]) == (*classes[1].color, 255)
+
+
+def test_index_layer_shows_changed_indices_and_colours(qapp):
     classes = default_classes(["a", "b"])
     mask = np.full((100, 120), UNLABELLED, np.uint8)
     layer = IndexLayer(z=0)
     layer.set_indices(mask, label_colors(classes))
-    assert layer.pixels.shape == (100, 120, 4) and not layer.pixels.any()
-    mask[10:20, 30:40] = 1
-    mask[80:90, 80:90] = 0  # changed but outside the refreshed box
+    assert not _render(layer, 120, 100).any()
+    mask[10:20, 30:40] = 1  # edited in place, as the canvas does
     layer.refresh_region(10, 30, 20, 40)
-    assert tuple(layer.pixels[15, 35]) == (*classes[1].color, 255)
-    assert not layer.pixels[85, 85].any()
-    layer.set_colors(label_colors(default_classes(["x", "y", "z"])[::-1]))
-    assert layer.pixels[85, 85, 3] == 255  # a full recolour sees everything
+    assert tuple(_render(layer, 120, 100)[15, 35]) == (*classes[1].color, 255)
+    layer.set_colors(label_colors(default_classes(["x", "y"])[::-1]))
+    assert tuple(_render(layer, 120, 100)[15, 35]) == (*default_classes(["x", "y"])[0].color, 255)
 
+
+def test_index_layer_keeps_no_colour_copy_of_a_big_mask(qapp):
+    import tracemalloc
+
+    mask = np.zeros((4000, 4000), np.uint8)
+    layer = IndexLayer(z=0)
+    tracemalloc.start()
+    layer.set_indices(mask, label_colors(default_classes(["a"])))
+    shown = _render(layer, 400, 400)  # fitted to a 400-pixel view
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert shown[200, 200, 3] == 255
+    assert peak < 4_000_000  # an RGBA copy of the mask would be 64 MB

@@ -269,6 +269,49 @@ def test_prediction_worker_keeps_going_after_an_error(qtbot):
     assert stop_thread(thread, worker)
 
 
+def _tiled_job(worker: PredictionWorker, started: threading.Event, tiles: int = 200):
+    """A prediction that polls should_stop between 'tiles' of 10 ms, like predict_image."""
+    def predict():
+        started.set()
+        for _ in range(tiles):
+            if worker.should_stop():
+                raise RuntimeError("prediction stopped")
+            time.sleep(0.01)
+        return "slow"
+
+    return predict
+
+
+def test_an_urgent_request_interrupts_a_long_prediction(qtbot):
+    worker = PredictionWorker()
+    thread = start_worker(worker, "prediction-test")
+    results, failures, started = [], [], threading.Event()
+    worker.ready.connect(lambda key, result: results.append((key, result)))
+    worker.failed.connect(lambda key, message: failures.append(key))
+    worker.request("big", _tiled_job(worker, started))  # 2 s of tiles
+    qtbot.waitUntil(started.is_set, timeout=2000)
+    worker.request("refresh", lambda: "not urgent")  # waits its turn
+    qtbot.wait(50)
+    assert results == []
+    begun = time.monotonic()
+    worker.request("switched", lambda: "urgent", urgent=True)
+    qtbot.waitUntil(lambda: ("switched", "urgent") in results, timeout=1000)
+    assert time.monotonic() - begun < 0.5
+    assert results == [("switched", "urgent")] and failures == []  # no message for it
+    assert stop_thread(thread, worker)
+
+
+def test_stopping_the_prediction_thread_does_not_wait_for_a_long_prediction(qtbot):
+    worker = PredictionWorker()
+    thread = start_worker(worker, "prediction-test")
+    started = threading.Event()
+    worker.request("big", _tiled_job(worker, started, tiles=1000))  # 10 s of tiles
+    qtbot.waitUntil(started.is_set, timeout=2000)
+    begun = time.monotonic()
+    assert stop_thread(thread, worker, wait_ms=3000)
+    assert time.monotonic() - begun < 1.0
+
+
 def test_task_worker_progress_and_cancel(qtbot):
     def task(progress, should_stop):
         for index in range(1000):
