@@ -151,13 +151,7 @@ class LivePredictor(QObject):
             _prefer_channels_last(model.model)
             prediction = predict_image(model, load_image(), return_confidence=True,
                                        should_stop=self.worker.should_stop)
-            # 0..255, as the canvas shows it: half the memory of float16, and no
-            # conversion of a whole image in the GUI thread.
-            confidence = np.nan_to_num(prediction.confidence, copy=False)
-            confidence *= 255
-            confidence += 0.5
-            confidence = confidence.clip(0, 255).astype(np.uint8)
-            return CachedPrediction(key[1], prediction.labels, confidence)
+            return CachedPrediction(key[1], prediction.labels, prediction.confidence)
 
         self.worker.request(key, predict, urgent=urgent)
 

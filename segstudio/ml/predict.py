@@ -46,7 +46,9 @@ class PredictionStopped(Exception):
 class Prediction:
     labels: np.ndarray  # uint8 (H, W) class indices
     probs: np.ndarray | None = None  # float16 (K, H, W) class probabilities
-    confidence: np.ndarray | None = None  # float16 (H, W): the winning class's probability
+    # uint8 (H, W): the winning class's probability x 255, rounded (as an overlay shows it,
+    # and a quarter of float32's memory on huge images)
+    confidence: np.ndarray | None = None
 
 
 def predict_image(
@@ -201,7 +203,7 @@ class _Outputs:
     def __init__(self, classes: int, height: int, width: int, probs: bool, confidence: bool):
         self.labels = np.empty((height, width), dtype=np.uint8)
         self.probs = np.empty((classes, height, width), np.float16) if probs else None
-        self.confidence = np.empty((height, width), np.float16) if confidence else None
+        self.confidence = np.empty((height, width), np.uint8) if confidence else None
 
     def finalise(self, scores: torch.Tensor, y0: int, need_softmax: bool) -> None:
         """Write rows y0.. from (K, rows, W) scores: logits if need_softmax, else probs."""
@@ -217,7 +219,7 @@ class _Outputs:
             best = 1.0 / total  # the winner's probability: exp(0) / total
             scores = exp / total
         if self.confidence is not None:
-            self.confidence[y0 : y0 + rows] = best
+            self.confidence[y0 : y0 + rows] = np.rint(np.nan_to_num(best) * 255).clip(0, 255)
         if self.probs is not None:
             self.probs[:, y0 : y0 + rows] = scores
 

@@ -84,7 +84,8 @@ def test_tiling_reproduces_a_context_free_model_exactly(em_mosaic, height, width
     assert got.labels.shape == (height, width) and got.labels.dtype == np.uint8
     assert got.probs.shape == (3, height, width) and got.probs.dtype == np.float16
     np.testing.assert_allclose(got.probs, expected, atol=2e-3)
-    np.testing.assert_allclose(got.confidence, expected.max(axis=0), atol=2e-3)
+    assert got.confidence.dtype == np.uint8
+    np.testing.assert_allclose(got.confidence / 255, expected.max(axis=0), atol=0.5 / 255 + 1e-4)
     margin = np.sort(expected, axis=0)[-1] - np.sort(expected, axis=0)[-2]
     clear = margin > 5e-3  # where float16 rounding cannot flip the winner
     np.testing.assert_array_equal(got.labels[clear], expected.argmax(axis=0)[clear])
@@ -132,7 +133,7 @@ def test_whole_image_prediction_is_the_model_on_reflect_padded_input(em_mosaic, 
         logits = saved.model(torch.from_numpy(x)[None])[0, :, :301, :257]
     np.testing.assert_array_equal(got.labels, logits.argmax(dim=0).numpy())
     np.testing.assert_allclose(
-        got.confidence, logits.softmax(dim=0).max(dim=0).values.numpy(), atol=1e-3
+        got.confidence / 255, logits.softmax(dim=0).max(dim=0).values.numpy(), atol=0.5 / 255 + 1e-4
     )
     assert got.probs is None
 
