@@ -8,7 +8,10 @@ the window while that prediction may still run. Prints the process's memory grow
 the window did just before each late tick), when overlays appeared, and how long
 closing took.
 
-    python benchmarks/gui_large_image.py [--size 8000] [--seconds 45] [--rgb]
+    python benchmarks/gui_large_image.py [--size 8000] [--seconds 45] [--rgb] [--actual-size]
+
+With --actual-size the view is at 1:1 (a part of the image on screen, as when
+painting) rather than fitted to the window.
 
 Timings depend on the machine and on whatever else runs on it.
 """
@@ -58,6 +61,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=8000, help="side of the huge image")
     parser.add_argument("--seconds", type=float, default=45.0, help="training time measured")
     parser.add_argument("--rgb", action="store_true", help="a 3-channel image instead of gray")
+    parser.add_argument("--actual-size", action="store_true", help="view at 1:1, not fitted")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
     from segstudio.gui.app import create_main_window
@@ -76,9 +80,12 @@ def main() -> int:
         print(f"opening: {time.perf_counter() - started:.1f} s (1 s of it waiting), memory "
               f"growth {growth / MIB:.0f} MiB = {growth / image_bytes:.1f} x the image")
 
+        if args.actual_size:
+            window.canvas.zoom_actual_size()
         training, probe = window.training, LatenessProbe()
-        shown: list[float] = []
-        training.live.predictionShown.connect(lambda *_: shown.append(time.perf_counter()))
+        shown: list[tuple[float, bool]] = []  # when, and whether of the whole image
+        training.live.predictionShown.connect(
+            lambda *_: shown.append((time.perf_counter(), training.live.shown[1].complete)))
         probe.start()
         training.start()
         events = EventLog(window, training, probe.clock)
@@ -87,7 +94,8 @@ def main() -> int:
         probe.stop()
         print(describe("lateness while training", probe.samples))
         events.explain(probe, threshold_ms=50)
-        print(f"overlays of the huge image shown at {[round(t - began, 1) for t in shown]} s")
+        print("overlays shown at (s): " + (", ".join(
+            f"{t - began:.1f}{'' if whole else ' (view)'}" for t, whole in shown) or "none"))
         growth = peak_rss_bytes() - rss_before
         print(f"peak memory growth {growth / MIB:.0f} MiB = {growth / image_bytes:.1f} x the "
               f"image")

@@ -23,6 +23,7 @@ WHEEL_STEP = 1.25
 class Canvas(QGraphicsView):
     cursorMoved = Signal(object)  # QPointF in image pixels, or None when outside the image
     zoomChanged = Signal(float)
+    viewChanged = Signal()  # zoomed or panned: another part of the image may show
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -35,6 +36,9 @@ class Canvas(QGraphicsView):
         # Pan with space-drag or the middle button; the scroll bars only hold the position.
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.horizontalScrollBar().valueChanged.connect(self.viewChanged)
+        self.verticalScrollBar().valueChanged.connect(self.viewChanged)
+        self.zoomChanged.connect(self.viewChanged)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.viewport().setCursor(Qt.CursorShape.CrossCursor)
 
@@ -162,6 +166,18 @@ class Canvas(QGraphicsView):
         self.resetTransform()
         self.centerOn(center)
         self.zoomChanged.emit(self.zoom)
+
+    def visible_region(self) -> tuple[int, int, int, int] | None:
+        """(y0, x0, y1, x1): the image pixels the viewport shows, or None without an image."""
+        if self.image_layer.pixels is None:
+            return None
+        height, width = self.image_layer.pixels.shape[:2]
+        rect = self.mapToScene(self.viewport().rect()).boundingRect()
+        y0, x0 = max(0, int(rect.top())), max(0, int(rect.left()))
+        y1, x1 = min(height, int(rect.bottom()) + 1), min(width, int(rect.right()) + 1)
+        if y0 >= y1 or x0 >= x1:
+            return None
+        return y0, x0, y1, x1
 
     def image_to_view(self, x: float, y: float) -> QPoint:
         """The viewport position of image point (x, y) (for tests and tools)."""

@@ -10,6 +10,10 @@ ask for and what to show:
   overlay at once, even from a slightly older model, and asks for a fresh one.
 - When the worker is idle, the next and previous images are predicted ahead
   (once each), so browsing shows overlays without waiting.
+- When the view shows under half of the image (zoomed in on a large one), the
+  part on screen is predicted first and shown at once, then the whole image;
+  a newer model's request interrupts that second part. Panning or zooming to
+  a part not yet predicted asks for it.
 
 The prediction on screen can be accepted into the labels as one undoable edit.
 """
@@ -21,12 +25,20 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
+from segstudio.core.classes import UNLABELLED
 from segstudio.core.edits import paste_labels
-from segstudio.gui.workers import PredictionWorker, start_worker, stop_thread
+from segstudio.gui.workers import (
+    PredictionInterrupted,
+    PredictionWorker,
+    start_worker,
+    stop_thread,
+)
 
 CACHE_BYTES = 256 * 1024 * 1024  # predictions kept for going back to an image
+REGION_MARGIN = 64  # pixels predicted around the view: tile borders stay off screen
+VIEW_SETTLE_MS = 250  # after panning or zooming, wait this long before asking
 
 
 @dataclass
@@ -34,6 +46,7 @@ class CachedPrediction:
     generation: int  # of the model that made it
     labels: np.ndarray
     confidence: np.ndarray | None  # uint8, 0..255
+    complete: bool = True  # False: only the parts on screen so far (UNLABELLED elsewhere)
 
     @property
     def nbytes(self) -> int:
@@ -56,8 +69,13 @@ class LivePredictor(QObject):
         self._cache: OrderedDict[str, CachedPrediction] = OrderedDict()
         self._failed_generation = -1
         self._oldest_wanted = 0
+        self._last_region: tuple[str, int, tuple[int, int, int, int]] | None = None
+        self._view_settled = QTimer(self, singleShot=True, interval=VIEW_SETTLE_MS)
+        self._view_settled.timeout.connect(self._view_moved)
+        window.canvas.viewChanged.connect(self._view_settled.start)
         self.worker = PredictionWorker()
         self.worker.ready.connect(self._ready)
+        self.worker.partial.connect(self._partial)
         self.worker.failed.connect(self._failed)
         self.thread = start_worker(self.worker, "segstudio-prediction")
 
@@ -104,7 +122,10 @@ class LivePredictor(QObject):
             return
         image = self.window.current_image()
         if image is not None:  # read-only once loaded: the worker can share it, no copy
-            self._request(entry, lambda: image, urgent=urgent)
+            region = self._view_region(image.shape[:2])
+            if region is not None:
+                self._last_region = (_entry_key(entry), self.generation, region)
+            self._request(entry, lambda: image, urgent=urgent, region=region)
 
     def set_uncertainty_visible(self, visible: bool) -> None:
         self.show_uncertainty = visible
@@ -141,19 +162,88 @@ class LivePredictor(QObject):
 
     # --- requests and results ---------------------------------------------------------
 
-    def _request(self, entry, load_image, urgent: bool) -> None:
-        model, key = self.model, (_entry_key(entry), self.generation)
+    def _request(self, entry, load_image, urgent: bool, region=None) -> None:
+        """Ask for a prediction of the entry's image; of `region` (y0, x0, y1, x1) first."""
+        model, key, worker = self.model, (_entry_key(entry), self.generation), self.worker
         self._requested_at[key] = time.perf_counter()
 
         def predict():
-            from segstudio.ml.predict import predict_image
+            from segstudio.ml.predict import PredictionStopped, predict_image
 
             _prefer_channels_last(model.model)
-            prediction = predict_image(model, load_image(), return_confidence=True,
-                                       should_stop=self.worker.should_stop)
-            return CachedPrediction(key[1], prediction.labels, prediction.confidence)
+            image, give_way = load_image(), worker.should_stop
+            try:
+                if region is not None:
+                    y0, x0, y1, x1 = region
+                    part = predict_image(model, image[y0:y1, x0:x1], return_confidence=True,
+                                         should_stop=give_way)
+                    worker.partial.emit(key, (region, part))
+                    worker.busy.clear()  # the rest is off screen: training need not wait,
+                    # and a newer model's request goes first.
+                    give_way = lambda: worker.should_stop() or worker.has_pending  # noqa: E731
+                whole = predict_image(model, image, return_confidence=True,
+                                      should_stop=give_way)
+            except PredictionStopped:
+                raise PredictionInterrupted from None
+            return CachedPrediction(key[1], whole.labels, whole.confidence)
 
         self.worker.request(key, predict, urgent=urgent)
+
+    def _partial(self, key, payload) -> None:
+        """The part of an image on screen, predicted ahead of the rest: show it."""
+        (entry_key, generation), (region, part) = key, payload
+        entry, image = self.window.current_entry, self.window.current_image()
+        if (generation < self._oldest_wanted or entry is None or image is None
+                or _entry_key(entry) != entry_key):
+            return
+        shown = self.shown[1] if self.shown is not None and self.shown[0] == entry_key else None
+        if shown is not None and (shown.generation > generation
+                                  or (shown.generation == generation and shown.complete)):
+            return
+        if shown is None or shown.complete:  # cached predictions are never changed
+            labels = (np.full(image.shape[:2], UNLABELLED, np.uint8) if shown is None
+                      else shown.labels.copy())
+            confidence = (np.full(image.shape[:2], 255, np.uint8)
+                          if shown is None or shown.confidence is None
+                          else shown.confidence.copy())
+            shown = CachedPrediction(generation, labels, confidence, complete=False)
+        shown.generation = generation
+        y0, x0, y1, x1 = region
+        shown.labels[y0:y1, x0:x1] = part.labels
+        shown.confidence[y0:y1, x0:x1] = part.confidence
+        requested = self._requested_at.get(key)
+        if self._display(entry_key, shown) and requested is not None:
+            self.last_latency_s = time.perf_counter() - requested
+
+    def _view_region(self, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+        """The part of the image to predict first: the view and a margin, when that is
+        under half of the image; else None."""
+        visible = self.window.canvas.visible_region()
+        if visible is None:
+            return None
+        height, width = shape
+        y0, x0, y1, x1 = visible
+        y0, x0 = max(0, y0 - REGION_MARGIN), max(0, x0 - REGION_MARGIN)
+        y1, x1 = min(height, y1 + REGION_MARGIN), min(width, x1 + REGION_MARGIN)
+        if 2 * (y1 - y0) * (x1 - x0) > height * width:
+            return None
+        return y0, x0, y1, x1
+
+    def _view_moved(self) -> None:
+        """After panning or zooming: ask for the part now on screen if it is not known."""
+        entry = self.window.current_entry
+        if self.model is None or entry is None:
+            return
+        key = _entry_key(entry)
+        shown = self.shown[1] if self.shown is not None and self.shown[0] == key else None
+        if shown is not None and shown.complete and shown.generation == self.generation:
+            return
+        visible = self.window.canvas.visible_region()
+        last = self._last_region
+        if visible is None or (last is not None and last[:2] == (key, self.generation)
+                               and _contains(last[2], visible)):
+            return
+        self.refresh(urgent=True)  # what the user looks at now: interrupts the rest
 
     def _ready(self, key, result: CachedPrediction) -> None:
         entry_key, generation = key
@@ -230,6 +320,11 @@ def _prefer_channels_last(module) -> None:
 
         module.to(memory_format=torch.channels_last)
         module._segstudio_channels_last = True
+
+
+def _contains(outer: tuple[int, int, int, int], inner: tuple[int, int, int, int]) -> bool:
+    return (outer[0] <= inner[0] and outer[1] <= inner[1]
+            and inner[2] <= outer[2] and inner[3] <= outer[3])
 
 
 def _entry_key(entry) -> str:

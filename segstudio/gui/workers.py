@@ -220,6 +220,10 @@ def compact_history(points, limit: int) -> list[list[float]]:
     return [[int(step), round(float(loss), 6)] for step, loss in points]
 
 
+class PredictionInterrupted(Exception):
+    """Raised by a PredictionWorker job that gave way (see should_stop): no result, no message."""
+
+
 class PredictionWorker(QObject):
     """Predicts the newest requested image; older requests not yet started are dropped.
 
@@ -228,10 +232,12 @@ class PredictionWorker(QObject):
     worker runs `predict()` (returning any result) and emits `ready(key, result)`.
     An urgent request (the user switched images) and `stop()` also interrupt the
     prediction under way, if it polls `should_stop` (a large image's can take
-    seconds): it then ends without a result or a message.
+    seconds) and then raises PredictionInterrupted: it ends without a result or a
+    message. A job may also emit `partial(key, anything)` along the way.
     """
 
     ready = Signal(object, object)  # key, result
+    partial = Signal(object, object)  # key, part of a result (emitted by the job itself)
     failed = Signal(object, str)  # key, message
     _wake = Signal()
 
@@ -289,9 +295,9 @@ class PredictionWorker(QObject):
                 self.busy.set()
             try:
                 result = predict()
+            except PredictionInterrupted:
+                continue  # gave way on purpose: nothing to show
             except Exception as exc:  # shown as a message; the worker goes on
-                if self._interrupt.is_set():
-                    continue  # interrupted on purpose: nothing to show
                 _print_if_bug(exc)
                 self.failed.emit(key, describe_error(exc))
             else:

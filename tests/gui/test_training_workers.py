@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QThread, Signal  # noqa: E402
 from segstudio.core.errors import UserError  # noqa: E402
 from segstudio.gui import workers  # noqa: E402
 from segstudio.gui.workers import (  # noqa: E402
+    PredictionInterrupted,
     PredictionWorker,
     TaskWorker,
     TrainingWorker,
@@ -275,7 +276,7 @@ def _tiled_job(worker: PredictionWorker, started: threading.Event, tiles: int = 
         started.set()
         for _ in range(tiles):
             if worker.should_stop():
-                raise RuntimeError("prediction stopped")
+                raise PredictionInterrupted
             time.sleep(0.01)
         return "slow"
 

@@ -1,0 +1,130 @@
+"""Live prediction of a large image seen zoomed in: the part on screen comes first.
+
+A real U-Net (random weights) predicts a 2048 x 2048 image in the window. The
+whole-image phase is held at a gate (by wrapping predict_image) so that what the
+window shows before it can be checked.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("torch")
+
+import tifffile  # noqa: E402
+
+from segstudio.core.classes import UNLABELLED, default_classes  # noqa: E402
+from segstudio.core.project import Project  # noqa: E402
+from tests.gui.window_helpers import open_window  # noqa: E402
+
+SIZE = 2048
+
+
+@pytest.fixture
+def large_project(tmp_path):
+    from segstudio.ml.models import build_model
+    from segstudio.ml.normalization import Normalization
+    from segstudio.ml.saved import SavedModel, architecture_dict, save_model
+
+    rng = np.random.default_rng(0)
+    coarse = rng.integers(0, 256, (SIZE // 64, SIZE // 64), dtype=np.uint8)
+    image = np.kron(coarse, np.ones((64, 64), np.uint8))  # blocks: a varied prediction
+    tifffile.imwrite(tmp_path / "large.tif", image)
+    classes = default_classes(["dark", "bright"])
+    project = Project.create(tmp_path / "project", [tmp_path / "large.tif"], classes)
+    options = {"depth": 2, "base_width": 4}
+    model = build_model("unet", 2, in_channels=1, **options)
+    save_model(SavedModel(model, architecture_dict("unet", 2, 1, **options), classes,
+                          Normalization((128.0,), (1 / 64,))),
+               project.models_dir / "unet-20260101-000000")
+    return project
+
+
+@pytest.fixture
+def gated_whole_image(monkeypatch):
+    """Whole-image predictions wait for the returned Event (giving way when asked)."""
+    import segstudio.ml.predict as predict_module
+
+    gate, original = threading.Event(), predict_module.predict_image
+
+    def predict_image(saved, image, **options):
+        if image.shape[:2] == (SIZE, SIZE):
+            while not gate.wait(0.01):
+                if options["should_stop"]():
+                    raise predict_module.PredictionStopped()
+        return original(saved, image, **options)
+
+    monkeypatch.setattr(predict_module, "predict_image", predict_image)
+    return gate
+
+
+def zoom_to(qtbot, window, x: int, y: int) -> tuple[int, int, int, int]:
+    canvas = window.canvas
+    canvas.zoom_actual_size()
+    canvas.centerOn(x, y)
+    qtbot.wait(10)
+    return canvas.visible_region()
+
+
+def centre(region) -> tuple[int, int]:
+    return (region[0] + region[2]) // 2, (region[1] + region[3]) // 2
+
+
+def test_the_part_on_screen_is_shown_before_the_whole_image(qtbot, large_project,
+                                                            gated_whole_image):
+    gated_whole_image.set()
+    window = open_window(qtbot, large_project.root)
+    live = window.training.live
+    assert live.model is not None
+    qtbot.waitUntil(lambda: live.shown is not None, timeout=30_000)  # at "fit": all at once
+    assert live.shown[1].complete
+    complete = live.shown[1].labels.copy()
+    gated_whole_image.clear()
+
+    visible = zoom_to(qtbot, window, 300, 300)
+    assert 2 * (visible[2] - visible[0]) * (visible[3] - visible[1]) < SIZE * SIZE
+    live.set_model(live.model)  # a new model, as training sends them
+    qtbot.waitUntil(lambda: live.shown[1].generation == live.generation, timeout=30_000)
+    partial = live.shown[1]
+    assert not partial.complete
+    cy, cx = centre(visible)
+    # On screen: the new model's prediction, the same as of the whole image (same
+    # weights) away from the region's border; off screen, the older whole-image one.
+    assert (partial.labels[cy - 50 : cy + 50, cx - 50 : cx + 50]
+            == complete[cy - 50 : cy + 50, cx - 50 : cx + 50]).all()
+    assert partial.labels is not complete and (partial.labels != UNLABELLED).all()
+
+    gated_whole_image.set()
+    qtbot.waitUntil(lambda: live.shown[1].complete, timeout=30_000)
+    assert (live.shown[1].labels == complete).all()
+
+
+def test_panning_asks_for_the_part_now_on_screen(qtbot, large_project, gated_whole_image):
+    window = open_window(qtbot, large_project.root)
+    live = window.training.live
+    first = zoom_to(qtbot, window, 300, 300)  # zoomed in before any prediction shows
+    live.forget()
+    live.refresh(urgent=True)
+    qtbot.waitUntil(lambda: live.shown is not None, timeout=30_000)
+    labels = live.shown[1].labels
+    assert not live.shown[1].complete
+    assert labels[centre(first)] != UNLABELLED
+    assert labels[1700, 1700] == UNLABELLED  # not predicted yet
+
+    second = zoom_to(qtbot, window, 1700, 1700)  # the whole-image phase is still held
+    qtbot.waitUntil(lambda: live.shown[1].labels[centre(second)] != UNLABELLED, timeout=30_000)
+    shown = live.shown[1]
+    assert not shown.complete and shown.labels[centre(first)] != UNLABELLED
+    assert shown.labels[300, 1700] == UNLABELLED  # neither view covered it
+
+    # Accepting now takes what is predicted, and leaves the rest unlabelled.
+    changed = live.accept()
+    mask = window.current_mask()
+    assert changed == int((shown.labels != UNLABELLED).sum())
+    assert mask[centre(second)] != UNLABELLED and mask[300, 1700] == UNLABELLED
+    gated_whole_image.set()
+    qtbot.waitUntil(lambda: live.shown[1].complete, timeout=30_000)
