@@ -85,7 +85,8 @@ def main() -> int:
         training, probe = window.training, LatenessProbe()
         shown: list[tuple[float, bool]] = []  # when, and whether of the whole image
         training.live.predictionShown.connect(
-            lambda *_: shown.append((time.perf_counter(), training.live.shown[1].complete)))
+            lambda *_: shown.append((time.perf_counter(),
+                                getattr(training.live.shown[1], "complete", True))))
         probe.start()
         training.start()
         events = EventLog(window, training, probe.clock)
