@@ -238,12 +238,15 @@ class LivePredictor(QObject):
         shown = self.shown[1] if self.shown is not None and self.shown[0] == key else None
         if shown is not None and shown.complete and shown.generation == self.generation:
             return
-        visible = self.window.canvas.visible_region()
+        visible, image = self.window.canvas.visible_region(), self.window.current_image()
         last = self._last_region
-        if visible is None or (last is not None and last[:2] == (key, self.generation)
-                               and _contains(last[2], visible)):
+        if visible is None or image is None or (
+                last is not None and last[:2] == (key, self.generation)
+                and _contains(last[2], visible)):
             return
-        self.refresh(urgent=True)  # what the user looks at now: interrupts the rest
+        # A part of the image: urgent, it interrupts the rest and training waits a moment.
+        # The whole image (zoomed out): the usual request, training goes on meanwhile.
+        self.refresh(urgent=self._view_region(image.shape[:2]) is not None)
 
     def _ready(self, key, result: CachedPrediction) -> None:
         entry_key, generation = key
