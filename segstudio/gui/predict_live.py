@@ -166,6 +166,11 @@ class LivePredictor(QObject):
         """Ask for a prediction of the entry's image; of `region` (y0, x0, y1, x1) first."""
         model, key, worker = self.model, (_entry_key(entry), self.generation), self.worker
         self._requested_at[key] = time.perf_counter()
+        shown = self.shown[1] if self.shown is not None and self.shown[0] == key[0] else None
+        # The part is laid on a full-size copy of what shows now (or on a blank), made on the
+        # worker's thread: 128 MB for an 8000 x 8000 image is not the GUI thread's to fill.
+        # Another part of the same image already on show is written into in place instead.
+        needs_canvas = shown is None or shown.complete
 
         def predict():
             from segstudio.ml.predict import PredictionStopped, predict_image
@@ -177,7 +182,8 @@ class LivePredictor(QObject):
                     y0, x0, y1, x1 = region
                     part = predict_image(model, image[y0:y1, x0:x1], return_confidence=True,
                                          should_stop=give_way)
-                    worker.partial.emit(key, (region, part))
+                    canvas = _canvas(image.shape[:2], shown) if needs_canvas else None
+                    worker.partial.emit(key, (region, part, canvas))
                     worker.busy.clear()  # the rest is off screen: training need not wait,
                     # and a newer model's request goes first.
                     give_way = lambda: worker.should_stop() or worker.has_pending  # noqa: E731
@@ -191,7 +197,7 @@ class LivePredictor(QObject):
 
     def _partial(self, key, payload) -> None:
         """The part of an image on screen, predicted ahead of the rest: show it."""
-        (entry_key, generation), (region, part) = key, payload
+        (entry_key, generation), (region, part, canvas) = key, payload
         entry, image = self.window.current_entry, self.window.current_image()
         if (generation < self._oldest_wanted or entry is None or image is None
                 or _entry_key(entry) != entry_key):
@@ -201,12 +207,7 @@ class LivePredictor(QObject):
                                   or (shown.generation == generation and shown.complete)):
             return
         if shown is None or shown.complete:  # cached predictions are never changed
-            labels = (np.full(image.shape[:2], UNLABELLED, np.uint8) if shown is None
-                      else shown.labels.copy())
-            confidence = (np.full(image.shape[:2], 255, np.uint8)
-                          if shown is None or shown.confidence is None
-                          else shown.confidence.copy())
-            shown = CachedPrediction(generation, labels, confidence, complete=False)
+            shown = canvas if canvas is not None else _canvas(image.shape[:2], shown)
         shown.generation = generation
         y0, x0, y1, x1 = region
         shown.labels[y0:y1, x0:x1] = part.labels
@@ -323,6 +324,14 @@ def _prefer_channels_last(module) -> None:
 
         module.to(memory_format=torch.channels_last)
         module._segstudio_channels_last = True
+
+
+def _canvas(shape: tuple[int, int], base: CachedPrediction | None) -> CachedPrediction:
+    """A partial prediction to write parts into: a copy of `base`, or nothing predicted."""
+    labels = np.full(shape, UNLABELLED, np.uint8) if base is None else base.labels.copy()
+    confidence = (np.full(shape, 255, np.uint8) if base is None or base.confidence is None
+                  else base.confidence.copy())
+    return CachedPrediction(-1, labels, confidence, complete=False)
 
 
 def _contains(outer: tuple[int, int, int, int], inner: tuple[int, int, int, int]) -> bool:
