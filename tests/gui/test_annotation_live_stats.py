@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 
 from segstudio.core.classes import UNLABELLED  # noqa: E402
 from segstudio.core.edits import paste_labels  # noqa: E402
+from segstudio.gui.panels.images import labelled_percent  # noqa: E402
 from tests.gui.window_helpers import drag, key, make_project, open_window  # noqa: E402
 
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -31,12 +32,21 @@ def list_text(window) -> str:
 
 def shows_fraction(qtbot, window, fraction: float) -> None:
     """The list shows `fraction` well before the autosave (3 s) could have told it."""
-    expected = f"00.png\n{fraction:.0%} labelled"
+    expected = f"00.png\n{labelled_percent(fraction)} labelled"
     qtbot.waitUntil(lambda: list_text(window) == expected, timeout=1000)
 
 
 def labelled(window) -> float:
     return float(np.count_nonzero(window.current_mask() != UNLABELLED)) / window.current_mask().size
+
+
+def test_a_few_strokes_never_read_as_0_percent(qtbot, window):
+    window.paint.brush_size = 8.0
+    drag(qtbot, window, [(100.5, 100.5), (140.5, 100.5)])
+    assert 0 < labelled(window) < 0.005
+    qtbot.waitUntil(lambda: list_text(window) == "00.png\n<1% labelled", timeout=1000)
+    assert [labelled_percent(f) for f in (0.0, 0.004, 0.006, 0.994, 0.996, 1.0)] == [
+        "0%", "<1%", "1%", "99%", ">99%", "100%"]
 
 
 def test_list_follows_strokes_undo_and_redo_before_any_save(qtbot, window):
@@ -58,7 +68,7 @@ def test_list_follows_strokes_undo_and_redo_before_any_save(qtbot, window):
     shows_fraction(qtbot, window, after_one)
     assert saved == []  # all of the above without a save
     assert window.save_labels() and saved == [window.current_entry]
-    assert list_text(window) == f"00.png\n{after_one:.0%} labelled"
+    assert list_text(window) == f"00.png\n{labelled_percent(after_one)} labelled"
 
 
 def test_apply_mask_edit_marks_unsaved_autosaves_and_updates_the_list(qtbot, window):

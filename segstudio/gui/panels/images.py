@@ -149,7 +149,7 @@ class ImagesPanel(QWidget):
         elif fraction is None:
             status = "…"
         else:
-            status = f"{fraction:.0%} labelled"
+            status = f"{labelled_percent(fraction)} labelled"
         item.setText(f"{entry.name}\n{status}")
         item.setToolTip(str(entry.path))
 
@@ -181,3 +181,12 @@ def _placeholder_icon() -> QIcon:
     image = QImage(THUMB_SIZE, THUMB_SIZE, QImage.Format.Format_RGB888)
     image.fill(QColor(70, 70, 76))
     return QIcon(QPixmap.fromImage(image))
+
+
+def labelled_percent(fraction: float) -> str:
+    """A whole percentage that never rounds a few strokes to 0%, nor nearly all to 100%."""
+    if 0 < fraction < 0.005:
+        return "<1%"
+    if 0.995 <= fraction < 1:
+        return ">99%"
+    return f"{fraction:.0%}"
