@@ -252,6 +252,8 @@ class LivePredictor(QObject):
     def _ready(self, key, result: CachedPrediction) -> None:
         entry_key, generation = key
         requested = self._requested_at.pop(key, None)
+        for stale in [k for k in self._requested_at if k[0] == entry_key and k[1] < generation]:
+            del self._requested_at[stale]  # interrupted requests: no result will come
         cached = self._cache.get(entry_key)
         if generation < self._oldest_wanted:
             return  # from before forget(): another project, or a dropped model
