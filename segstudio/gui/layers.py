@@ -119,8 +119,12 @@ class IndexLayer(QGraphicsItem):
             bounds.toAlignedRect())
         if rect.isEmpty():
             return
-        # Screen pixels per image pixel; below 1, every step-th pixel is all that shows.
-        scale = min(abs(painter.worldTransform().m11()), abs(painter.worldTransform().m22()))
+        # Screen pixels per image pixel (physical ones on high-DPI screens); below 1, every
+        # step-th pixel is all that shows.
+        transform = painter.worldTransform()
+        scale = min(abs(transform.m11()), abs(transform.m22()))
+        device = painter.device()
+        scale *= device.devicePixelRatioF() if device is not None else 1.0
         step = max(1, int(1 / scale)) if scale > 0 else 1
         y0, x0 = rect.top() // step * step, rect.left() // step * step
         y1, x1 = rect.bottom() + 1, rect.right() + 1

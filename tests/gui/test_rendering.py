@@ -62,8 +62,9 @@ def test_settings_keep_the_users_choices_across_images():
     assert settings_for(b, manual).channels == (0, 1, 2)
 
 
-def _render(layer: IndexLayer, width: int, height: int) -> np.ndarray:
-    """The layer drawn over its whole image into a width x height RGBA picture."""
+def _render(layer: IndexLayer, width: int, height: int, ratio: int = 1) -> np.ndarray:
+    """The layer drawn over its whole image into a width x height RGBA picture (in
+    physical pixels: `ratio` of them to a logical one, as on a high-DPI screen)."""
     from PySide6.QtCore import QRectF
     from PySide6.QtGui import QColor, QImage, QPainter
     from PySide6.QtWidgets import QGraphicsScene
@@ -72,8 +73,9 @@ def _render(layer: IndexLayer, width: int, height: int) -> np.ndarray:
     scene.addItem(layer)
     picture = QImage(width, height, QImage.Format.Format_RGBA8888)
     picture.fill(QColor(0, 0, 0, 0))
+    picture.setDevicePixelRatio(ratio)
     painter = QPainter(picture)
-    scene.render(painter, QRectF(0, 0, width, height), layer.boundingRect())
+    scene.render(painter, QRectF(0, 0, width / ratio, height / ratio), layer.boundingRect())
     painter.end()
     scene.removeItem(layer)
     return np.frombuffer(picture.constBits(), np.uint8).reshape(height, width, 4).copy()
@@ -91,6 +93,14 @@ def test_index_layer_paints_class_colours_at_1_to_1_and_zoomed_out(qapp):
         assert tuple(shown[60 // scale, 100 // scale]) == (*classes[1].color, 255)
         assert tuple(shown[20 // scale, 20 // scale]) == (*classes[0].color, 255)
         assert shown[80 // scale, 20 // scale, 3] == 0  # unlabelled: transparent
+    high_dpi = _render(layer, 60, 50, ratio=2)  # a quarter, on a screen of twice the pixels
+    assert tuple(high_dpi[30, 50]) == (*classes[1].color, 255)
+    assert tuple(high_dpi[10, 10]) == (*classes[0].color, 255) and high_dpi[40, 10, 3] == 0
+    zoomed = _render(layer, 480, 400)  # 4 screen pixels per image pixel, crisp edges
+    assert tuple(zoomed[4 * 39 + 3, 4 * 30]) == (*classes[0].color, 255)
+    assert zoomed[4 * 40, 4 * 30, 3] == 0
+    assert tuple(zoomed[4 * 50, 4 * 60]) == (*classes[1].color, 255)
+    assert tuple(zoomed[4 * 50, 4 * 60 - 1]) != tuple(zoomed[4 * 50, 4 * 60])
     assert tuple(layer.pixels[50, 100]) == (*classes[1].color, 255)
 
 
