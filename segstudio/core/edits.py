@@ -64,8 +64,7 @@ class MaskDiff:
 
     def _write(self, mask: np.ndarray, values: np.ndarray) -> None:
         y0, x0, y1, x1 = self.bbox
-        changed = self.changed
-        mask[y0:y1, x0:x1][changed] = values[changed]
+        np.copyto(mask[y0:y1, x0:x1], values, where=self.changed)  # faster than [changed]
 
 
 # Brush
@@ -377,7 +376,7 @@ def _apply(
     change = change[box]
     old = region[box].copy()
     new = old.copy()
-    new[change] = values if np.isscalar(values) else values[box][change]
+    np.copyto(new, values if np.isscalar(values) else values[box], where=change)
     region[box] = new
     return MaskDiff(y0 + box[0].start, x0 + box[1].start, old, new)
 
