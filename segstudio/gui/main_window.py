@@ -7,10 +7,13 @@ edits to the undo history, and offers the API the training GUI builds on.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QUndoGroup
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QMainWindow,
     QMenu,
@@ -258,8 +261,9 @@ class MainWindow(ProjectMixin, QMainWindow):
         if self.canvas.tool is not None:
             self.canvas.tool.cancel()
         try:
-            image = self.project.load_image(entry)
-            document = self.documents.get(entry.id) or self._load_document(entry, image)
+            with waiting_cursor():  # a large PNG takes seconds to decode
+                image = self.project.load_image(entry)
+                document = self.documents.get(entry.id) or self._load_document(entry, image)
         except (UserError, OSError) as exc:
             hint = "" if entry.exists else "\n\nRight-click it in the Images list to relink it."
             self.show_error("Cannot open the image", f"{exc}{hint}")
@@ -369,3 +373,13 @@ class MainWindow(ProjectMixin, QMainWindow):
 
     def show_shortcuts(self) -> None:
         show_shortcuts(self)
+
+
+@contextmanager
+def waiting_cursor():
+    """The busy cursor while the GUI thread works on something that takes a while."""
+    QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+    try:
+        yield
+    finally:
+        QApplication.restoreOverrideCursor()

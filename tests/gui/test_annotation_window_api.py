@@ -140,3 +140,24 @@ def test_toolbar_and_menus_show_shortcuts_and_icons(window):
     assert actions.next_image.shortcut().toString() == "PgDown"
     toolbar_actions = [a for a in actions.toolbar.actions() if not a.isSeparator()]
     assert toolbar_actions and all(not a.icon().isNull() for a in toolbar_actions)
+
+
+def test_the_busy_cursor_shows_while_an_image_loads_and_goes_after(qtbot, tmp_path, isbi_dir,
+                                                                   monkeypatch):
+    images = [isbi_dir / "images" / f"{n:02d}.png" for n in range(3)]
+    window = open_window(qtbot, make_project(tmp_path / "proj", images).root)
+    cursors, load = [], window.project.load_image
+
+    def slow_load(entry):
+        cursor = QApplication.overrideCursor()
+        cursors.append(None if cursor is None else cursor.shape())
+        if entry.name.startswith("02"):
+            raise OSError("unreadable")
+        return load(entry)
+
+    monkeypatch.setattr(window.project, "load_image", slow_load)
+    _, second, third = window.project.images
+    window.show_entry(second)
+    assert cursors == [Qt.CursorShape.WaitCursor] and QApplication.overrideCursor() is None
+    assert window.show_entry(third) is False  # the error leaves no busy cursor behind
+    assert QApplication.overrideCursor() is None
