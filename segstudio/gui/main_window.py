@@ -28,6 +28,7 @@ from segstudio.gui.actions import MENU_ORDER, build_actions
 from segstudio.gui.canvas import Canvas
 from segstudio.gui.dialogs import show_about, show_shortcuts
 from segstudio.gui.document import LabelDocument
+from segstudio.gui.image_prefetch import ImagePrefetcher
 from segstudio.gui.panels.classes import ClassesPanel
 from segstudio.gui.panels.display import DisplayPanel
 from segstudio.gui.panels.images import ImagesPanel
@@ -71,6 +72,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         # The stack moves its index after calling a command's undo/redo: title then.
         self.undo_group.indexChanged.connect(lambda _index: self._update_title())
         self.saver = BackgroundSaver(self)
+        self.prefetcher = ImagePrefetcher()
         self.saver.finished.connect(self._saves_finished)
 
         self.canvas = Canvas()
@@ -262,7 +264,9 @@ class MainWindow(ProjectMixin, QMainWindow):
             self.canvas.tool.cancel()
         try:
             with waiting_cursor():  # a large PNG takes seconds to decode
-                image = self.project.load_image(entry)
+                image = self.prefetcher.take(entry)
+                if image is None:
+                    image = self.project.load_image(entry)
                 document = self.documents.get(entry.id) or self._load_document(entry, image)
         except (UserError, OSError) as exc:
             hint = "" if entry.exists else "\n\nRight-click it in the Images list to relink it."
@@ -288,7 +292,15 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.images_panel.select(entry)
         self._update_title()
         self.currentImageChanged.emit(entry)
+        self._read_ahead(entry)
         return True
+
+    def _read_ahead(self, entry) -> None:
+        """Read the next and the previous image in the background, for Page Down / Up."""
+        images = list(self.project.images)
+        index = next(i for i, e in enumerate(images) if e.id == entry.id)
+        neighbours = [images[i] for i in (index + 1, index - 1) if 0 <= i < len(images)]
+        self.prefetcher.prefetch(self.project, neighbours)
 
     def _load_document(self, entry, image: np.ndarray) -> LabelDocument:
         mask = np.require(self.project.load_labels(entry), np.uint8, ["C", "W"])  # painted in place
@@ -352,6 +364,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.images_panel.shutdown()
+        self.prefetcher.shutdown()
         if self.training is not None:
             self.training.shutdown()
             self.training = None

@@ -91,6 +91,7 @@ class ProjectMixin:
         if self.canvas.tool is not None:
             self.canvas.tool.cancel()
         self._forget_documents()
+        self.prefetcher.clear()
         self.project, self.current_entry, self._image = project, None, None
         self.canvas.set_image(None)
         self.canvas.set_labels(None)

@@ -156,6 +156,8 @@ def test_the_busy_cursor_shows_while_an_image_loads_and_goes_after(qtbot, tmp_pa
         return load(entry)
 
     monkeypatch.setattr(window.project, "load_image", slow_load)
+    monkeypatch.setattr(window.prefetcher, "prefetch", lambda *args: None)  # reads here only
+    window.prefetcher.clear()
     _, second, third = window.project.images
     window.show_entry(second)
     assert cursors == [Qt.CursorShape.WaitCursor] and QApplication.overrideCursor() is None
