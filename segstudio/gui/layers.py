@@ -11,7 +11,7 @@ without smoothing so they stay crisp when zoomed in.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
@@ -48,18 +48,11 @@ class ArrayLayer(QGraphicsItem):
         return QRectF(0, 0, width, height)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
-        if self._qimage is None:
+        rect = _exposed_pixels(option, self.boundingRect())
+        if self._qimage is None or rect is None:
             return
-        exposed = option.exposedRect.intersected(self.boundingRect())
-        if exposed.isEmpty():
-            return
-        # Whole pixels around the exposed area: source and target rectangles then agree.
-        rect = exposed.toAlignedRect().intersected(self.boundingRect().toAlignedRect())
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
         painter.drawImage(QRectF(rect), self._qimage, QRectF(rect))
-
-    def update_rect(self, y0: int, x0: int, y1: int, x1: int) -> None:
-        self.update(QRectF(x0, y0, x1 - x0, y1 - y0))
 
 
 class IndexLayer(QGraphicsItem):
@@ -112,12 +105,9 @@ class IndexLayer(QGraphicsItem):
         return QRectF(0, 0, width, height)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
-        if self.indices is None:
-            return
         bounds = self.boundingRect()
-        rect = option.exposedRect.intersected(bounds).toAlignedRect().intersected(
-            bounds.toAlignedRect())
-        if rect.isEmpty():
+        rect = _exposed_pixels(option, bounds)
+        if self.indices is None or rect is None:
             return
         # Screen pixels per image pixel (physical ones on high-DPI screens); below 1, every
         # step-th pixel is all that shows.
@@ -141,6 +131,16 @@ class IndexLayer(QGraphicsItem):
     def _set_table(self, colors: np.ndarray) -> None:
         self.colors = np.ascontiguousarray(colors, dtype=np.uint8)
         self._packed = self.colors.view(np.uint32).reshape(256)
+
+
+def _exposed_pixels(option: QStyleOptionGraphicsItem, bounds: QRectF) -> QRect | None:
+    """The whole image pixels around the part to paint (so that source and target
+    rectangles agree), or None when nothing of the image is exposed."""
+    exposed = option.exposedRect.intersected(bounds)
+    if exposed.isEmpty():
+        return None
+    rect = exposed.toAlignedRect().intersected(bounds.toAlignedRect())
+    return None if rect.isEmpty() else rect
 
 
 def _cosmetic_pen(color: QColor, width: float, style=Qt.PenStyle.SolidLine) -> QPen:
