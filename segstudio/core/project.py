@@ -165,6 +165,15 @@ class Project(ImageListMixin, ClassTableMixin):
         entry.size = image.shape[:2]
         return image
 
+    def neighbours(self, entry: ImageEntry | str) -> list[ImageEntry]:
+        """The next image, then the previous one, in the project's order: those whose
+        files exist (missing ones are stepped over)."""
+        entry = self.entry(entry)
+        index = next(i for i, e in enumerate(self.images) if e.id == entry.id)
+        following = (e for e in self.images[index + 1 :] if e.exists)
+        preceding = (e for e in reversed(self.images[:index]) if e.exists)
+        return [e for e in (next(following, None), next(preceding, None)) if e is not None]
+
     def image_shape(self, entry: ImageEntry | str) -> tuple[int, int]:
         """(height, width) of an image, from project.json's cache or the file's header."""
         entry = self.entry(entry)

@@ -297,10 +297,7 @@ class MainWindow(ProjectMixin, QMainWindow):
 
     def _read_ahead(self, entry) -> None:
         """Read the next and the previous image in the background, for Page Down / Up."""
-        images = list(self.project.images)
-        index = next(i for i, e in enumerate(images) if e.id == entry.id)
-        neighbours = [images[i] for i in (index + 1, index - 1) if 0 <= i < len(images)]
-        self.prefetcher.prefetch(self.project, neighbours)
+        self.prefetcher.prefetch(self.project, self.project.neighbours(entry))
 
     def _load_document(self, entry, image: np.ndarray) -> LabelDocument:
         mask = np.require(self.project.load_labels(entry), np.uint8, ["C", "W"])  # painted in place

@@ -134,9 +134,8 @@ class LivePredictor(QObject):
 
     def prediction_for_current(self) -> np.ndarray | None:
         entry = self.window.current_entry
-        if entry is None or self.shown is None or self.shown[0] != _entry_key(entry):
-            return None
-        return self.shown[1].labels
+        shown = None if entry is None else self._shown_for(_entry_key(entry))
+        return None if shown is None else shown.labels
 
     def accept(self, only_unlabelled: bool = False) -> int:
         """Paste the shown prediction into the labels as one undo step; returns pixels changed."""
@@ -166,7 +165,7 @@ class LivePredictor(QObject):
         """Ask for a prediction of the entry's image; of `region` (y0, x0, y1, x1) first."""
         model, key, worker = self.model, (_entry_key(entry), self.generation), self.worker
         self._requested_at[key] = time.perf_counter()
-        shown = self.shown[1] if self.shown is not None and self.shown[0] == key[0] else None
+        shown = self._shown_for(key[0])
         # The part is laid on a full-size copy of what shows now (or on a blank), made on the
         # worker's thread: 128 MB for an 8000 x 8000 image is not the GUI thread's to fill.
         # Another part of the same image already on show is written into in place instead.
@@ -202,7 +201,7 @@ class LivePredictor(QObject):
         if (generation < self._oldest_wanted or entry is None or image is None
                 or _entry_key(entry) != entry_key):
             return
-        shown = self.shown[1] if self.shown is not None and self.shown[0] == entry_key else None
+        shown = self._shown_for(entry_key)
         if shown is not None and (shown.generation > generation
                                   or (shown.generation == generation and shown.complete)):
             return
@@ -236,7 +235,7 @@ class LivePredictor(QObject):
         if self.model is None or entry is None:
             return
         key = _entry_key(entry)
-        shown = self.shown[1] if self.shown is not None and self.shown[0] == key else None
+        shown = self._shown_for(key)
         if shown is not None and shown.complete and shown.generation == self.generation:
             return
         visible, image = self.window.canvas.visible_region(), self.window.current_image()
@@ -272,21 +271,15 @@ class LivePredictor(QObject):
         project, entry = self.window.project, self.window.current_entry
         if project is None or entry is None or self.model is None or self.worker.has_pending:
             return
-        entries = [e for e in project.images if getattr(e, "exists", True)]
-        keys = [_entry_key(e) for e in entries]
-        if _entry_key(entry) not in keys:
-            return
-        index = keys.index(_entry_key(entry))
-        for neighbour in (index + 1, index - 1):
-            if 0 <= neighbour < len(entries) and keys[neighbour] not in self._cache:
-                other = entries[neighbour]
+        for other in project.neighbours(entry):
+            if _entry_key(other) not in self._cache:
                 self._request(other, lambda p=project, e=other: p.load_image(e), urgent=False)
                 return
 
     def _display(self, entry_key: str, prediction: CachedPrediction) -> bool:
         """Put `prediction` on the canvas (unless a newer one is there); True if shown."""
-        if self.shown is not None and self.shown[0] == entry_key and (
-                self.shown[1].generation > prediction.generation):
+        shown = self._shown_for(entry_key)
+        if shown is not None and shown.generation > prediction.generation:
             return False
         try:
             self.window.canvas.set_prediction(prediction.labels)
@@ -297,6 +290,12 @@ class LivePredictor(QObject):
         self.shown = (entry_key, prediction)
         self.predictionShown.emit(self.window.current_entry)
         return True
+
+    def _shown_for(self, entry_key: str) -> CachedPrediction | None:
+        """The prediction on the canvas, if it is of that image."""
+        if self.shown is None or self.shown[0] != entry_key:
+            return None
+        return self.shown[1]
 
     def _show_nothing(self) -> None:
         self.shown = None

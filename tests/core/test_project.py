@@ -50,6 +50,21 @@ def test_create_from_folder_finds_images_recursively_with_unique_label_files(tmp
     assert reopened.load_image(reopened.images[1])[0, 0].tolist() == [50, 50, 50]
 
 
+def test_neighbours_are_the_next_then_the_previous_image_that_exists(tmp_path):
+    folder = tmp_path / "photos"
+    paths = [make_image(folder / f"{n}.png") for n in range(5)]
+    project = Project.create(tmp_path / "project", paths, default_classes(["a"]))
+    names = lambda entries: [e.name for e in entries]  # noqa: E731
+    first, second, third, fourth, last = project.images
+    assert names(project.neighbours(first)) == ["1.png"]
+    assert names(project.neighbours(third)) == ["3.png", "1.png"]
+    assert names(project.neighbours(last)) == ["3.png"]
+    paths[3].unlink()
+    paths[1].unlink()
+    assert names(project.neighbours(third)) == ["4.png", "0.png"]  # missing ones stepped over
+    assert names(project.neighbours(last)) == ["2.png"]
+
+
 def test_far_away_images_are_stored_by_absolute_path(tmp_path, isbi_dir):
     project = Project.create(tmp_path / "proj", [isbi_dir / "images" / "00.png"], CLASSES)
     document = json.loads((project.root / "project.json").read_text())
