@@ -26,6 +26,7 @@ class LoadedSample:
     image: np.ndarray  # (H, W, C) as stored
     mask: np.ndarray  # uint8 (H, W)
     labelled: LabelledPixels
+    histogram: np.ndarray  # int64 (256,): pixels of each mask value
 
     @property
     def labelled_count(self) -> int:
@@ -56,7 +57,7 @@ class SampleSet:
                 continue
             mask = sample.load_mask()
             if mask is not item.mask:
-                self._check_mask(sample, mask, item.image)
+                item.histogram = self._check_mask(sample, mask, item.image)
                 item.mask, item.labelled = mask, LabelledPixels(mask)
                 changed = True
         return changed
@@ -72,7 +73,7 @@ class SampleSet:
         """Labelled pixels of each class over all samples, int64 (num_classes,)."""
         counts = np.zeros(256, dtype=np.int64)
         for item in self.labelled_items():
-            counts += value_histogram(item.mask)
+            counts += item.histogram
         return counts[: self.num_classes]
 
     def batch(
@@ -109,20 +110,24 @@ class SampleSet:
                 f"model) {self.in_channels}; all images must have the same number of channels"
             )
         mask = sample.load_mask()
-        self._check_mask(sample, mask, image)
-        return LoadedSample(sample.name, image, mask, LabelledPixels(mask))
+        histogram = self._check_mask(sample, mask, image)
+        return LoadedSample(sample.name, image, mask, LabelledPixels(mask), histogram)
 
-    def _check_mask(self, sample: Sample, mask: np.ndarray, image: np.ndarray) -> None:
+    def _check_mask(self, sample: Sample, mask: np.ndarray, image: np.ndarray) -> np.ndarray:
+        """Refuse a mask of the wrong size or with values that are not classes; return
+        its histogram (pixels of each value), kept for the class counts."""
         where = sample.mask_path or sample.name
         if mask.shape != image.shape[:2] or mask.dtype != np.uint8:
             raise MaskError(
                 f"{where}: the mask is {mask.dtype} of shape {mask.shape}, expected uint8 "
                 f"{image.shape[:2]} like its image"
             )
-        present = np.flatnonzero(value_histogram(mask))  # by bands: no full-size temporaries
+        histogram = value_histogram(mask)  # by bands: no full-size temporaries
+        present = np.flatnonzero(histogram)
         bad = present[(present >= self.num_classes) & (present != UNLABELLED)]
         if bad.size:
             raise MaskError(
                 f"{where}: values {bad[:8].tolist()} are not class indices "
                 f"0..{self.num_classes - 1} or {UNLABELLED} (unlabelled)"
             )
+        return histogram
