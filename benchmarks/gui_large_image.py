@@ -96,7 +96,7 @@ def main() -> int:
         print(describe("lateness while training", probe.samples))
         events.explain(probe, threshold_ms=50)
         print("overlays shown at (s): " + (", ".join(
-            f"{t - began:.1f}{'' if whole else ' (view)'}" for t, whole in shown) or "none"))
+            f"{t - began:.1f}{'' if whole else ' (part)'}" for t, whole in shown) or "none"))
         growth = peak_rss_bytes() - rss_before
         print(f"peak memory growth {growth / MIB:.0f} MiB = {growth / image_bytes:.1f} x the "
               f"image")

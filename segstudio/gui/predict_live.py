@@ -14,6 +14,9 @@ ask for and what to show:
   part on screen is predicted first and shown at once, then the whole image;
   a newer model's request interrupts that second part. Panning or zooming to
   a part not yet predicted asks for it.
+- A large image with nothing of it on show yet (a first prediction at the fitted
+  view takes tens of seconds on a CPU) gets its overlay band by band, as the
+  rows are predicted.
 
 The prediction on screen can be accepted into the labels as one undoable edit.
 """
@@ -170,24 +173,32 @@ class LivePredictor(QObject):
         # worker's thread: 128 MB for an 8000 x 8000 image is not the GUI thread's to fill.
         # Another part of the same image already on show is written into in place instead.
         needs_canvas = shown is None or shown.complete
+        current = self.window.current_entry
+        show_rows = (region is None and shown is None and current is not None
+                     and _entry_key(current) == key[0])
 
         def predict():
             from segstudio.ml.predict import PredictionStopped, predict_image
 
             _prefer_channels_last(model.model)
             image, give_way = load_image(), worker.should_stop
+
+            def show_rows_so_far(_done, so_far) -> None:
+                worker.partial.emit(key, so_far)
+
             try:
                 if region is not None:
                     y0, x0, y1, x1 = region
                     part = predict_image(model, image[y0:y1, x0:x1], return_confidence=True,
                                          should_stop=give_way)
                     canvas = _canvas(image.shape[:2], shown) if needs_canvas else None
-                    worker.partial.emit(key, (region, part, canvas))
+                    worker.partial.emit(key, _ViewPart(region, part, canvas))
                     worker.busy.clear()  # the rest is off screen: training need not wait,
                     # and a newer model's request goes first.
                     give_way = lambda: worker.should_stop() or worker.has_pending  # noqa: E731
                 whole = predict_image(model, image, return_confidence=True,
-                                      should_stop=give_way)
+                                      should_stop=give_way,
+                                      on_rows=show_rows_so_far if show_rows else None)
             except PredictionStopped:
                 raise PredictionInterrupted from None
             return CachedPrediction(key[1], whole.labels, whole.confidence)
@@ -195,24 +206,47 @@ class LivePredictor(QObject):
         self.worker.request(key, predict, urgent=urgent)
 
     def _partial(self, key, payload) -> None:
-        """The part of an image on screen, predicted ahead of the rest: show it."""
-        (entry_key, generation), (region, part, canvas) = key, payload
+        """A part of the image on screen, ahead of the whole: show it."""
+        entry_key, generation = key
         entry, image = self.window.current_entry, self.window.current_image()
         if (generation < self._oldest_wanted or entry is None or image is None
                 or _entry_key(entry) != entry_key):
             return
+        if isinstance(payload, _ViewPart):
+            self._show_view_part(key, payload, image.shape[:2])
+        else:
+            self._show_rows_so_far(key, payload)
+
+    def _show_rows_so_far(self, key, so_far) -> None:
+        """A large image's prediction as far as it has come, while nothing else of it is
+        on show. Its arrays are the worker's, filled as rows are done: shown as they are."""
+        entry_key, generation = key
+        shown = self._shown_for(entry_key)
+        if shown is None:
+            shown = CachedPrediction(generation, so_far.labels, so_far.confidence,
+                                     complete=False)
+        elif shown.labels is not so_far.labels:
+            return  # something else came first (an older whole prediction): it stays
+        self._display_part(key, shown)
+
+    def _show_view_part(self, key, payload: _ViewPart, shape: tuple[int, int]) -> None:
+        """The part of the image in the view, predicted ahead of the rest."""
+        entry_key, generation = key
         shown = self._shown_for(entry_key)
         if shown is not None and (shown.generation > generation
                                   or (shown.generation == generation and shown.complete)):
             return
         if shown is None or shown.complete:  # cached predictions are never changed
-            shown = canvas if canvas is not None else _canvas(image.shape[:2], shown)
+            shown = payload.canvas if payload.canvas is not None else _canvas(shape, shown)
         shown.generation = generation
-        y0, x0, y1, x1 = region
-        shown.labels[y0:y1, x0:x1] = part.labels
-        shown.confidence[y0:y1, x0:x1] = part.confidence
+        y0, x0, y1, x1 = payload.region
+        shown.labels[y0:y1, x0:x1] = payload.part.labels
+        shown.confidence[y0:y1, x0:x1] = payload.part.confidence
+        self._display_part(key, shown)
+
+    def _display_part(self, key, shown: CachedPrediction) -> None:
         requested = self._requested_at.get(key)
-        if self._display(entry_key, shown) and requested is not None:
+        if self._display(key[0], shown) and requested is not None:
             self.last_latency_s = time.perf_counter() - requested
 
     def _view_region(self, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
@@ -315,6 +349,13 @@ class LivePredictor(QObject):
         if key[1] == self.generation and self._failed_generation != self.generation:
             self._failed_generation = self.generation  # one message per model, not per image
             self.window.show_error("Prediction failed", message)
+
+
+@dataclass
+class _ViewPart:
+    region: tuple[int, int, int, int]  # y0, x0, y1, x1
+    part: object  # the region's Prediction
+    canvas: CachedPrediction | None  # a full-size one to lay it on, when one is needed
 
 
 def _prefer_channels_last(module) -> None:

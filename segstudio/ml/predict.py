@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from segstudio.core.atomic import atomic_path
-from segstudio.core.classes import LabelClass
+from segstudio.core.classes import UNLABELLED, LabelClass
 from segstudio.core.display import OVERLAY_ALPHA, overlay
 from segstudio.core.errors import UserError
 from segstudio.core.images import list_images, load_image
@@ -80,6 +80,7 @@ def predict_with(
     batch_size: int | None = None,
     should_stop: Callable[[], bool] | None = None,
     flip: bool = False,
+    on_rows: Callable[[int, Prediction], None] | None = None,
 ) -> Prediction:
     """predict_image for a model that is not (yet) a SavedModel: training validates with it.
 
@@ -87,6 +88,11 @@ def predict_with(
     by overlapping tiles whose borders are blended. With `flip`, each tile's
     probabilities are averaged with those of its mirror image. The model is put in
     eval mode on the device it is on.
+
+    `on_rows(done, so_far)`, for a viewer to show a large image's prediction as it
+    grows, is called (tiled images only) each time more rows from the top are final:
+    `so_far` is the full-size result being filled, rows `done` and below UNLABELLED
+    (confidence 255, probabilities 0). Rows above `done` no longer change.
     """
     image = image_hwc[:, :, None] if image_hwc.ndim == 2 else image_hwc
     if image.ndim != 3 or image.shape[0] == 0 or image.shape[1] == 0:
@@ -106,7 +112,8 @@ def predict_with(
     height, width = image.shape[:2]
     ys, tile_h, window_y = _axis_layout(height, tile_size, overlap)
     xs, tile_w, window_x = _axis_layout(width, tile_size, overlap)
-    out = _Outputs(num_classes, height, width, return_probs, return_confidence)
+    out = _Outputs(num_classes, height, width, return_probs, return_confidence,
+                   blank=on_rows is not None)
 
     with torch.inference_mode():
         if len(ys) == 1 and len(xs) == 1:  # the common case (and the GUI's): no blending
@@ -131,6 +138,8 @@ def predict_with(
             done = (ys[index + 1] if index + 1 < len(ys) else tile_h + y0) - y0
             rows = min(done, height - y0)
             out.finalise(acc[:, :rows, :width] / weight[:rows, :width], y0, need_softmax=False)
+            if on_rows is not None:
+                on_rows(y0 + rows, out.result())
             acc = torch.cat([acc[:, done:], torch.zeros_like(acc[:, :done])], dim=1)
             weight = torch.cat([weight[done:], torch.zeros_like(weight[:done])], dim=0)
     return out.result()
@@ -200,10 +209,15 @@ class _TileRunner:
 class _Outputs:
     """The full-size results, filled band by band."""
 
-    def __init__(self, classes: int, height: int, width: int, probs: bool, confidence: bool):
-        self.labels = np.empty((height, width), dtype=np.uint8)
-        self.probs = np.empty((classes, height, width), np.float16) if probs else None
-        self.confidence = np.empty((height, width), np.uint8) if confidence else None
+    def __init__(self, classes: int, height: int, width: int, probs: bool, confidence: bool,
+                 blank: bool = False):
+        """blank: start from "nothing predicted" rather than leave the memory as it is."""
+        def array(shape, dtype, fill):
+            return np.full(shape, fill, dtype) if blank else np.empty(shape, dtype)
+
+        self.labels = array((height, width), np.uint8, UNLABELLED)
+        self.probs = array((classes, height, width), np.float16, 0) if probs else None
+        self.confidence = array((height, width), np.uint8, 255) if confidence else None
 
     def finalise(self, scores: torch.Tensor, y0: int, need_softmax: bool) -> None:
         """Write rows y0.. from (K, rows, W) scores: logits if need_softmax, else probs."""

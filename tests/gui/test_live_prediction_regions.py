@@ -1,4 +1,5 @@
-"""Live prediction of a large image seen zoomed in: the part on screen comes first.
+"""Live prediction of a large image: the part on screen comes first when zoomed in,
+and the rows come as they are predicted while there is no overlay yet.
 
 A real U-Net (random weights) predicts a 2048 x 2048 image in the window. The
 whole-image phase is held at a gate (by wrapping predict_image) so that what the
@@ -62,6 +63,29 @@ def gated_whole_image(monkeypatch):
     return gate
 
 
+@pytest.fixture
+def held_after_first_rows(monkeypatch):
+    """Whole-image predictions stop after handing out their first band of rows, until the
+    returned Event is set."""
+    import segstudio.ml.predict as predict_module
+
+    gate, original = threading.Event(), predict_module.predict_image
+
+    def predict_image(saved, image, **options):
+        on_rows, should_stop = options.get("on_rows"), options["should_stop"]
+        if on_rows is not None:
+            def held(y0, part):
+                on_rows(y0, part)
+                while not gate.wait(0.01):
+                    if should_stop():
+                        raise predict_module.PredictionStopped()
+            options["on_rows"] = held
+        return original(saved, image, **options)
+
+    monkeypatch.setattr(predict_module, "predict_image", predict_image)
+    return gate
+
+
 def zoom_to(qtbot, window, x: int, y: int) -> tuple[int, int, int, int]:
     canvas = window.canvas
     canvas.zoom_actual_size()
@@ -80,8 +104,7 @@ def test_the_part_on_screen_is_shown_before_the_whole_image(qtbot, large_project
     window = open_window(qtbot, large_project.root)
     live = window.training.live
     assert live.model is not None
-    qtbot.waitUntil(lambda: live.shown is not None, timeout=30_000)  # at "fit": all at once
-    assert live.shown[1].complete
+    qtbot.waitUntil(lambda: live.shown is not None and live.shown[1].complete, timeout=30_000)
     complete = live.shown[1].labels.copy()
     gated_whole_image.clear()
 
@@ -128,3 +151,29 @@ def test_panning_asks_for_the_part_now_on_screen(qtbot, large_project, gated_who
     assert mask[centre(second)] != UNLABELLED and mask[300, 1700] == UNLABELLED
     gated_whole_image.set()
     qtbot.waitUntil(lambda: live.shown[1].complete, timeout=30_000)
+
+
+def test_rows_show_as_they_are_predicted_until_the_image_has_an_overlay(
+        qtbot, large_project, held_after_first_rows):
+    window = open_window(qtbot, large_project.root)  # fitted: the whole image on screen
+    live = window.training.live
+    qtbot.waitUntil(lambda: live.shown is not None, timeout=30_000)
+    assert not live.shown[1].complete
+    first = live.shown[1].labels.copy()
+    band = int((first[:, 0] != UNLABELLED).sum())
+    assert 0 < band < SIZE // 2  # the first band of tiles' rows, nothing below them
+    assert (first[:band] != UNLABELLED).all() and (first[band:] == UNLABELLED).all()
+
+    held_after_first_rows.set()
+    qtbot.waitUntil(lambda: live.shown[1].complete, timeout=60_000)
+    complete = live.shown[1]
+    assert (complete.labels[:band] == first[:band]).all()
+    assert window.canvas.prediction_layer.indices is complete.labels
+
+    # With an overlay on show, a newer model's rows do not replace it piecemeal: the
+    # older prediction stays whole until the new one is done.
+    shown = []
+    live.predictionShown.connect(lambda _entry: shown.append(live.shown[1]))
+    live.set_model(live.model)
+    qtbot.waitUntil(lambda: live.shown[1].generation == live.generation, timeout=60_000)
+    assert shown and all(p.complete for p in shown)  # never a mix of old and new

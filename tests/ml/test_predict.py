@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from segstudio.core.classes import UNLABELLED
 from segstudio.core.errors import UserError
 from segstudio.core.images import load_image
 from segstudio.core.masks import read_mask, read_mask_values
@@ -156,6 +157,32 @@ def test_wrong_channel_count_is_a_clear_error(em_mosaic):
 def test_bad_tiling_is_refused(em_mosaic, tile, overlap):
     with pytest.raises(UserError, match="tile size"):
         predict_image(make_saved(), em_mosaic[:64, :64], tile_size=tile, overlap=overlap)
+
+
+def test_the_result_is_handed_out_as_its_rows_become_final(em_mosaic, trained_saved):
+    seen = []
+
+    def on_rows(done, so_far):  # copies of the result as it is at each call
+        seen.append((done, so_far.labels.copy(), so_far.confidence.copy(), so_far.probs.copy()))
+
+    got = predict_image(trained_saved, em_mosaic, tile_size=256, overlap=64,
+                        return_probs=True, return_confidence=True, on_rows=on_rows)
+    done = [d for d, *_ in seen]
+    assert len(done) == 5 and done == sorted(done) and done[0] > 0 and done[-1] == 900
+    for rows, labels, confidence, probs in seen:
+        # Final rows are as in the result, and no later band changed them; the rest
+        # is "nothing predicted".
+        np.testing.assert_array_equal(labels[:rows], got.labels[:rows])
+        np.testing.assert_array_equal(confidence[:rows], got.confidence[:rows])
+        np.testing.assert_array_equal(probs[:, :rows], got.probs[:, :rows])
+        assert (labels[rows:] == UNLABELLED).all() and (confidence[rows:] == 255).all()
+        assert (probs[:, rows:] == 0).all()
+
+
+def test_an_image_of_one_tile_is_not_handed_out_in_rows(em_mosaic, trained_saved):
+    calls = []
+    predict_image(trained_saved, em_mosaic[:300, :300], on_rows=lambda *a: calls.append(a))
+    assert calls == []
 
 
 def test_should_stop_interrupts_a_large_image(em_mosaic):
