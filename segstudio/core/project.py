@@ -40,6 +40,7 @@ from segstudio.core.project_entries import (
 )
 from segstudio.core.project_file import PROJECT_FILE, ProjectData
 from segstudio.core.project_images import ImageListMixin
+from segstudio.core.shared_images import load_shared
 
 # Temporary files left by atomic writes that a killed process never finished.
 _STALE_TEMPORARY = re.compile(r"^\..+\.(png|json)\.tmp$")
@@ -161,7 +162,7 @@ class Project(ImageListMixin, ClassTableMixin):
             raise ImageReadError(
                 f"{entry.path}: image not found (moved or deleted?); relink it to its new place"
             )
-        image = load_image(entry.path)
+        image = load_shared(entry.path, load_image)  # read-only, one copy in the process
         entry.size = image.shape[:2]
         return image
 
