@@ -34,6 +34,9 @@ SNAPSHOT_INTERVAL_S = 5.0
 MAX_PAUSE_S = 2.0
 # The loss history kept for the saved model's metadata: thinned to at most this many points.
 LOSS_HISTORY_POINTS = 200
+# Stop still lets the engine validate the final model when that takes no longer: the
+# IoU of the model being saved, even when Stop comes before the first validation.
+QUICK_FINAL_VALIDATION_S = 0.5
 
 
 def describe_error(exc: BaseException) -> str:
@@ -67,7 +70,9 @@ class TrainingWorker(QObject):
     the next report, which that function replaces: the engine's final validation
     (seconds on a CPU) is skipped, so Stop takes effect within a step. The engine is
     then not told to stop at all: told, it could start that validation between the
-    worker's last look at the stop flag and its next report.
+    worker's last look at the stop flag and its next report. Unless the trainer's
+    `final_validation_s` says that validation is quick (QUICK_FINAL_VALIDATION_S):
+    then the engine is told, and ends as it would without `stopped_report`.
 
     While `pause_while()` is true (a live prediction is running), the worker waits
     between steps (at most MAX_PAUSE_S), so the prediction gets the CPU cores.
@@ -98,6 +103,7 @@ class TrainingWorker(QObject):
         self._torch_threads = torch_threads
         self._lock = threading.Lock()
         self._stop_requested = False
+        self._engine_finishes = False  # a stop lets the engine end (and validate) itself
         self._trainer = None
         self.stop_requested_at: float | None = None
         # (step, loss) of every step, thinned as it grows; read by on_done (same thread).
@@ -109,18 +115,29 @@ class TrainingWorker(QObject):
             self._stop_requested = True
             if self.stop_requested_at is None:
                 self.stop_requested_at = time.monotonic()
-            trainer = self._trainer
-        if trainer is not None:
-            self._forward_stop(trainer)
+            if self._trainer is not None:
+                self._stop_trainer(self._trainer)
 
-    def _forward_stop(self, trainer) -> None:
-        if self._stopped_report is None and hasattr(trainer, "stop"):
-            trainer.stop()
+    def _stop_trainer(self, trainer) -> None:
+        """Under the lock: tell the engine to stop (it then ends by itself), or leave the
+        worker to cut its iteration short."""
+        quick = getattr(trainer, "final_validation_s", None)
+        self._engine_finishes = self._stopped_report is None or (
+            quick is not None and quick <= QUICK_FINAL_VALIDATION_S)
+        if self._engine_finishes and hasattr(trainer, "stop"):
+            trainer.stop()  # sets an event: returns at once
 
     @property
     def stop_requested(self) -> bool:
         with self._lock:
             return self._stop_requested
+
+    @property
+    def _cut_short(self) -> bool:
+        """Whether the next report gives way to `stopped_report`."""
+        with self._lock:
+            return (self._stopped_report is not None and self._stop_requested
+                    and not self._engine_finishes)
 
     @Slot()
     def run(self) -> None:
@@ -141,9 +158,8 @@ class TrainingWorker(QObject):
         trainer = self._make_trainer()
         with self._lock:
             self._trainer = trainer
-            stop_now = self._stop_requested
-        if stop_now:
-            self._forward_stop(trainer)
+            if self._stop_requested:
+                self._stop_trainer(trainer)
         last_snapshot = time.monotonic()
         last_step_signal = 0.0
         pending_step = None
@@ -151,7 +167,7 @@ class TrainingWorker(QObject):
         for report in reports:
             kind = type(report).__name__
             now = time.monotonic()
-            if kind != "DoneReport" and self._stopped_report and self.stop_requested:
+            if kind != "DoneReport" and self._cut_short:
                 if kind == "StepReport":
                     pending_step = report
                 elif kind == "ValReport":

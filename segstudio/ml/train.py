@@ -68,6 +68,9 @@ class Trainer:
         self._good_state: dict | None = None
         self.rotate90: bool | None = None  # quarter turns, decided from the labels at start
         self.class_weights: list[float] | None = None  # the loss's, resolved from "auto"
+        self._runner: StepRunner | None = None
+        self._val_set: SampleSet | None = None
+        self._val_seconds: float | None = None  # measured duration of one validation
 
     def stop(self) -> None:
         """Ask training to end after the current step; safe from any thread."""
@@ -76,6 +79,19 @@ class Trainer:
     @property
     def best_miou(self) -> float | None:
         return self.best_val.miou if self.best_val else None
+
+    @property
+    def final_validation_s(self) -> float | None:
+        """About how long the validation that ends a training would take if it ended now:
+        0 when none is due (no validation images, or none of the weights changed since
+        the last one); None before the first step."""
+        runner, val_set = self._runner, self._val_set
+        if runner is None or val_set is None or self.step == 0:
+            return None
+        last = self.last_val
+        if not val_set.items or (last is not None and last.step == self.step):
+            return 0.0
+        return self._validation_s(runner, val_set)
 
     def __iter__(self) -> Iterator[StepReport | ValReport | DoneReport]:
         return self._run()
@@ -90,18 +106,18 @@ class Trainer:
         train_set, val_set = self._load_data(init)
         self.rotate90 = use_rotate90(config.rotate90, train_set)
         runner = self._build(init, train_set)
+        self._runner, self._val_set = runner, val_set
         self._good_state = self._state_copy()
         augment = AugmentConfig.none()
         if config.augment:
             augment = AugmentConfig(rotate90=self.rotate90,
                                     elastic_probability=0.5 if config.elastic else 0.0)
         last_reload = last_val = last_good = time.monotonic()
-        val_seconds = None  # measured duration of one validation
         recent: deque[tuple[float, int]] = deque()
         bad_losses = 0
         while True:
             now = time.monotonic()
-            reason = self._end_reason(now - start, runner, val_set, val_seconds)
+            reason = self._end_reason(now - start, runner, val_set)
             if reason is not None:
                 break
             if now - last_reload >= config.reload_labels_s:
@@ -148,15 +164,15 @@ class Trainer:
                 val_started = time.monotonic()
                 yield self._validate(runner, val_set, start)
                 last_val = time.monotonic()
-                val_seconds = last_val - val_started
+                self._val_seconds = last_val - val_started
         if val_set.items and self.step > 0 and (
             self.last_val is None or self.last_val.step != self.step
         ):
             yield self._validate(runner, val_set, start)
         yield DoneReport(reason, self.step, self.best_miou, time.monotonic() - start)
 
-    def _end_reason(self, elapsed: float, runner: StepRunner, val_set: SampleSet,
-                    val_seconds: float | None) -> str | None:
+    def _end_reason(self, elapsed: float, runner: StepRunner,
+                    val_set: SampleSet) -> str | None:
         """Why training ends now, or None. The time budget keeps room for the last validation."""
         config = self.config
         if self._stop.is_set():
@@ -166,10 +182,14 @@ class Trainer:
         if config.time_budget is not None and self.step > 0:
             reserve = 0.0
             if val_set.items:
-                reserve = val_seconds or runner.estimate_validation_s(val_set)
+                reserve = self._validation_s(runner, val_set)
             if elapsed + reserve >= config.time_budget:
                 return "time"
         return None
+
+    def _validation_s(self, runner: StepRunner, val_set: SampleSet) -> float:
+        """One validation's duration: as last measured, else estimated from the steps'."""
+        return self._val_seconds or runner.estimate_validation_s(val_set)
 
     def _progress(self, elapsed: float) -> float:
         parts = []

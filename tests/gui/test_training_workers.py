@@ -155,6 +155,26 @@ def test_stop_skips_the_final_validation_when_asked(qtbot):
     assert stop_thread(thread, worker)
 
 
+def test_stop_still_validates_the_final_model_when_that_is_quick(qtbot):
+    trainer = FakeTrainer(step_s=0.05, final_validation_s=0.2)
+    worker = TrainingWorker(
+        lambda: trainer,
+        stopped_report=lambda t, elapsed: DoneReport("cut short", t.step),
+    )
+    validated = []
+    worker.validated.connect(validated.append)
+    with qtbot.waitSignal(worker.progress, timeout=5000):
+        thread = start_worker(worker, "training-test")
+    with qtbot.waitSignal(worker.finished, timeout=2000) as finished:
+        started = time.monotonic()
+        worker.stop()
+    assert time.monotonic() - started < 1.0
+    # The engine ended by itself, with its validation of the last step's weights.
+    assert finished.args[0].reason == "stopped"
+    assert validated and validated[-1].step == finished.args[0].steps == trainer.step
+    assert stop_thread(thread, worker)
+
+
 class StopLandsLate(FakeTrainer):
     """Stop is requested just after the worker has looked at its stop flag for step 3:
     the moment a loaded machine can pick, made certain here."""

@@ -1,3 +1,4 @@
+import dataclasses
 import threading
 import time
 
@@ -107,6 +108,30 @@ def test_stop_from_another_thread_is_honoured_within_a_second(isbi_dir):
     assert reports[-1].reason == "stopped" and reports[-1].steps >= 1
     assert ended - stopped_at[0] < 1.0
     assert all(r.total_steps is None and r.progress == 0 for r in reports[:-1])
+
+
+def test_the_final_validation_says_how_long_it_would_take(isbi_dir):
+    """What the window's Stop reads to decide whether the final model is validated."""
+    source = ListSource(_isbi_samples(isbi_dir, [0], crop=96),
+                        _isbi_samples(isbi_dir, [20], crop=96))
+    config = TrainConfig(model_options=TINY, crop_size=64, batch_size=2, steps=6,
+                         val_interval_s=0)  # a validation after every step
+    trainer = Trainer(config, source, CLASSES)
+    assert trainer.final_validation_s is None  # not started
+    seen = []
+    for report in trainer:
+        seen.append((type(report).__name__, trainer.final_validation_s))
+    assert seen[0][0] == "StepReport"
+    # After a step, before its validation: one is due, estimated from the step's speed
+    # (a forward pass over 96 x 96 pixels against forward + backward over 2 x 64 x 64).
+    assert 0 < seen[0][1] < 1.0
+    assert seen[1][0] == "ValReport" and seen[1][1] == 0.0  # these weights are validated
+    assert [kind for kind, _ in seen].count("ValReport") == 6  # none more at the end
+
+    no_validation = Trainer(dataclasses.replace(config, steps=2),
+                            ListSource(_isbi_samples(isbi_dir, [0], crop=96)), CLASSES)
+    for _report in no_validation:
+        assert no_validation.final_validation_s == 0.0  # nothing to validate on
 
 
 def test_time_budget_is_honoured(isbi_dir):
