@@ -84,14 +84,17 @@ class Trainer:
     def final_validation_s(self) -> float | None:
         """About how long the validation that ends a training would take if it ended now:
         0 when none is due (no validation images, or none of the weights changed since
-        the last one); None before the first step."""
+        the last one); None before the first step. Safe to read from any thread."""
         runner, val_set = self._runner, self._val_set
         if runner is None or val_set is None or self.step == 0:
             return None
         last = self.last_val
-        if not val_set.items or (last is not None and last.step == self.step):
-            return 0.0
-        return self._validation_s(runner, val_set)
+        try:  # read from another thread, while the training's may reload the labels
+            if not val_set.items or (last is not None and last.step == self.step):
+                return 0.0
+            return self._validation_s(runner, val_set)
+        except RuntimeError:  # "dictionary changed size during iteration": unknown now
+            return None
 
     def __iter__(self) -> Iterator[StepReport | ValReport | DoneReport]:
         return self._run()
