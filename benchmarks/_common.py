@@ -26,11 +26,12 @@ def add_training_arguments(parser, time_budget: float) -> None:
 def train_and_report(name: str, args, source, classes, test_dir: Path) -> dict:
     """Train as `segstudio train --model unet --time-budget T` does (with the overrides in
     `args`), then score on test_dir; the matmul peak is measured first, in the same run."""
+    from segstudio.ml.devices import pick_device
     from segstudio.ml.train import DoneReport, TrainConfig, Trainer
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    peak = matmul_peak_gflops()
+    peak = matmul_peak_gflops(pick_device(args.config.get("device", "auto")))
     config = TrainConfig(model="unet", time_budget=args.time_budget,
                          model_options=args.model_options, **args.config)
     trainer = Trainer(config, source, classes)
@@ -44,7 +45,8 @@ def print_result(result: dict) -> None:
           f"{result['held_out_miou_flip']:.4f}), IoU {result['iou']}")
     print(f"{result['steps']} steps in {result['seconds']} s, {result['crops_per_s']} crops/s, "
           f"{result['train_gflops']} GFLOP/s = {100 * result['fraction_of_peak']:.0f}% of the "
-          f"{result['matmul_peak_gflops']} GFLOP/s matmul peak, {result['threads']} thread(s)")
+          f"{result['matmul_peak_gflops']} GFLOP/s matmul peak ({result['device']}), "
+          f"{result['threads']} thread(s)")
     print(json.dumps(result))
 
 
@@ -61,16 +63,28 @@ def link_slices(root: Path, numbers, images_from=None, masks_from=None) -> tuple
     return images, masks
 
 
-def matmul_peak_gflops(size: int = 2048, repeats: int = 5) -> float:
-    """Best float32 matrix-multiply speed of this machine now, in GFLOP/s."""
-    a, b = torch.randn(size, size), torch.randn(size, size)
+def matmul_peak_gflops(device: str | torch.device = "cpu", repeats: int = 5) -> float:
+    """Best float32 matrix-multiply speed of this device now, in GFLOP/s."""
+    device = torch.device(device)
+    size = 2048 if device.type == "cpu" else 8192
+    a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)
     a @ b
     best = float("inf")
     for _ in range(repeats):
+        synchronize(device)
         started = time.perf_counter()
         a @ b
+        synchronize(device)
         best = min(best, time.perf_counter() - started)
     return 2 * size**3 / best / 1e9
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (GPUs run asynchronously)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 def flops_per_step(architecture: dict, batch_size: int, crop_size: int) -> float:
@@ -115,6 +129,7 @@ def report(name: str, trainer, done, test_dir: Path, peak: float) -> dict:
         "matmul_peak_gflops": round(peak, 1),
         "fraction_of_peak": round(achieved / peak, 3),
         "threads": torch.get_num_threads(),
+        "device": trainer.device.type,
         "model": trainer.architecture,
     }
     return result

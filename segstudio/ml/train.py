@@ -329,6 +329,10 @@ class Trainer:
             training["rotate90"] = "on" if self.rotate90 else "off"  # what "auto" chose
         if self.class_weights is not None:
             training["class_weights_used"] = [round(w, 4) for w in self.class_weights]
+        if self._runner is not None:  # where it trained, and how: what "auto" chose
+            training["device_used"] = self._runner.device.type
+            dtype = self._runner.amp_dtype
+            training["mixed_precision"] = "off" if dtype is None else str(dtype).split(".")[-1]
         mapping = getattr(self.source, "mapping", None)
         if mapping is not None and mapping.values is not None:
             # How the training masks stored each class, so evaluation reads masks alike.
