@@ -120,7 +120,11 @@ def run(args: argparse.Namespace) -> int:
     progress.close()
     trainer.save(args.out)
     val = trainer.best_val or trainer.last_val
-    print(f"trained {done.steps} steps in {done.elapsed_s:.1f} s ({done.reason}); "
+    runs_on = trainer.runs_on
+    precision = runs_on.get("mixed_precision", "off")
+    print(f"trained {done.steps} steps in {done.elapsed_s:.1f} s ({done.reason}) on "
+          f"{runs_on.get('device_used', 'cpu')} "
+          f"({'float32' if precision == 'off' else precision + ' mixed precision'}); "
           f"saved the model to {args.out}")
     if val is not None:
         print(f"validation mIoU {_fmt(val.miou)} at step {val.step}; IoU per class: "

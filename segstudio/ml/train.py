@@ -96,6 +96,16 @@ class Trainer:
         except RuntimeError:  # "dictionary changed size during iteration": unknown now
             return None
 
+    @property
+    def runs_on(self) -> dict:
+        """Where the training runs and how, as "auto" chose: {"device_used": "cuda",
+        "mixed_precision": "bfloat16"} ("off": float32); empty before it starts."""
+        if self._runner is None:
+            return {}
+        dtype = self._runner.amp_dtype
+        return {"device_used": self._runner.device.type,
+                "mixed_precision": "off" if dtype is None else str(dtype).split(".")[-1]}
+
     def __iter__(self) -> Iterator[StepReport | ValReport | DoneReport]:
         return self._run()
 
@@ -329,10 +339,7 @@ class Trainer:
             training["rotate90"] = "on" if self.rotate90 else "off"  # what "auto" chose
         if self.class_weights is not None:
             training["class_weights_used"] = [round(w, 4) for w in self.class_weights]
-        if self._runner is not None:  # where it trained, and how: what "auto" chose
-            training["device_used"] = self._runner.device.type
-            dtype = self._runner.amp_dtype
-            training["mixed_precision"] = "off" if dtype is None else str(dtype).split(".")[-1]
+        training.update(self.runs_on)
         mapping = getattr(self.source, "mapping", None)
         if mapping is not None and mapping.values is not None:
             # How the training masks stored each class, so evaluation reads masks alike.
