@@ -119,6 +119,17 @@ def device_status() -> dict[str, str | None]:
     }
 
 
+DEVICE_WORDS = {"cpu": "the CPU", "cuda": "the GPU (CUDA)", "mps": "the GPU (Apple MPS)"}
+
+
+def training_device_words(setting: str) -> str:
+    """Where a training with this device setting runs, for the user: "the GPU (CUDA)"."""
+    from segstudio.ml.devices import pick_device
+
+    device = pick_device(setting).type
+    return DEVICE_WORDS.get(device, device)
+
+
 _warmed_up = False  # the heavy torch imports happen once per process
 
 

@@ -36,6 +36,7 @@ from segstudio.gui.predict_models import (
     loss_names,
     model_names,
     saved_loss_history,
+    training_device_words,
     training_source,
     training_threads,
     unique_folder,
@@ -142,6 +143,7 @@ class TrainingController(QObject):
             self.window.save_labels()  # the training reads the label files
             self._save_settings(project, settings)
             config = self._config(settings)
+            where = training_device_words(config.device)  # a device it lacks: said here
             from segstudio.ml.train import DoneReport, Trainer
 
             source = training_source(project)
@@ -191,9 +193,10 @@ class TrainingController(QObject):
         self.start_note = "from the current model" if config.init_model_dir else "from scratch"
         self.panel.show_progress(None, f"Preparing the training data ({self.start_note})…")
         title = MODEL_TITLES.get(settings["model"], settings["model"])
-        self.panel.model_label.setText(f"Training a {title} model {self.start_note}…")
-        self.prediction_panel.set_status("The model in training predicts after its first "
-                                         "validation.")
+        self.panel.model_label.setText(f"Training a {title} model {self.start_note} on "
+                                       f"{where}…")
+        self.prediction_panel.set_status("The model in training shows its prediction here "
+                                         "after a few seconds.")
         self.thread = start_worker(self.worker, "segstudio-training")
         self.trainingStarted.emit()
         return True

@@ -88,6 +88,7 @@ def test_train_watch_stop_accept_export(qtbot, isbi_project, tmp_path):
         click(qtbot, training.panel.train_button)
     assert training.running and not training.panel.train_button.isEnabled()
     assert "'val' split" in training.metrics.validation_label.text()
+    assert training.panel.model_label.text().endswith("from scratch on the CPU…")
 
     # Per-class IoU on the validation image arrives while the training runs.
     qtbot.waitUntil(lambda: training.last_validation is not None, timeout=60_000)
