@@ -42,6 +42,7 @@ from segstudio.gui.workers import (
 CACHE_BYTES = 256 * 1024 * 1024  # predictions kept for going back to an image
 REGION_MARGIN = 64  # pixels predicted around the view: tile borders stay off screen
 VIEW_SETTLE_MS = 250  # after panning or zooming, wait this long before asking
+ROWS_MESSAGE = "Predicting this image"  # in the status bar while its rows come in
 
 
 @dataclass
@@ -183,8 +184,8 @@ class LivePredictor(QObject):
             _prefer_channels_last(model.model)
             image, give_way = load_image(), worker.should_stop
 
-            def show_rows_so_far(_done, so_far) -> None:
-                worker.partial.emit(key, so_far)
+            def show_rows_so_far(done, so_far) -> None:
+                worker.partial.emit(key, _RowsSoFar(done, so_far))
 
             try:
                 if region is not None:
@@ -217,17 +218,19 @@ class LivePredictor(QObject):
         else:
             self._show_rows_so_far(key, payload)
 
-    def _show_rows_so_far(self, key, so_far) -> None:
+    def _show_rows_so_far(self, key, rows: _RowsSoFar) -> None:
         """A large image's prediction as far as it has come, while nothing else of it is
         on show. Its arrays are the worker's, filled as rows are done: shown as they are."""
         entry_key, generation = key
+        labels = rows.so_far.labels
         shown = self._shown_for(entry_key)
         if shown is None:
-            shown = CachedPrediction(generation, so_far.labels, so_far.confidence,
-                                     complete=False)
-        elif shown.labels is not so_far.labels:
+            shown = CachedPrediction(generation, labels, rows.so_far.confidence, complete=False)
+        elif shown.labels is not labels:
             return  # something else came first (an older whole prediction): it stays
         self._display_part(key, shown)
+        percent = 100 * rows.done // labels.shape[0]
+        self.window.statusBar().showMessage(f"{ROWS_MESSAGE}: {percent}% of its rows…", 10_000)
 
     def _show_view_part(self, key, payload: _ViewPart, shape: tuple[int, int]) -> None:
         """The part of the image in the view, predicted ahead of the rest."""
@@ -297,6 +300,9 @@ class LivePredictor(QObject):
         if entry is not None and _entry_key(entry) == entry_key:
             if self._display(entry_key, result) and requested is not None:
                 self.last_latency_s = time.perf_counter() - requested
+            status = self.window.statusBar()
+            if status.currentMessage().startswith(ROWS_MESSAGE):
+                status.clearMessage()
         if generation == self.generation:
             self._prefetch_neighbours()
 
@@ -349,6 +355,12 @@ class LivePredictor(QObject):
         if key[1] == self.generation and self._failed_generation != self.generation:
             self._failed_generation = self.generation  # one message per model, not per image
             self.window.show_error("Prediction failed", message)
+
+
+@dataclass
+class _RowsSoFar:
+    done: int  # rows from the top that are final
+    so_far: object  # the full-size Prediction being filled
 
 
 @dataclass

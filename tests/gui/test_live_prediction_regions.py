@@ -163,9 +163,13 @@ def test_rows_show_as_they_are_predicted_until_the_image_has_an_overlay(
     band = int((first[:, 0] != UNLABELLED).sum())
     assert 0 < band < SIZE // 2  # the first band of tiles' rows, nothing below them
     assert (first[:band] != UNLABELLED).all() and (first[band:] == UNLABELLED).all()
+    percent = 100 * band // SIZE
+    assert window.statusBar().currentMessage() == (
+        f"Predicting this image: {percent}% of its rows…")
 
     held_after_first_rows.set()
     qtbot.waitUntil(lambda: live.shown[1].complete, timeout=60_000)
+    assert window.statusBar().currentMessage() == ""  # done: the message goes
     complete = live.shown[1]
     assert (complete.labels[:band] == first[:band]).all()
     assert window.canvas.prediction_layer.indices is complete.labels
