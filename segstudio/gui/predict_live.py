@@ -106,6 +106,7 @@ class LivePredictor(QObject):
     def image_changed(self) -> None:
         """The image on screen changed: show what is known of it at once, then predict it."""
         self.worker.cancel_pending()
+        self._clear_rows_message()  # of the image before
         entry = self.window.current_entry
         cached = None if entry is None else self._cache.get(_entry_key(entry))
         if cached is None:
@@ -247,6 +248,11 @@ class LivePredictor(QObject):
         shown.confidence[y0:y1, x0:x1] = payload.part.confidence
         self._display_part(key, shown)
 
+    def _clear_rows_message(self) -> None:
+        status = self.window.statusBar()
+        if status.currentMessage().startswith(ROWS_MESSAGE):
+            status.clearMessage()
+
     def _display_part(self, key, shown: CachedPrediction) -> None:
         requested = self._requested_at.get(key)
         if self._display(key[0], shown) and requested is not None:
@@ -300,9 +306,7 @@ class LivePredictor(QObject):
         if entry is not None and _entry_key(entry) == entry_key:
             if self._display(entry_key, result) and requested is not None:
                 self.last_latency_s = time.perf_counter() - requested
-            status = self.window.statusBar()
-            if status.currentMessage().startswith(ROWS_MESSAGE):
-                status.clearMessage()
+            self._clear_rows_message()
         if generation == self.generation:
             self._prefetch_neighbours()
 
