@@ -85,10 +85,12 @@ class Normalization:
                 f"the image has {image.shape[2]} channel(s) but the model expects "
                 f"{self.channels}; convert the image or train a model for it"
             )
-        chw = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
         offset = np.asarray(self.offset, dtype=np.float32)[:, None, None]
         scale = np.asarray(self.scale, dtype=np.float32)[:, None, None]
-        chw -= offset
+        # Always a new array: the image may be shared and read-only (a float32 one would
+        # otherwise come back from ascontiguousarray uncopied, and be written over).
+        chw = np.empty((image.shape[2], *image.shape[:2]), np.float32)
+        np.subtract(image.transpose(2, 0, 1), offset, out=chw, casting="same_kind")
         chw *= scale
         return chw
 

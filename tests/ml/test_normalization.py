@@ -60,6 +60,23 @@ def test_json_round_trip_gives_identical_output():
     np.testing.assert_array_equal(again.apply(image), norm.apply(image))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.uint8, np.uint16, np.int32])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_image_is_never_written_to_and_may_be_read_only(dtype, channels):
+    rng = np.random.default_rng(0)
+    image = (rng.random((6, 7, channels)) * 200).astype(dtype)
+    before = image.copy()
+    image.setflags(write=False)  # as the window and the trainer share images
+    norm = Normalization((10.0,) * channels, (0.5,) * channels)
+    chw = norm.apply(image)
+    np.testing.assert_array_equal(image, before)
+    assert chw.dtype == np.float32 and chw.flags.c_contiguous and chw.shape == (channels, 6, 7)
+    expected = (before.astype(np.float64).transpose(2, 0, 1) - 10.0) * 0.5
+    np.testing.assert_allclose(chw, expected, rtol=1e-6, atol=1e-4)
+    chw[:] = 0  # the result is the caller's own
+    np.testing.assert_array_equal(image, before)
+
+
 def test_gray_2d_input_and_wrong_channel_count():
     norm = Normalization.identity(1)
     assert norm.apply(np.zeros((4, 5), np.uint8)).shape == (1, 4, 5)

@@ -147,6 +147,16 @@ def test_gray_image_without_channel_axis_and_other_dtypes(em_mosaic):
     np.testing.assert_array_equal(as_uint8, as_float)
 
 
+@pytest.mark.parametrize("tile", [512, 128])  # whole, and by tiles
+def test_a_read_only_float32_image_is_predicted_and_left_as_it_was(em_mosaic, tile):
+    image = em_mosaic[:200, :300].astype(np.float32)  # full rows: bands are views of it
+    before = image.copy()
+    image.setflags(write=False)  # images are shared, read-only, by the window and trainer
+    labels = predict_image(pointwise_saved(num_classes=2), image, tile_size=tile).labels
+    assert labels.shape == (200, 300)
+    np.testing.assert_array_equal(image, before)
+
+
 def test_wrong_channel_count_is_a_clear_error(em_mosaic):
     rgb = np.repeat(em_mosaic[:64, :64], 3, axis=2)
     with pytest.raises(UserError, match="3 channel.*1-channel"):
