@@ -54,6 +54,9 @@ from segstudio.ml.holdout import HoldOutSource
 SETTINGS_KEY = "training"
 STOPPING_TEXT = "Stopping training and saving the model…"
 SHUTDOWN_WAIT_MS = 30_000
+# Stop validates the final model (its IoU is saved with it) when that takes no longer,
+# even when Stop comes before the first validation; a larger held-out set is not waited for.
+STOP_VALIDATION_LIMIT_S = 0.5
 WARM_UP_DELAY_MS = 1000
 
 
@@ -144,7 +147,7 @@ class TrainingController(QObject):
             self._save_settings(project, settings)
             config = self._config(settings)
             where = training_device_words(config.device)  # a device it lacks: said here
-            from segstudio.ml.train import DoneReport, Trainer
+            from segstudio.ml.train import Trainer
 
             source = training_source(project)
         except Exception as exc:  # a UserError, or a bug: a message either way
@@ -170,13 +173,10 @@ class TrainingController(QObject):
             add_loss_history(folder, worker.compact_loss_history())
             return folder, load_model(folder, device="cpu")
 
-        def stopped_report(trainer, elapsed_s):
-            return DoneReport("stopped", trainer.step, trainer.best_miou, elapsed_s)
-
         self.worker = worker = TrainingWorker(lambda: Trainer(config, source, classes),
                                               on_done=save_when_done,
                                               torch_threads=training_threads(),
-                                              stopped_report=stopped_report,
+                                              final_validation_limit_s=STOP_VALIDATION_LIMIT_S,
                                               pause_while=self.live.worker.busy.is_set)
         self.worker.progress.connect(self._progress)
         self.worker.validated.connect(self._validated)

@@ -34,9 +34,6 @@ SNAPSHOT_INTERVAL_S = 5.0
 MAX_PAUSE_S = 2.0
 # The loss history kept for the saved model's metadata: thinned to at most this many points.
 LOSS_HISTORY_POINTS = 200
-# Stop still lets the engine validate the final model when that takes no longer: the
-# IoU of the model being saved, even when Stop comes before the first validation.
-QUICK_FINAL_VALIDATION_S = 0.5
 
 
 def describe_error(exc: BaseException) -> str:
@@ -66,13 +63,9 @@ class TrainingWorker(QObject):
     `snapshot()`. `on_done(trainer, done_report)` also runs on the worker thread once
     training ends (saving the model) and its result goes out with `finished`.
 
-    With `stopped_report(trainer, elapsed_s)`, a stop request ends the iteration at
-    the next report, which that function replaces: the engine's final validation
-    (seconds on a CPU) is skipped, so Stop takes effect within a step. The engine is
-    then not told to stop at all: told, it could start that validation between the
-    worker's last look at the stop flag and its next report. Unless the trainer's
-    `final_validation_s` says that validation is quick (QUICK_FINAL_VALIDATION_S):
-    then the engine is told, and ends as it would without `stopped_report`.
+    `stop()` passes `final_validation_limit_s` on to the engine's stop(): the engine
+    then skips the validation that ends a training if it would take longer, so that
+    Stop takes effect within a step (and that validation) rather than seconds later.
 
     While `pause_while()` is true (a live prediction is running), the worker waits
     between steps (at most MAX_PAUSE_S), so the prediction gets the CPU cores.
@@ -91,19 +84,18 @@ class TrainingWorker(QObject):
         on_done: Callable[[object, object], object] | None = None,
         want_snapshots: bool = True,
         torch_threads: int | None = None,
-        stopped_report: Callable[[object, float], object] | None = None,
+        final_validation_limit_s: float | None = None,
         pause_while: Callable[[], bool] | None = None,
     ):
         super().__init__()
         self._make_trainer = make_trainer
         self._on_done = on_done
-        self._stopped_report = stopped_report
+        self._final_validation_limit_s = final_validation_limit_s
         self._pause_while = pause_while
         self._want_snapshots = want_snapshots
         self._torch_threads = torch_threads
         self._lock = threading.Lock()
         self._stop_requested = False
-        self._engine_finishes = False  # a stop lets the engine end (and validate) itself
         self._trainer = None
         self.stop_requested_at: float | None = None
         # (step, loss) of every step, thinned as it grows; read by on_done (same thread).
@@ -119,25 +111,15 @@ class TrainingWorker(QObject):
                 self._stop_trainer(self._trainer)
 
     def _stop_trainer(self, trainer) -> None:
-        """Under the lock: tell the engine to stop (it then ends by itself), or leave the
-        worker to cut its iteration short."""
-        quick = getattr(trainer, "final_validation_s", None)
-        self._engine_finishes = self._stopped_report is None or (
-            quick is not None and quick <= QUICK_FINAL_VALIDATION_S)
-        if self._engine_finishes and hasattr(trainer, "stop"):
-            trainer.stop()  # sets an event: returns at once
+        if self._final_validation_limit_s is None:
+            trainer.stop()
+        else:
+            trainer.stop(final_validation_limit_s=self._final_validation_limit_s)
 
     @property
     def stop_requested(self) -> bool:
         with self._lock:
             return self._stop_requested
-
-    @property
-    def _cut_short(self) -> bool:
-        """Whether the next report gives way to `stopped_report`."""
-        with self._lock:
-            return (self._stopped_report is not None and self._stop_requested
-                    and not self._engine_finishes)
 
     @Slot()
     def run(self) -> None:
@@ -150,7 +132,6 @@ class TrainingWorker(QObject):
             self.stopped_thread.emit()
 
     def _run(self) -> None:
-        started = time.monotonic()
         if self._torch_threads:
             import torch
 
@@ -163,17 +144,9 @@ class TrainingWorker(QObject):
         last_snapshot = time.monotonic()
         last_step_signal = 0.0
         pending_step = None
-        reports = iter(trainer)
-        for report in reports:
+        for report in trainer:
             kind = type(report).__name__
             now = time.monotonic()
-            if kind != "DoneReport" and self._cut_short:
-                if kind == "StepReport":
-                    pending_step = report
-                elif kind == "ValReport":
-                    self.validated.emit(report)
-                getattr(reports, "close", lambda: None)()
-                report, kind = self._stopped_report(trainer, now - started), "DoneReport"
             if kind == "StepReport":
                 pending_step = report
                 self._record_loss(report)

@@ -69,32 +69,23 @@ class Trainer:
         self.rotate90: bool | None = None  # quarter turns, decided from the labels at start
         self.class_weights: list[float] | None = None  # the loss's, resolved from "auto"
         self._runner: StepRunner | None = None
-        self._val_set: SampleSet | None = None
         self._val_seconds: float | None = None  # measured duration of one validation
+        self._final_validation_limit_s: float | None = None  # set by stop()
 
-    def stop(self) -> None:
-        """Ask training to end after the current step; safe from any thread."""
+    def stop(self, final_validation_limit_s: float | None = None) -> None:
+        """Ask training to end after the current step; safe from any thread.
+
+        Training ends with a validation of the final weights (when they have not been
+        validated yet). With a limit, that validation is skipped if it would take longer
+        (as long as the last one took, or as estimated from the steps' speed): the
+        window's Stop validates a small held-out set and does not wait for a large one.
+        """
+        self._final_validation_limit_s = final_validation_limit_s
         self._stop.set()
 
     @property
     def best_miou(self) -> float | None:
         return self.best_val.miou if self.best_val else None
-
-    @property
-    def final_validation_s(self) -> float | None:
-        """About how long the validation that ends a training would take if it ended now:
-        0 when none is due (no validation images, or none of the weights changed since
-        the last one); None before the first step. Safe to read from any thread."""
-        runner, val_set = self._runner, self._val_set
-        if runner is None or val_set is None or self.step == 0:
-            return None
-        last = self.last_val
-        try:  # read from another thread, while the training's may reload the labels
-            if not val_set.items or (last is not None and last.step == self.step):
-                return 0.0
-            return self._validation_s(runner, val_set)
-        except RuntimeError:  # "dictionary changed size during iteration": unknown now
-            return None
 
     @property
     def runs_on(self) -> dict:
@@ -119,7 +110,7 @@ class Trainer:
         train_set, val_set = self._load_data(init)
         self.rotate90 = use_rotate90(config.rotate90, train_set)
         runner = self._build(init, train_set)
-        self._runner, self._val_set = runner, val_set
+        self._runner = runner
         self._good_state = self._state_copy()
         augment = AugmentConfig.none()
         if config.augment:
@@ -173,14 +164,13 @@ class Trainer:
                 progress=self._progress(now - start), loss=loss, lr=lr,
                 images_per_s=_rate(recent, config.batch_size),
             )
-            if val_set.items and now - last_val >= config.val_interval_s:
+            if (val_set.items and now - last_val >= config.val_interval_s
+                    and not self._stop.is_set()):  # stopping: only the final one, if due
                 val_started = time.monotonic()
                 yield self._validate(runner, val_set, start)
                 last_val = time.monotonic()
                 self._val_seconds = last_val - val_started
-        if val_set.items and self.step > 0 and (
-            self.last_val is None or self.last_val.step != self.step
-        ):
+        if self._final_validation_due(runner, val_set):
             yield self._validate(runner, val_set, start)
         yield DoneReport(reason, self.step, self.best_miou, time.monotonic() - start)
 
@@ -200,9 +190,21 @@ class Trainer:
                 return "time"
         return None
 
+    def _final_validation_due(self, runner: StepRunner, val_set: SampleSet) -> bool:
+        """Whether training ends with a validation: of weights not validated yet, unless
+        stop() set a limit that it would exceed."""
+        if not val_set.items or self.step == 0:
+            return False
+        if self.last_val is not None and self.last_val.step == self.step:
+            return False
+        limit = self._final_validation_limit_s if self._stop.is_set() else None
+        return limit is None or self._validation_s(runner, val_set) <= limit
+
     def _validation_s(self, runner: StepRunner, val_set: SampleSet) -> float:
         """One validation's duration: as last measured, else estimated from the steps'."""
-        return self._val_seconds or runner.estimate_validation_s(val_set)
+        if self._val_seconds:
+            return self._val_seconds
+        return runner.estimate_validation_s(val_set) * (2 if self.config.val_flip else 1)
 
     def _progress(self, elapsed: float) -> float:
         parts = []

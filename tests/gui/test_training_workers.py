@@ -72,11 +72,13 @@ class FakeTrainer:
     def __init__(self, step_s=0.01, max_steps=None, fail_at=None, final_validation_s=0.0):
         self.step_s, self.max_steps, self.fail_at = step_s, max_steps, fail_at
         self.final_validation_s = final_validation_s
-        self.closed = False
+        self.final_validation_limit_s = None
+        self.final_validated = False
         self._stop = threading.Event()
         self.thread = None
 
-    def stop(self):
+    def stop(self, final_validation_limit_s=None):
+        self.final_validation_limit_s = final_validation_limit_s
         self._stop.set()
 
     def snapshot(self):
@@ -85,21 +87,20 @@ class FakeTrainer:
     def __iter__(self):
         self.thread = QThread.currentThread()
         self.step = 0
-        try:
-            while not self._stop.is_set() and (self.max_steps is None or self.step < self.max_steps):
-                time.sleep(self.step_s)
-                self.step += 1
-                if self.step == self.fail_at:
-                    raise UserError("no labelled images: paint some labels first")
-                yield StepReport(self.step, 1.0 / self.step)
-                if self.step % 5 == 0:
-                    yield ValReport(self.step, {"cell": 0.5, "membrane": None}, 0.5)
-            time.sleep(self.final_validation_s)  # as the engine validates once more at the end
+        while not self._stop.is_set() and (self.max_steps is None or self.step < self.max_steps):
+            time.sleep(self.step_s)
+            self.step += 1
+            if self.step == self.fail_at:
+                raise UserError("no labelled images: paint some labels first")
+            yield StepReport(self.step, 1.0 / self.step)
+            if self.step % 5 == 0:
+                yield ValReport(self.step, {"cell": 0.5, "membrane": None}, 0.5)
+        limit = self.final_validation_limit_s
+        if limit is None or self.final_validation_s <= limit:  # as the engine decides
+            time.sleep(self.final_validation_s)
+            self.final_validated = True
             yield ValReport(self.step, {"cell": 0.5, "membrane": None}, 0.5)
-            yield DoneReport("stopped" if self._stop.is_set() else "steps", self.step)
-        except GeneratorExit:
-            self.closed = True
-            raise
+        yield DoneReport("stopped" if self._stop.is_set() else "steps", self.step)
 
 
 def test_training_worker_runs_off_the_gui_thread_and_reports(qtbot, qapp):
@@ -138,70 +139,24 @@ def test_training_worker_stops_within_a_second(qtbot):
     assert stop_thread(thread, worker)
 
 
-def test_stop_skips_the_final_validation_when_asked(qtbot):
-    trainer = FakeTrainer(step_s=0.05, final_validation_s=3.0)
-    worker = TrainingWorker(
-        lambda: trainer,
-        stopped_report=lambda t, elapsed: DoneReport("stopped", t.step),
-    )
+@pytest.mark.parametrize(("validation_s", "validated"), [(3.0, False), (0.2, True)])
+def test_stop_passes_its_limit_on_the_final_validation_to_the_engine(qtbot, validation_s,
+                                                                    validated):
+    trainer = FakeTrainer(step_s=0.05, final_validation_s=validation_s)
+    worker = TrainingWorker(lambda: trainer, final_validation_limit_s=0.5)
+    reports = []
+    worker.validated.connect(reports.append)
     with qtbot.waitSignal(worker.progress, timeout=5000):
         thread = start_worker(worker, "training-test")
     with qtbot.waitSignal(worker.finished, timeout=2000) as finished:
         started = time.monotonic()
         worker.stop()
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.0  # never the 3 s validation
+    assert trainer.final_validation_limit_s == 0.5
     assert finished.args[0].reason == "stopped" and finished.args[0].steps == trainer.step
-    assert trainer.closed  # the engine's iterator was closed, not left suspended
-    assert stop_thread(thread, worker)
-
-
-def test_stop_still_validates_the_final_model_when_that_is_quick(qtbot):
-    trainer = FakeTrainer(step_s=0.05, final_validation_s=0.2)
-    worker = TrainingWorker(
-        lambda: trainer,
-        stopped_report=lambda t, elapsed: DoneReport("cut short", t.step),
-    )
-    validated = []
-    worker.validated.connect(validated.append)
-    with qtbot.waitSignal(worker.progress, timeout=5000):
-        thread = start_worker(worker, "training-test")
-    with qtbot.waitSignal(worker.finished, timeout=2000) as finished:
-        started = time.monotonic()
-        worker.stop()
-    assert time.monotonic() - started < 1.0
-    # The engine ended by itself, with its validation of the last step's weights.
-    assert finished.args[0].reason == "stopped"
-    assert validated and validated[-1].step == finished.args[0].steps == trainer.step
-    assert stop_thread(thread, worker)
-
-
-class StopLandsLate(FakeTrainer):
-    """Stop is requested just after the worker has looked at its stop flag for step 3:
-    the moment a loaded machine can pick, made certain here."""
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.worker = None
-
-    def __iter__(self):
-        for report in super().__iter__():
-            yield report
-            if isinstance(report, StepReport) and report.step == 3:
-                self.worker.stop()
-
-
-def test_a_stop_landing_between_two_reports_still_skips_the_final_validation(qtbot):
-    trainer = StopLandsLate(step_s=0.05, final_validation_s=3.0)
-    worker = TrainingWorker(
-        lambda: trainer,
-        stopped_report=lambda t, elapsed: DoneReport("stopped", t.step),
-    )
-    trainer.worker = worker
-    with qtbot.waitSignal(worker.finished, timeout=5000) as finished:
-        thread = start_worker(worker, "training-test")
-    assert time.monotonic() - worker.stop_requested_at < 1.0  # not the 3 s validation
-    assert finished.args[0].reason == "stopped" and finished.args[0].steps == 4
-    assert trainer.closed
+    assert trainer.final_validated is validated
+    if validated:  # the final weights' figures reach the window
+        assert reports[-1].step == trainer.step
     assert stop_thread(thread, worker)
 
 

@@ -1,4 +1,3 @@
-import dataclasses
 import threading
 import time
 
@@ -110,28 +109,41 @@ def test_stop_from_another_thread_is_honoured_within_a_second(isbi_dir):
     assert all(r.total_steps is None and r.progress == 0 for r in reports[:-1])
 
 
-def test_the_final_validation_says_how_long_it_would_take(isbi_dir):
-    """What the window's Stop reads to decide whether the final model is validated."""
+def _stopped_at_step_3(trainer, **stop_options) -> list:
+    """The reports of a training stopped as its third step is reported."""
+    reports = []
+    for report in trainer:
+        reports.append(report)
+        if isinstance(report, StepReport) and report.step == 3:
+            trainer.stop(**stop_options)
+    return reports
+
+
+@pytest.mark.parametrize(("stop_options", "validated"), [
+    ({}, True),  # the engine's own default: the final weights are validated
+    ({"final_validation_limit_s": 60.0}, True),  # the window's Stop, a small held-out set
+    ({"final_validation_limit_s": 0.0}, False),  # a validation longer than the limit
+])
+def test_stop_validates_the_final_weights_unless_that_would_exceed_a_limit(
+        isbi_dir, stop_options, validated):
     source = ListSource(_isbi_samples(isbi_dir, [0], crop=96),
                         _isbi_samples(isbi_dir, [20], crop=96))
-    config = TrainConfig(model_options=TINY, crop_size=64, batch_size=2, steps=6,
-                         val_interval_s=0)  # a validation after every step
-    trainer = Trainer(config, source, CLASSES)
-    assert trainer.final_validation_s is None  # not started
-    seen = []
-    for report in trainer:
-        seen.append((type(report).__name__, trainer.final_validation_s))
-    assert seen[0][0] == "StepReport"
-    # After a step, before its validation: one is due, estimated from the step's speed
-    # (a forward pass over 96 x 96 pixels against forward + backward over 2 x 64 x 64).
-    assert 0 < seen[0][1] < 1.0
-    assert seen[1][0] == "ValReport" and seen[1][1] == 0.0  # these weights are validated
-    assert [kind for kind, _ in seen].count("ValReport") == 6  # none more at the end
+    config = TrainConfig(model_options=TINY, crop_size=64, batch_size=2)  # until stopped
+    reports = _stopped_at_step_3(Trainer(config, source, CLASSES), **stop_options)
+    vals = [r for r in reports if isinstance(r, ValReport)]
+    assert reports[-1].reason == "stopped" and reports[-1].steps == 3
+    assert [v.step for v in vals] == ([3] if validated else [])
 
-    no_validation = Trainer(dataclasses.replace(config, steps=2),
-                            ListSource(_isbi_samples(isbi_dir, [0], crop=96)), CLASSES)
-    for _report in no_validation:
-        assert no_validation.final_validation_s == 0.0  # nothing to validate on
+
+def test_no_periodic_validation_starts_once_stop_is_asked(isbi_dir):
+    source = ListSource(_isbi_samples(isbi_dir, [0], crop=96),
+                        _isbi_samples(isbi_dir, [20], crop=96))
+    config = TrainConfig(model_options=TINY, crop_size=64, batch_size=2,
+                         val_interval_s=0)  # a validation after every step
+    reports = _stopped_at_step_3(Trainer(config, source, CLASSES),
+                                 final_validation_limit_s=0.0)
+    vals = [r.step for r in reports if isinstance(r, ValReport)]
+    assert vals == [1, 2] and reports[-1].steps == 3  # step 3's would have come next
 
 
 def test_time_budget_is_honoured(isbi_dir):
