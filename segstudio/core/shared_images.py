@@ -3,8 +3,8 @@
 The window, the trainer and the read-ahead each load the images they need, on
 their own threads. Through `load_shared` they get the same read-only array: a
 huge image is held once rather than once per reader, and a second reader gets
-it without decoding the file again. A file changed on disk (time or size) is
-read afresh.
+it without decoding the file again. A file changed on disk (its times or size)
+is read afresh.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ class SharedImages:
             stat = path.stat()
         except OSError:
             return reader(path)  # the reader's own error names the file
-        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        # The change time too: a file rewritten with its size and modification time kept.
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_ctime_ns, stat.st_size)
         with self._lock:
             found = self._arrays.get(key)
         if found is not None:

@@ -102,6 +102,7 @@ class LivePredictor(QObject):
         self._requested_at.clear()
         self._oldest_wanted = self.generation  # results of older models still on their way
         self._show_nothing()
+        self._clear_rows_message()
 
     def image_changed(self) -> None:
         """The image on screen changed: show what is known of it at once, then predict it."""
@@ -247,6 +248,7 @@ class LivePredictor(QObject):
         shown.labels[y0:y1, x0:x1] = payload.part.labels
         shown.confidence[y0:y1, x0:x1] = payload.part.confidence
         self._display_part(key, shown)
+        self._clear_rows_message()  # the rows have given way to the view
 
     def _clear_rows_message(self) -> None:
         status = self.window.statusBar()
@@ -287,9 +289,12 @@ class LivePredictor(QObject):
                 last is not None and last[:2] == (key, self.generation)
                 and _contains(last[2], visible)):
             return
+        region = self._view_region(image.shape[:2])
+        if region is None and (key, self.generation) in self._requested_at:
+            return  # zoomed out, and the whole image is already on its way
         # A part of the image: urgent, it interrupts the rest and training waits a moment.
         # The whole image (zoomed out): the usual request, training goes on meanwhile.
-        self.refresh(urgent=self._view_region(image.shape[:2]) is not None)
+        self.refresh(urgent=region is not None)
 
     def _ready(self, key, result: CachedPrediction) -> None:
         entry_key, generation = key
@@ -356,6 +361,7 @@ class LivePredictor(QObject):
 
     def _failed(self, key, message: str) -> None:
         self._requested_at.pop(key, None)
+        self._clear_rows_message()
         if key[1] == self.generation and self._failed_generation != self.generation:
             self._failed_generation = self.generation  # one message per model, not per image
             self.window.show_error("Prediction failed", message)

@@ -112,11 +112,12 @@ def predict_with(
     height, width = image.shape[:2]
     ys, tile_h, window_y = _axis_layout(height, tile_size, overlap)
     xs, tile_w, window_x = _axis_layout(width, tile_size, overlap)
+    tiled = len(ys) > 1 or len(xs) > 1
     out = _Outputs(num_classes, height, width, return_probs, return_confidence,
-                   blank=on_rows is not None)
+                   blank=tiled and on_rows is not None)
 
     with torch.inference_mode():
-        if len(ys) == 1 and len(xs) == 1:  # the common case (and the GUI's): no blending
+        if not tiled:  # the common case (and the GUI's): no blending
             band = _normalised_band(normalization, image, 0, tile_h, tile_w)
             logits = run([band])[0, :, :height, :width]
             out.finalise(logits, 0, need_softmax=True)

@@ -1,6 +1,7 @@
 import gc
 import os
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -42,8 +43,11 @@ def test_readers_of_one_file_share_one_read_only_array(tif):
 def test_a_file_changed_on_disk_is_read_again(tif):
     shared, reader = SharedImages(), CountingReader()
     before = shared.load(tif, reader)
-    tifffile.imwrite(tif, np.full((6, 8), 7, np.uint16))
-    os.utime(tif, ns=(1, 1))  # even a rewrite within the clock's resolution
+    stat = os.stat(tif)
+    time.sleep(0.01)
+    tifffile.imwrite(tif, np.full((6, 8), 7, np.uint16))  # the same size on disk
+    os.utime(tif, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same mtime, kept
+    assert os.stat(tif).st_size == stat.st_size
     after = shared.load(tif, reader)
     assert reader.calls == 2 and after is not before
     assert (after == 7).all() and before[0, 1, 0] == 1  # the old array is left as it was
@@ -82,5 +86,8 @@ def test_the_window_and_the_trainer_get_the_same_image_from_a_project(tmp_path, 
     project = Project.create(tmp_path / "project", [tif], default_classes(["a", "b"]))
     entry = project.images[0]
     shown = project.load_image(entry)  # the window's
-    trained = project.load_image(project.images[0])  # the trainer's, on its own thread
-    assert shown is trained and not shown.flags.writeable
+    trained = []  # the trainer's, on its own thread
+    thread = threading.Thread(target=lambda: trained.append(project.load_image(entry.id)))
+    thread.start()
+    thread.join()
+    assert trained[0] is shown and not shown.flags.writeable

@@ -20,6 +20,7 @@ import tifffile  # noqa: E402
 
 from segstudio.core.classes import UNLABELLED, default_classes  # noqa: E402
 from segstudio.core.project import Project  # noqa: E402
+from segstudio.gui.predict_live import VIEW_SETTLE_MS  # noqa: E402
 from tests.gui.window_helpers import open_window  # noqa: E402
 
 SIZE = 2048
@@ -181,3 +182,27 @@ def test_rows_show_as_they_are_predicted_until_the_image_has_an_overlay(
     live.set_model(live.model)
     qtbot.waitUntil(lambda: live.shown[1].generation == live.generation, timeout=60_000)
     assert shown and all(p.complete for p in shown)  # never a mix of old and new
+
+
+def test_fitting_the_view_while_the_whole_image_is_predicted_asks_for_it_once(
+        qtbot, large_project, monkeypatch):
+    import segstudio.ml.predict as predict_module
+
+    window = open_window(qtbot, large_project.root)
+    live = window.training.live
+    qtbot.waitUntil(lambda: live.shown is not None and live.shown[1].complete, timeout=30_000)
+    calls, original = [], predict_module.predict_image
+
+    def predict_image(saved, image, **options):
+        if image.shape[:2] == (SIZE, SIZE):
+            calls.append(live.generation)
+        return original(saved, image, **options)
+
+    monkeypatch.setattr(predict_module, "predict_image", predict_image)
+    live.forget()  # nothing on show: the rows come in as they are predicted
+    live.refresh(urgent=True)
+    window.canvas.fit_to_window()  # the view "moves" while that runs
+    qtbot.waitUntil(lambda: live.shown is not None and live.shown[1].complete, timeout=30_000)
+    qtbot.wait(2 * VIEW_SETTLE_MS)
+    qtbot.waitUntil(lambda: not live.worker.has_pending, timeout=30_000)
+    assert calls == [live.generation]  # one whole-image prediction, not two
