@@ -1,5 +1,6 @@
 """Live prediction of a large image: the part on screen comes first when zoomed in,
-and the rows come as they are predicted while there is no overlay yet.
+and the rows come as they are predicted while there is no overlay yet. Also: float
+and 16-bit images, which the window holds read-only, get their overlay.
 
 A real U-Net (random weights) predicts a 2048 x 2048 image in the window. The
 whole-image phase is held at a gate (by wrapping predict_image) so that what the
@@ -206,3 +207,29 @@ def test_fitting_the_view_while_the_whole_image_is_predicted_asks_for_it_once(
     qtbot.wait(2 * VIEW_SETTLE_MS)
     qtbot.waitUntil(lambda: not live.worker.has_pending, timeout=30_000)
     assert calls == [live.generation]  # one whole-image prediction, not two
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.uint16])
+def test_float_and_16_bit_gray_images_get_a_live_prediction(qtbot, tmp_path, dtype):
+    """Images are read-only once shown: normalising one must never write into it (a float32
+    one-channel image was normalised in place, and its live prediction failed)."""
+    from segstudio.ml.models import build_model
+    from segstudio.ml.normalization import Normalization
+    from segstudio.ml.saved import SavedModel, architecture_dict, save_model
+
+    rng = np.random.default_rng(0)
+    image = (rng.random((300, 400)) * (1.0 if dtype == np.float32 else 4000)).astype(dtype)
+    tifffile.imwrite(tmp_path / "image.tif", image)
+    classes = default_classes(["dark", "bright"])
+    project = Project.create(tmp_path / "project", [tmp_path / "image.tif"], classes)
+    normalization = Normalization.fit([image[:, :, None]])
+    options = {"depth": 2, "base_width": 4}
+    save_model(SavedModel(build_model("unet", 2, in_channels=1, **options),
+                          architecture_dict("unet", 2, 1, **options), classes, normalization),
+               project.models_dir / "unet-20260101-000000")
+    window = open_window(qtbot, project.root)
+    live = window.training.live
+    qtbot.waitUntil(lambda: live.shown is not None and live.shown[1].complete, timeout=30_000)
+    assert not window.errors
+    assert window.canvas.prediction_layer.indices.shape == (300, 400)
+    np.testing.assert_array_equal(window.current_image()[:, :, 0], image)  # untouched
