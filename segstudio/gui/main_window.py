@@ -276,7 +276,6 @@ class MainWindow(ProjectMixin, QMainWindow):
             return False
         self.save_labels_in_background()
         new_size = self._image is None or self._image.shape[:2] != image.shape[:2]
-        image.setflags(write=False)  # the prediction worker shares it, uncopied
         self.current_entry, self._image = entry, image
         self.documents[entry.id] = document
         self.undo_group.addStack(document.undo_stack)  # no-op when already in the group

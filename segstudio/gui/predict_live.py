@@ -127,7 +127,7 @@ class LivePredictor(QObject):
             self._prefetch_neighbours()  # keep one image ahead while browsing
             return
         image = self.window.current_image()
-        if image is not None:  # read-only once loaded: the worker can share it, no copy
+        if image is not None:  # read-only (Project.load_image): shared, no copy
             region = self._view_region(image.shape[:2])
             if region is not None:
                 self._last_region = (_entry_key(entry), self.generation, region)

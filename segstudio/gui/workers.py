@@ -111,10 +111,7 @@ class TrainingWorker(QObject):
                 self._stop_trainer(self._trainer)
 
     def _stop_trainer(self, trainer) -> None:
-        if self._final_validation_limit_s is None:
-            trainer.stop()
-        else:
-            trainer.stop(final_validation_limit_s=self._final_validation_limit_s)
+        trainer.stop(final_validation_limit_s=self._final_validation_limit_s)
 
     @property
     def stop_requested(self) -> bool:

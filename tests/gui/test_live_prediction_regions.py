@@ -233,3 +233,4 @@ def test_float_and_16_bit_gray_images_get_a_live_prediction(qtbot, tmp_path, dty
     assert not window.errors
     assert window.canvas.prediction_layer.indices.shape == (300, 400)
     np.testing.assert_array_equal(window.current_image()[:, :, 0], image)  # untouched
+    assert not window.current_image().flags.writeable  # shared with the worker, uncopied
