@@ -43,6 +43,7 @@ def print_result(result: dict) -> None:
     """The figures both ISBI scripts print after their own first line, JSON last."""
     print(f"held-out mIoU {result['held_out_miou']:.4f} (with flip averaging "
           f"{result['held_out_miou_flip']:.4f}), IoU {result['iou']}")
+    print(f"crops {result['crop_x_batch']}")
     print(f"{result['steps']} steps in {result['seconds']} s, {result['crops_per_s']} crops/s, "
           f"{result['train_gflops']} GFLOP/s = {100 * result['fraction_of_peak']:.0f}% of the "
           f"{result['matmul_peak_gflops']} GFLOP/s matmul peak ({result['device']}), "
@@ -110,8 +111,8 @@ def score_held_out(saved, images: Path, masks: Path, flip: bool = False) -> dict
 
 
 def report(name: str, trainer, done, test_dir: Path, peak: float) -> dict:
-    config = trainer.config
-    per_step = flops_per_step(trainer.architecture, config.batch_size, config.crop_size)
+    crops = trainer.crops
+    per_step = flops_per_step(trainer.architecture, crops.batch_size, crops.crop_size)
     achieved = per_step * done.steps / done.elapsed_s / 1e9
     saved = trainer.snapshot()
     figures = score_held_out(saved, test_dir / "images", test_dir / "masks")
@@ -123,7 +124,8 @@ def report(name: str, trainer, done, test_dir: Path, peak: float) -> dict:
         "iou": {k: round(v, 4) for k, v in figures["iou"].items()},
         "steps": done.steps,
         "seconds": round(done.elapsed_s, 1),
-        "crops_per_s": round(done.steps * config.batch_size / done.elapsed_s, 2),
+        "crops_per_s": round(done.steps * crops.batch_size / done.elapsed_s, 2),
+        "crop_x_batch": f"{crops.crop_size} x {crops.batch_size} ({crops.reason})",
         "gflop_per_step": round(per_step / 1e9, 2),
         "train_gflops": round(achieved, 1),
         "matmul_peak_gflops": round(peak, 1),

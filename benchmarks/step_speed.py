@@ -37,7 +37,8 @@ def time_steps(device, options: dict, config: TrainConfig, steps: int) -> float:
     """Median seconds of one training step."""
     torch.manual_seed(0)
     model = build_model("unet", 2, in_channels=1, **options)
-    runner = StepRunner(model, build_loss("ce", 2), device, config)
+    runner = StepRunner(model, build_loss("ce", 2), device, config,
+                        batch_pixels=config.batch_size * config.crop_size**2)
     images = torch.randn(config.batch_size, 1, config.crop_size, config.crop_size)
     masks = torch.randint(0, 2, (config.batch_size, config.crop_size, config.crop_size))
     times = []

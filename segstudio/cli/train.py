@@ -56,8 +56,11 @@ def add_parser(subparsers) -> None:
                         help="continue training a saved model (same classes)")
     parser.add_argument("--out", required=True, type=Path, metavar="MODEL_DIR",
                         help="folder to save the model in")
-    parser.add_argument("--crop-size", type=int, help="training crop side in pixels")
-    parser.add_argument("--batch-size", type=int, help="crops per step")
+    parser.add_argument("--crop-size", type=int,
+                        help="training crop side in pixels (default: 128 when labels are "
+                        "sparse or their regions small, else 256)")
+    parser.add_argument("--batch-size", type=int,
+                        help="crops per step (default: 8 with 128-pixel crops chosen so, else 4)")
     parser.add_argument("--lr", type=float, help="peak learning rate")
     parser.add_argument("--loss", default="ce",
                         help="ce (default), dice, focal, ce+dice or ce+focal")
@@ -124,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
     precision = runs_on.get("mixed_precision", "off")
     print(f"trained {done.steps} steps in {done.elapsed_s:.1f} s ({done.reason}) on "
           f"{runs_on.get('device_used', 'cpu')} "
-          f"({'float32' if precision == 'off' else precision + ' mixed precision'}); "
+          f"({'float32' if precision == 'off' else precision + ' mixed precision'}), "
+          f"{trainer.crops.batch_size} crops of {trainer.crops.crop_size} a step; "
           f"saved the model to {args.out}")
     if val is not None:
         print(f"validation mIoU {_fmt(val.miou)} at step {val.step}; IoU per class: "

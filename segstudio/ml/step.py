@@ -15,7 +15,7 @@ _EMA = 0.9
 
 class StepRunner:
     def __init__(self, model: nn.Module, loss: nn.Module, device: torch.device,
-                 config: TrainConfig):
+                 config: TrainConfig, batch_pixels: int):
         self.device = device
         self.amp_dtype = amp_dtype(config.amp, device)
         self.channels_last = use_channels_last(config.channels_last, device)
@@ -29,7 +29,7 @@ class StepRunner:
         )
         needs_scaler = self.amp_dtype == torch.float16 and device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if needs_scaler else None
-        self.batch_pixels = config.batch_size * config.crop_size**2
+        self.batch_pixels = batch_pixels  # of one training batch, for time estimates
         self.step_seconds: float | None = None  # moving average of one step's duration
 
     def train_step(self, images: torch.Tensor, masks: torch.Tensor, lr: float) -> float | None:

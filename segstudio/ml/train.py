@@ -26,6 +26,7 @@ import torch
 
 from segstudio.core.classes import UNLABELLED, LabelClass
 from segstudio.ml.augment import AugmentConfig
+from segstudio.ml.crop_choice import CropPlan, plan_crops
 from segstudio.ml.data import SampleSource
 from segstudio.ml.devices import pick_device
 from segstudio.ml.normalization import Normalization
@@ -67,6 +68,7 @@ class Trainer:
         self._best_state: dict | None = None
         self._good_state: dict | None = None
         self.rotate90: bool | None = None  # quarter turns, decided from the labels at start
+        self.crops: CropPlan | None = None  # crop side and batch size, likewise
         self.class_weights: list[float] | None = None  # the loss's, resolved from "auto"
         self._runner: StepRunner | None = None
         self._val_seconds: float | None = None  # measured duration of one validation
@@ -108,7 +110,11 @@ class Trainer:
         torch.manual_seed(config.seed)
         init = self._load_init_model()
         train_set, val_set = self._load_data(init)
-        self.rotate90 = use_rotate90(config.rotate90, train_set)
+        sparse = labels_are_sparse(train_set)
+        self.rotate90 = sparse if config.rotate90 == "auto" else config.rotate90 == "on"
+        self.crops = plan_crops(config.crop_size, config.batch_size, sparse,
+                                [item.mask for item in train_set.labelled_items()],
+                                np.random.default_rng(config.seed))
         runner = self._build(init, train_set)
         self._runner = runner
         self._good_state = self._state_copy()
@@ -131,7 +137,7 @@ class Trainer:
             progress = self._progress(now - start)
             lr = _learning_rate(config, progress, self.step)
             images, masks = train_set.batch(
-                config.batch_size, config.crop_size, rng, self.normalization, augment
+                self.crops.batch_size, self.crops.crop_size, rng, self.normalization, augment
             )
             if not (masks != UNLABELLED).any():
                 continue  # rare with label-favouring crops; nothing to learn from
@@ -162,7 +168,7 @@ class Trainer:
             yield StepReport(
                 step=self.step, total_steps=config.steps, elapsed_s=now - start,
                 progress=self._progress(now - start), loss=loss, lr=lr,
-                images_per_s=_rate(recent, config.batch_size),
+                images_per_s=_rate(recent, self.crops.batch_size),
             )
             if (val_set.items and now - last_val >= config.val_interval_s
                     and not self._stop.is_set()):  # stopping: only the final one, if due
@@ -305,7 +311,8 @@ class Trainer:
         loss = build_loss(config.loss, len(self.classes), class_weights=self.class_weights,
                           **config.loss_options)
         self.model = model
-        return StepRunner(model, loss, self.device, config)
+        return StepRunner(model, loss, self.device, config,
+                          batch_pixels=self.crops.batch_size * self.crops.crop_size**2)
 
     # -- models out -------------------------------------------------------------------------
 
@@ -337,8 +344,11 @@ class Trainer:
             metrics = {"step": val.step, "miou": val.miou, "iou": val.iou, "dice": val.dice,
                        "pixel_accuracy": val.pixel_accuracy, "pq": val.pq}
         training = {**self.config.to_json(), "steps_done": self.step}
-        if self.rotate90 is not None:
-            training["rotate90"] = "on" if self.rotate90 else "off"  # what "auto" chose
+        if self.rotate90 is not None:  # what "auto" chose
+            training["rotate90"] = "on" if self.rotate90 else "off"
+        if self.crops is not None:
+            training.update(crop_size=self.crops.crop_size, batch_size=self.crops.batch_size,
+                            crops_chosen_because=self.crops.reason)
         if self.class_weights is not None:
             training["class_weights_used"] = [round(w, 4) for w in self.class_weights]
         training.update(self.runs_on)
@@ -361,15 +371,12 @@ class Trainer:
             self.model.load_state_dict(state)
 
 
-SPARSE_LABELS = 0.5  # below this share of labelled pixels, "auto" turns crops
+SPARSE_LABELS = 0.5  # below this share of the labelled images' pixels, labels are sparse
 
 
-def use_rotate90(setting: str, train_set: SampleSet) -> bool:
-    """Whether crops are turned by quarter turns: under "auto", when labels are sparse."""
-    if setting != "auto":
-        return setting == "on"
-    items = train_set.labelled_items()
-    pixels = sum(item.mask.size for item in items)
+def labels_are_sparse(train_set: SampleSet) -> bool:
+    """Sparse labels (scribbles) get quarter turns and small crops under "auto"."""
+    pixels = sum(item.mask.size for item in train_set.labelled_items())
     return train_set.labelled_pixels < SPARSE_LABELS * pixels
 
 

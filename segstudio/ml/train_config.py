@@ -26,8 +26,11 @@ class TrainingError(UserError):
 class TrainConfig:
     model: str = "unet"
     model_options: dict = field(default_factory=dict)  # on top of DEFAULT_MODEL_OPTIONS
-    crop_size: int = 256
-    batch_size: int = 4
+    # Crop side and crops per step. "auto" picks 128 x 8 when labels are sparse or the
+    # labelled structures small, else 256 x 4 (ml/crop_choice.py); an "auto" batch with a
+    # crop side set is 4.
+    crop_size: int | str = "auto"
+    batch_size: int | str = "auto"
     lr: float = 3e-3  # peak learning rate of AdamW
     weight_decay: float = 1e-4
     loss: str = "ce"
@@ -71,10 +74,8 @@ class TrainConfig:
             raise UserError(f"steps must be at least 1, got {self.steps}")
         if self.time_budget is not None and not self.time_budget > 0:
             raise UserError(f"the time budget must be positive, got {self.time_budget} s")
-        if not 16 <= self.crop_size <= 4096:
-            raise UserError(f"crop size must be 16..4096 pixels, got {self.crop_size}")
-        if not 1 <= self.batch_size <= 1024:
-            raise UserError(f"batch size must be 1..1024, got {self.batch_size}")
+        _check_auto_or_int("crop size", self.crop_size, 16, 4096)
+        _check_auto_or_int("batch size", self.batch_size, 1, 1024)
         if not self.lr > 0:
             raise UserError(f"the learning rate must be positive, got {self.lr}")
         for name in ("warmup_fraction", "decay_fraction"):
@@ -99,6 +100,13 @@ class TrainConfig:
         if data["init_model_dir"] is not None:
             data["init_model_dir"] = str(data["init_model_dir"])
         return data
+
+
+def _check_auto_or_int(name: str, value, low: int, high: int) -> None:
+    if value == "auto":
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise UserError(f"{name} must be auto or {low}..{high}, got {value!r}")
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ def test_train_json_and_saved_model(isbi_split, tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     figures = json.loads(lines[-1])
     assert set(figures) >= {"miou", "iou", "dice", "pixel_accuracy", "pq", "seconds"}
-    assert any(line.startswith("trained 3 steps in") and " on cpu (float32); saved" in line
+    assert any(line.startswith("trained 3 steps in") and " on cpu (float32), 2 crops of 64 a step; saved" in line
                for line in lines)  # where and how it trained
     assert set(figures["iou"]) == {"membrane", "cell"} and 0 <= figures["miou"] <= 1
     assert figures["steps"] == 3 and figures["seconds"] > 0

@@ -353,3 +353,21 @@ def test_learning_rate_warms_up_holds_then_decays_over_the_last_quarter(isbi_dir
     assert lrs[4:30] == [pytest.approx(0.01)] * 26  # the peak, until a quarter is left
     assert all(a > b for a, b in zip(lrs[30:-1], lrs[31:], strict=True))  # then down...
     assert lrs[-1] < 0.001  # ...to a small fraction
+
+
+def test_auto_crops_follow_the_labels_and_are_saved(isbi_dir, tmp_path):
+    membranes = _isbi_samples(isbi_dir, [0], crop=160)  # cells a few tens of pixels across
+    rng = np.random.default_rng(0)
+    halves = np.zeros((300, 300), np.uint8)
+    halves[:, 150:] = 1
+    large = [Sample("halves", lambda: rng.random((300, 300), np.float32), lambda: halves)]
+    chosen = {}
+    for name, samples in (("membranes", membranes), ("halves", large)):
+        trainer = Trainer(TrainConfig(model_options=TINY, steps=2), ListSource(samples), CLASSES)
+        _run(trainer)
+        trainer.save(tmp_path / name)
+        training = load_model(tmp_path / name).training
+        chosen[name] = (training["crop_size"], training["batch_size"])
+        assert (trainer.crops.crop_size, trainer.crops.batch_size) == chosen[name]
+        assert "of the labelled pixels lie within 32 px" in training["crops_chosen_because"]
+    assert chosen == {"membranes": (128, 8), "halves": (256, 4)}
