@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ISBI  # noqa: E402
-from isbi_scribbles import scribbles  # noqa: E402
+from isbi_scribbles import isbi_strokes  # noqa: E402
 
 SCALES = (0.3, 0.7, 1.0, 1.6, 3.5, 5.0, 10.0)
 
@@ -73,7 +73,7 @@ def training_pixels(args) -> tuple[np.ndarray, np.ndarray, float]:
     slices = range(5) if args.labels == "scribbles" else range(20)
     for n in slices:
         image, truth = slice_arrays(n)
-        labels = scribbles(truth, args.coverage, seed=n) if args.labels == "scribbles" else truth
+        labels = isbi_strokes(truth, args.coverage, seed=n) if args.labels == "scribbles" else truth
         flat = labels.reshape(-1)
         picked = np.flatnonzero(flat != 255)
         covered.append(picked.size / flat.size)

@@ -17,7 +17,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,37 +27,12 @@ from _common import (  # noqa: E402
     print_result,
     train_and_report,
 )
-
-CELL = 32
-
-
-def skeleton(region: np.ndarray) -> np.ndarray:
-    """Morphological skeleton (Lantuejoul) of a boolean mask, with OpenCV only."""
-    kernel = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-    current = region.astype(np.uint8)
-    skel = np.zeros_like(current)
-    while current.any():
-        eroded = cv2.erode(current, kernel)
-        skel |= current & ~cv2.dilate(eroded, kernel) & 1
-        current = eroded
-    return skel.astype(bool)
+from _strokes import scribbles  # noqa: E402
 
 
-def scribbles(mask01: np.ndarray, coverage: float, seed: int) -> np.ndarray:
-    """uint8 labels: 0 membrane / 1 cell strokes, 255 elsewhere."""
-    rng = np.random.default_rng(seed)
-    out = np.full(mask01.shape, 255, np.uint8)
-    height, width = mask01.shape
-    for cls in (0, 1):
-        region = mask01 == cls
-        kernel = np.ones((3, 3) if cls == 0 else (5, 5), np.uint8)  # cells are wider
-        strokes = cv2.dilate(skeleton(region).astype(np.uint8), kernel).astype(bool) & region
-        # Keep strokes in a random subset of cells, enough for this class's share.
-        keep_fraction = min(1.0, (coverage / 2) / max(strokes.mean(), 1e-9))
-        cells = rng.random((-(-height // CELL), -(-width // CELL))) < keep_fraction
-        keep = np.kron(cells, np.ones((CELL, CELL), bool))[:height, :width]
-        out[strokes & keep] = cls
-    return out
+def isbi_strokes(truth: np.ndarray, coverage: float, seed: int) -> np.ndarray:
+    """Strokes on a 0 membrane / 1 cell mask: 3 px on membranes, 5 px in cells (wider)."""
+    return scribbles(truth, {0: 3, 1: 5}, coverage, seed)
 
 
 def main() -> None:
@@ -78,7 +52,7 @@ def main() -> None:
         covered = []
         for n in range(5):
             truth = (read_mask_values(ISBI / "masks" / f"{n:02d}.png") > 0).astype(np.uint8)
-            labels = scribbles(truth, args.coverage, seed=n)
+            labels = isbi_strokes(truth, args.coverage, seed=n)
             assert ((labels == 255) | (labels == truth)).all()  # strokes are correct labels
             covered.append(float((labels != 255).mean()))
             write_mask(masks / f"{n:02d}.png", labels, classes)

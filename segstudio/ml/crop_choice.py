@@ -10,8 +10,10 @@ nearest pixel of another class: 95% of ISBI's lie within 32 px, 60% of CamVid's.
 128-pixel crop around a pixel within 32 px of a boundary holds the boundary and as much
 again beyond it.
 
-Strokes seldom meet, so sparse labels show no boundaries to measure; small crops score
-higher on ISBI strokes and the same on road-scene strokes, so sparse labels get them too.
+Strokes seldom meet, so sparse labels show no boundaries to measure (nor does the distance
+between strokes of two classes tell EM from road scenes). Sparse labels get small crops:
+on ISBI strokes they score 0.680 against 0.651 (higher on each of six seeds), on road-scene
+strokes 0.212 against 0.226 (three seeds; level in an earlier round).
 """
 
 from __future__ import annotations
