@@ -4,10 +4,10 @@ In a fixed time, small crops buy steps and large ones context (benchmarks/README
 fifth and eighth rounds, 2 CPU cores). ISBI's membranes and cells, a few pixels to a few
 tens across, score higher with 128 x batch 8 than with 256 x 4 (full masks, 60 s: mean
 0.8015 against 0.7982, higher on each of six seeds). Road scenes, whose regions span
-much of the frame, lose 0.04 mIoU with them (camvid-mini, 90 s). What tells the two apart is how far labelled pixels lie from the
-nearest pixel of another class: 95% of ISBI's lie within 32 px, 60% of CamVid's. A
-128-pixel crop around a pixel within 32 px of a boundary holds the boundary and as much
-again beyond it.
+much of the frame, lose 0.04 mIoU with them (camvid-mini, 90 s). What tells the two
+apart is how far labelled pixels lie from the nearest pixel of another class: 95% of
+ISBI's lie within 32 px, 60% of CamVid's. A 128-pixel crop around a pixel within 32 px
+of a boundary holds the boundary and as much again beyond it.
 
 Strokes seldom meet, so sparse labels show no boundaries to measure (nor does the distance
 between strokes of two classes tell EM from road scenes). Sparse labels get small crops:
