@@ -9,7 +9,9 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-ISBI = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "isbi2012"
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ISBI = SHARED_DATA / "isbi2012"
+CAMVID = SHARED_DATA / "camvid-mini"
 
 
 def add_training_arguments(parser, time_budget: float) -> None:

@@ -21,10 +21,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_training_arguments  # noqa: E402
+from _common import CAMVID, add_training_arguments  # noqa: E402
 from _strokes import scribbles  # noqa: E402
-
-CAMVID = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "camvid-mini"
 
 
 def main() -> None:

@@ -44,6 +44,6 @@ def test_small_structures_or_sparse_labels_get_small_crops_and_a_larger_batch():
     plan = plan_crops("auto", "auto", True, [_halves()], RNG)
     assert (plan.crop_size, plan.batch_size, plan.reason) == (128, 8, "sparse labels")
     # What is set is kept; a batch left to "auto" with a crop set is 4.
-    assert (plan_crops(64, "auto", True, [stripes], RNG).crop_size,
-            plan_crops(64, "auto", True, [stripes], RNG).batch_size) == (64, 4)
+    plan = plan_crops(64, "auto", True, [stripes], RNG)
+    assert (plan.crop_size, plan.batch_size) == (64, 4)
     assert plan_crops("auto", 3, False, [stripes], RNG).batch_size == 3
