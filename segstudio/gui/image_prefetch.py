@@ -2,22 +2,22 @@
 
 Decoding a large PNG takes seconds (2.3 s for an 8000 x 8000 RGB one), all of it
 spent in the GUI thread when the user steps to the next image. While they look
-at one image, its neighbours are read here, so that Page Down shows the next at
-once. A read image is handed out once, and only if its file has not changed
-since (path, size and modification time); errors are left for the normal read
-to report.
+at one image, its neighbours are read here through `Project.load_image`, and
+held. Holding them is all it takes: that read shares one array per version of a
+file (core/shared_images.py), so the window's own `load_image` gets the array
+read ahead at once, and a file changed since is read afresh. Errors are left
+for the window's read to report.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-MAX_IMAGES = 2  # the next and the previous one
+MAX_IMAGES = 3  # the next, the previous and the one on screen
 MAX_BYTES = 512 * 1024 * 1024
 
 
@@ -25,35 +25,31 @@ class ImagePrefetcher:
     def __init__(self, max_images: int = MAX_IMAGES, max_bytes: int = MAX_BYTES):
         self.max_images, self.max_bytes = max_images, max_bytes
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, tuple[tuple, np.ndarray]] = OrderedDict()
+        self._held: OrderedDict[str, np.ndarray] = OrderedDict()  # the oldest first
         self._pending: set[str] = set()
         self._generation = 0  # bumped by clear(): reads started before are dropped
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segstudio-images")
 
-    def take(self, entry) -> np.ndarray | None:
-        """The image read ahead for `entry`, if its file is unchanged since; else None."""
+    def holds(self, entry) -> bool:
         with self._lock:
-            item = self._cache.pop(entry.id, None)
-        if item is None or item[0] != _stamp(entry):
-            return None
-        return item[1]
+            return entry.id in self._held
 
     def prefetch(self, project, entries) -> None:
-        """Read these entries' images in the background (those not read or being read)."""
+        """Read these entries' images in the background (those not held or being read)."""
         for entry in entries:
-            stamp = _stamp(entry)
-            if stamp is None:
-                continue
             with self._lock:
-                if entry.id in self._cache or entry.id in self._pending:
+                if entry.id in self._held:
+                    self._held.move_to_end(entry.id)  # wanted again: kept longer
+                    continue
+                if entry.id in self._pending:
                     continue
                 self._pending.add(entry.id)
                 generation = self._generation
-            self._executor.submit(self._read, project, entry, stamp, generation)
+            self._executor.submit(self._read, project, entry, generation)
 
     def clear(self) -> None:
         with self._lock:
-            self._cache.clear()
+            self._held.clear()
             self._pending.clear()
             self._generation += 1
 
@@ -61,7 +57,7 @@ class ImagePrefetcher:
         self.clear()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def _read(self, project, entry, stamp: tuple, generation: int) -> None:
+    def _read(self, project, entry, generation: int) -> None:
         try:
             image = project.load_image(entry)
         except Exception:  # noqa: BLE001 - reported by the read when the user opens it
@@ -70,15 +66,7 @@ class ImagePrefetcher:
             self._pending.discard(entry.id)
             if image is None or generation != self._generation:
                 return
-            self._cache[entry.id] = (stamp, image)
-            while self._cache and (len(self._cache) > self.max_images or sum(
-                    cached.nbytes for _, cached in self._cache.values()) > self.max_bytes):
-                self._cache.popitem(last=False)
-
-
-def _stamp(entry) -> tuple | None:
-    try:
-        info = os.stat(entry.path)
-    except (OSError, TypeError):
-        return None
-    return str(entry.path), info.st_size, info.st_mtime_ns
+            self._held[entry.id] = image
+            while self._held and (len(self._held) > self.max_images or sum(
+                    held.nbytes for held in self._held.values()) > self.max_bytes):
+                self._held.popitem(last=False)

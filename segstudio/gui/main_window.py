@@ -263,10 +263,8 @@ class MainWindow(ProjectMixin, QMainWindow):
         if self.canvas.tool is not None:
             self.canvas.tool.cancel()
         try:
-            with waiting_cursor():  # a large PNG takes seconds to decode
-                image = self.prefetcher.take(entry)
-                if image is None:
-                    image = self.project.load_image(entry)
+            with waiting_cursor():  # a large PNG not read ahead takes seconds to decode
+                image = self.project.load_image(entry)
                 document = self.documents.get(entry.id) or self._load_document(entry, image)
         except (UserError, OSError) as exc:
             hint = "" if entry.exists else "\n\nRight-click it in the Images list to relink it."

@@ -27,72 +27,86 @@ def three_images(tmp_path):
     return paths
 
 
-def reads_in_gui_thread(window, monkeypatch) -> list[str]:
-    """Names of the images the window itself reads from now on (not the prefetcher)."""
+def decodes_in_gui_thread(monkeypatch) -> list[str]:
+    """Names of the image files decoded in the GUI thread from now on (by the window,
+    not the read-ahead)."""
     import threading
 
-    read, load = [], window.project.load_image
+    import segstudio.core.project as project_module
+
+    decoded, decode = [], project_module.load_image
     main = threading.main_thread()
 
-    def counting_load(entry):
+    def counting_decode(path):
         if threading.current_thread() is main:
-            read.append(entry.name)
-        return load(entry)
+            decoded.append(path.stem)
+        return decode(path)
 
-    monkeypatch.setattr(window.project, "load_image", counting_load)
-    return read
+    monkeypatch.setattr(project_module, "load_image", counting_decode)
+    return decoded
 
 
 def test_the_next_and_previous_images_are_read_ahead(qtbot, tmp_path, three_images,
                                                      monkeypatch):
     window = open_window(qtbot, make_project(tmp_path / "project", three_images).root)
     first, second, third = window.project.images
-    read = reads_in_gui_thread(window, monkeypatch)
+    qtbot.waitUntil(lambda: window.prefetcher.holds(second), timeout=5000)
+    decoded = decodes_in_gui_thread(monkeypatch)
     window.show_entry(second)  # the first one was on screen: the second was read ahead
-    assert read == []
+    assert decoded == []
     np.testing.assert_array_equal(window.current_image(), load_image(three_images[1]))
-    qtbot.waitUntil(lambda: window.prefetcher._cache.keys() >= {first.id, third.id},
-                    timeout=5000)
+    qtbot.waitUntil(lambda: window.prefetcher.holds(third), timeout=5000)
     window.show_entry(third)
-    window.show_entry(first)
-    assert read == []
+    window.show_entry(second)  # still held: the one before the image on screen
+    assert decoded == []
 
 
 def test_an_image_changed_after_it_was_read_ahead_is_read_again(qtbot, tmp_path,
                                                                 three_images, monkeypatch):
     window = open_window(qtbot, make_project(tmp_path / "project", three_images).root)
     second = window.project.images[1]
-    qtbot.waitUntil(lambda: second.id in window.prefetcher._cache, timeout=5000)
+    qtbot.waitUntil(lambda: window.prefetcher.holds(second), timeout=5000)
     changed = np.full((120, 160), 7, np.uint8)
     cv2.imwrite(str(three_images[1]), changed)  # e.g. re-exported by another program
-    read = reads_in_gui_thread(window, monkeypatch)
+    decoded = decodes_in_gui_thread(monkeypatch)
     window.show_entry(second)
-    assert read == [second.name]
+    assert decoded == [three_images[1].stem]
     np.testing.assert_array_equal(window.current_image()[:, :, 0], changed)
 
 
+class FakeProject:
+    def __init__(self):
+        self.reads = []
+
+    def load_image(self, entry):
+        self.reads.append(entry.id)
+        return np.zeros(entry.shape, np.uint8)
+
+
+class FakeEntry:
+    def __init__(self, n, shape):
+        self.id, self.shape = str(n), shape
+
+
 def test_the_read_ahead_keeps_within_its_limits():
-    from segstudio.gui.image_prefetch import _stamp
-
-    class Project:
-        def load_image(self, entry):
-            return np.zeros(entry.shape, np.uint8)
-
-    class Entry:
-        def __init__(self, n, shape):
-            self.id, self.shape, self.path = str(n), shape, __file__
-
     prefetcher = ImagePrefetcher(max_images=2, max_bytes=1000)
-    small = [Entry(n, (10, 10)) for n in range(3)]  # 100 bytes each
+    small = [FakeEntry(n, (10, 10)) for n in range(3)]  # 100 bytes each
     for entry in small:  # read as the background thread reads, one after the other
-        prefetcher._read(Project(), entry, _stamp(entry), prefetcher._generation)
-    assert list(prefetcher._cache) == ["1", "2"]  # the oldest made way
-    prefetcher._read(Project(), Entry(3, (40, 40)), _stamp(small[0]), prefetcher._generation)
-    assert list(prefetcher._cache) == []  # 1600 bytes: over the budget, kept for no one
-    assert prefetcher.take(small[2]) is None
-    prefetcher._read(Project(), small[2], _stamp(small[2]), prefetcher._generation - 1)
-    assert prefetcher.take(small[2]) is None  # read for a project since closed: dropped
-    prefetcher._read(Project(), small[2], _stamp(small[2]), prefetcher._generation)
-    assert prefetcher.take(small[2]).shape == (10, 10)
-    assert prefetcher.take(small[2]) is None  # handed out once
+        prefetcher._read(FakeProject(), entry, prefetcher._generation)
+    assert [prefetcher.holds(entry) for entry in small] == [False, True, True]  # oldest out
+    large = FakeEntry(3, (40, 40))
+    prefetcher._read(FakeProject(), large, prefetcher._generation)
+    assert not any(prefetcher.holds(e) for e in small + [large])  # 1600 bytes: over budget
+    prefetcher._read(FakeProject(), small[2], prefetcher._generation - 1)
+    assert not prefetcher.holds(small[2])  # read for a project since closed: dropped
     prefetcher.shutdown()
+
+
+def test_an_image_held_or_being_read_is_not_read_again():
+    prefetcher = ImagePrefetcher()
+    project, entries = FakeProject(), [FakeEntry(n, (10, 10)) for n in range(2)]
+    prefetcher.prefetch(project, entries)
+    prefetcher.prefetch(project, entries)
+    prefetcher._executor.shutdown(wait=True)
+    assert sorted(project.reads) == ["0", "1"]
+    assert all(prefetcher.holds(entry) for entry in entries)
