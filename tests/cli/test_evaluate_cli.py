@@ -14,14 +14,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def trained(isbi_dir, tmp_path_factory):
+def trained(isbi_split):
     """A model trained briefly on ISBI 00-03, and two held-out slices to score it on."""
-    root = tmp_path_factory.mktemp("eval")
-    for split, numbers in {"train": range(4), "test": (20, 21)}.items():
-        for kind in ("images", "masks"):
-            (root / split / kind).mkdir(parents=True)
-            for n in numbers:
-                (root / split / kind / f"{n:02d}.png").symlink_to(isbi_dir / kind / f"{n:02d}.png")
+    root = isbi_split
     source = FolderSource(root / "train" / "images", root / "train" / "masks",
                           mask_values="membrane=0,cell=255")
     config = TrainConfig(model_options={"depth": 3, "base_width": 4}, crop_size=64,
