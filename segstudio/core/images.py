@@ -18,7 +18,11 @@ from segstudio.core.errors import ImageReadError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 _TIFF_EXTENSIONS = (".tif", ".tiff")
-# A TIFF whose first axis is this small and last axis large is stored channels-first.
+# tifffile's axes letters: Y, X; channels (C) and samples such as RGB (S); pages of
+# unknown meaning (Q, I). Anything else (Z, T, ...) makes a stack, which is refused.
+_CHANNEL_AXES = "CS"
+_PAGE_AXES = "QI"
+# Pages of unknown meaning are channels when few (at most this many) and the images wide.
 _MAX_PLANES = 64
 
 
@@ -80,10 +84,50 @@ def _read_with_opencv(path: Path) -> np.ndarray:
 
 
 def _read_tiff(path: Path) -> np.ndarray:
-    array = np.asarray(tifffile.imread(path))
-    if array.ndim == 3 and array.shape[0] <= _MAX_PLANES and array.shape[2] > _MAX_PLANES:
-        array = np.moveaxis(array, 0, -1)  # (C, H, W) -> (H, W, C)
-    return array
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        axes = _tiff_axes(series.shape, series.axes, path)
+        array = np.asarray(series.asarray())
+    channels = [i for i, a in enumerate(axes) if a in _CHANNEL_AXES]
+    order = [axes.index("Y"), axes.index("X"), *channels]
+    array = np.moveaxis(array, order, range(array.ndim))
+    return array.reshape(array.shape[:2] + (-1,))  # (H, W, C), channel axes merged
+
+
+def tiff_size(path: Path) -> tuple[int, int]:
+    """(height, width) of a TIFF from its header, as load_image will read it."""
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        axes = _tiff_axes(series.shape, series.axes, path)
+        return series.shape[axes.index("Y")], series.shape[axes.index("X")]
+
+
+def _tiff_axes(shape: tuple[int, ...], axes: str, path: Path) -> str:
+    """tifffile's `axes` of a TIFF series of `shape`, checked to be Y, X and channel axes.
+
+    Pages of unknown meaning (a file without axes metadata) are channels first or
+    rows, as their shape makes plain; a stack of pages, slices or time points raises
+    ImageReadError naming the file.
+    """
+    found = axes  # a single page or plane adds a channel axis of size 1:
+    axes = "".join("C" if n == 1 and a not in "YX" else a for a, n in zip(axes, shape, strict=True))
+    if len(shape) == 3 and axes[0] in _PAGE_AXES and axes[1:] == "YX":
+        pages, width = shape[0], shape[2]
+        if pages <= _MAX_PLANES < width:
+            return "CYX"  # a few planes of a wide image
+        if width <= _MAX_PLANES < pages:
+            return "YXC"  # (H, W, C) written as H pages of W x C, e.g. by tifffile.imwrite
+        raise ImageReadError(
+            f"{path}: {pages} pages of {width}x{shape[1]} images, and nothing says whether "
+            "they are channels or slices of a stack; stacks are not supported: save one slice "
+            "per file, or save the channels with axes metadata (e.g. ImageJ or OME axes 'CYX')"
+        )
+    if sorted(a for a in axes if a not in _CHANNEL_AXES) != ["X", "Y"]:
+        raise ImageReadError(
+            f"{path}: a stack or volume of images (TIFF axes {found!r}, shape {tuple(shape)}); "
+            "stacks and volumes are not supported: save one slice per file"
+        )
+    return axes
 
 
 def _as_hwc(array: np.ndarray, path: Path) -> np.ndarray:

@@ -25,7 +25,8 @@ def empty_mask(height: int, width: int) -> np.ndarray:
 
 
 def read_mask_values(path: str | os.PathLike) -> np.ndarray:
-    """Read a mask file's raw values as a 2-D array (palette indices stay indices)."""
+    """Read a mask file's raw values as a 2-D array (palette indices stay indices,
+    1-bit masks are 0 and 255)."""
     path = Path(path)
     if not path.is_file():
         raise MaskError(f"{path}: mask file not found")
@@ -44,6 +45,8 @@ def read_mask_values(path: str | os.PathLike) -> np.ndarray:
         raise
     except (OSError, UnidentifiedImageError, ValueError, tifffile.TiffFileError) as exc:
         raise MaskError(f"{path}: cannot read the mask ({exc})") from None
+    if values.dtype == np.bool_:  # 1-bit: black and white, 0 and 255 as viewers show them
+        values = values.astype(np.uint8) * 255
     if values.ndim == 3 and values.shape[2] in (1, 2):  # PA/LA: drop alpha
         values = values[:, :, 0]
     if values.ndim != 2:

@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from segstudio.core.classes import UNLABELLED, LabelClass
 from segstudio.core.errors import ImageReadError, MaskError
-from segstudio.core.images import load_image
+from segstudio.core.images import load_image, tiff_size
 from segstudio.core.masks import value_histogram, write_mask
 
 SPLITS = ("train", "val")
@@ -117,11 +117,8 @@ def image_size(path: Path) -> tuple[int, int]:
         raise ImageReadError(f"{path}: the file is empty")
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
-            with tifffile.TiffFile(path) as tif:
-                shape = tif.series[0].shape
-            if len(shape) == 3 and shape[0] <= 64 < shape[2]:  # channels first, as load_image
-                shape = shape[1:]
-            return int(shape[0]), int(shape[1])
+            height, width = tiff_size(path)
+            return int(height), int(width)
         with Image.open(path) as image:
             width, height = image.size
         return height, width

@@ -5,7 +5,7 @@ import tifffile
 from PIL import Image
 
 from segstudio.core.errors import ImageReadError
-from segstudio.core.images import list_images, load_image
+from segstudio.core.images import list_images, load_image, tiff_size
 
 
 def test_real_png_is_gray_uint8(isbi_dir):
@@ -40,6 +40,58 @@ def test_multichannel_tiff_channels_first_or_last(tmp_path):
         image = load_image(tmp_path / name)
         assert image.shape == (80, 90, 5), name
         np.testing.assert_array_equal(image[..., 2], planes[2])
+
+
+def test_small_tiffs_follow_their_axes_not_their_shape(tmp_path):
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(rgb, -1, 0), photometric="rgb", planarconfig="separate")
+    bands = rng.random((32, 32, 100)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "bands.tif", bands, planarconfig="contig")  # axes YXS
+    for name, expected in (("planar.tif", rgb), ("bands.tif", bands)):
+        image = load_image(tmp_path / name)
+        assert image.shape == expected.shape and image.dtype == expected.dtype, name
+        np.testing.assert_array_equal(image, expected)
+        assert tiff_size(tmp_path / name) == expected.shape[:2]
+
+
+@pytest.mark.parametrize("metadata", [{"imagej": True}, {"ome": True}])
+def test_imagej_and_ome_channels_first(tmp_path, metadata):
+    planes = np.random.default_rng(1).integers(0, 4000, (3, 20, 30), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "cyx.tif", planes, metadata={"axes": "CYX"}, **metadata)
+    image = load_image(tmp_path / "cyx.tif")
+    assert image.shape == (20, 30, 3)
+    np.testing.assert_array_equal(np.moveaxis(image, -1, 0), planes)
+
+
+@pytest.mark.parametrize("kind, found", [
+    ("pages", "3 pages of 64x64"),  # nothing says whether they are channels or slices
+    ("many pages", "100 pages of 90x80"),
+    ("imagej", "axes 'ZYX'"),
+    ("ome", "axes 'ZYX'"),
+])
+def test_stacks_are_refused_naming_the_file(tmp_path, kind, found):
+    if kind == "pages":
+        tifffile.imwrite(tmp_path / "stack.tif", np.zeros((3, 64, 64), np.uint8), photometric="minisblack")
+    elif kind == "many pages":
+        tifffile.imwrite(tmp_path / "stack.tif", np.zeros((100, 80, 90), np.uint8))
+    else:
+        tifffile.imwrite(tmp_path / "stack.tif", np.zeros((3, 64, 64), np.uint8),
+                         metadata={"axes": "ZYX"}, **{kind: True})
+    with pytest.raises(ImageReadError, match=rf"stack.tif: .*{found}.*not supported"):
+        load_image(tmp_path / "stack.tif")
+    with pytest.raises(ImageReadError, match="stack.tif"):
+        tiff_size(tmp_path / "stack.tif")
+
+
+def test_1_bit_images_are_uint8_black_and_white(tmp_path):
+    bits = np.zeros((5, 7), bool)
+    bits[1:3, 2:5] = True
+    for name in ("bits.png", "bits.tif", "bits.bmp"):
+        Image.fromarray(bits).convert("1").save(tmp_path / name)
+        image = load_image(tmp_path / name)
+        assert image.dtype == np.uint8 and image.shape == (5, 7, 1), name
+        np.testing.assert_array_equal(image[..., 0], bits * 255)
 
 
 @pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\0" * 20])

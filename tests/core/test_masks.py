@@ -5,7 +5,13 @@ from PIL import Image
 
 from segstudio.core.classes import UNLABELLED, default_classes, load_classes_file
 from segstudio.core.errors import MaskError, UserError
-from segstudio.core.masks import map_mask_values, read_mask, value_histogram, write_mask
+from segstudio.core.masks import (
+    map_mask_values,
+    read_mask,
+    read_mask_values,
+    value_histogram,
+    write_mask,
+)
 
 CLASSES = default_classes(["background", "cell", "membrane"])
 
@@ -49,6 +55,17 @@ def test_map_mask_values_binary_and_ignore():
     np.testing.assert_array_equal(map_mask_values(raw, [0, 255], ignore_value=11), [[0, 1], [255, 0]])
     with pytest.raises(MaskError, match=r"\[11\]"):
         map_mask_values(raw, [0, 255])
+
+
+@pytest.mark.parametrize("name", ["bits.png", "bits.tif"])
+def test_1_bit_mask_reads_as_black_and_white(tmp_path, name):
+    m = np.zeros((5, 7), np.uint8)
+    m[1:3, 2:5] = 1
+    Image.fromarray(m.astype(bool)).convert("1").save(tmp_path / name)
+    values = read_mask_values(tmp_path / name)
+    assert values.dtype == np.uint8
+    np.testing.assert_array_equal(values, m * 255)
+    np.testing.assert_array_equal(map_mask_values(values, [0, 255]), m)  # --mask-values 0,255
 
 
 def test_camvid_classes_file(camvid_dir):
