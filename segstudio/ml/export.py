@@ -29,7 +29,8 @@ _CHECK_SIZE = (75, 101)
 
 
 class NormalizedModel(nn.Module):
-    """The model with its input normalisation in front: (x - offset) * scale, per channel."""
+    """The model with its input normalisation in front: (x - offset) * scale, per channel,
+    non-finite values set to 0."""
 
     def __init__(self, model: nn.Module, offset, scale):
         super().__init__()
@@ -38,7 +39,9 @@ class NormalizedModel(nn.Module):
         self.register_buffer("scale", _per_channel(scale))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model((x - self.offset) * self.scale)
+        x = (x - self.offset) * self.scale
+        # As segstudio's own normalisation: NaN ("no data") and infinities become 0.
+        return self.model(torch.where(torch.isfinite(x), x, torch.zeros_like(x)))
 
 
 def export_onnx(saved: SavedModel, path: str | os.PathLike) -> Path:
@@ -98,8 +101,12 @@ def _wrapped_cpu_copy(saved: SavedModel) -> NormalizedModel:
 
 
 def _example(saved: SavedModel, size: tuple[int, int]) -> torch.Tensor:
+    """Pixel values as the model's images have them: within two of their standard
+    deviations of their mean, channel by channel (the normalisation's inverse)."""
     generator = torch.Generator().manual_seed(0)
-    return torch.rand((1, saved.in_channels, *size), generator=generator) * 255
+    unit = torch.rand((1, saved.in_channels, *size), generator=generator) * 4 - 2
+    norm = saved.normalization
+    return unit / _per_channel(norm.scale) + _per_channel(norm.offset)
 
 
 def _check_onnx(tmp: Path, wrapped: nn.Module, saved: SavedModel, path: Path) -> None:

@@ -63,6 +63,10 @@ class Normalization:
         if not samples:
             raise UserError("no training images to fit the input normalisation on")
         pixels = np.concatenate(samples, axis=0)  # (N, C) float64
+        pixels = pixels[np.isfinite(pixels).all(axis=1)]  # NaN marks "no data" in some files
+        if not len(pixels):
+            raise UserError("every pixel of the training images is NaN or infinite; "
+                            "there is nothing to learn from")
         if eight_bit:
             low, span, method = np.zeros(channels), np.full(channels, 255.0), "8-bit"
         else:
@@ -78,7 +82,8 @@ class Normalization:
         )
 
     def apply(self, image_hwc: np.ndarray) -> np.ndarray:
-        """(H, W, C) or (H, W) image of any dtype -> normalised float32 (C, H, W)."""
+        """(H, W, C) or (H, W) image of any dtype -> normalised float32 (C, H, W); pixels
+        that are not finite numbers come out as 0."""
         image = _as_hwc(image_hwc)
         if image.shape[2] != self.channels:
             raise UserError(
@@ -92,6 +97,8 @@ class Normalization:
         chw = np.empty((image.shape[2], *image.shape[:2]), np.float32)
         np.subtract(image.transpose(2, 0, 1), offset, out=chw, casting="same_kind")
         chw *= scale
+        if image.dtype.kind == "f":  # NaN ("no data") and infinities become the mean, 0
+            np.nan_to_num(chw, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
         return chw
 
     def to_json(self) -> dict:

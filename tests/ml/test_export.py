@@ -33,7 +33,8 @@ _RUN_EXPORTS = textwrap.dedent(
 
 
 def test_exports_match_the_model_on_odd_sized_real_images(tmp_path, isbi_dir, camvid_dir):
-    gray = load_image(isbi_dir / "images" / "05.png")[100:401, 50:307]
+    gray = load_image(isbi_dir / "images" / "05.png")[100:401, 50:307].astype(np.float32)
+    gray[40:60, 70:90] = np.nan  # "no data", as float TIFFs mark it: 0 after normalisation
     colour = load_image(sorted((camvid_dir / "train" / "images").iterdir())[0])[30:331, :257]
     cases = []
     # The gray model works at input stride 2 (pixel unshuffle and shuffle), the colour one at 1.
@@ -63,6 +64,14 @@ def test_exports_match_the_model_on_odd_sized_real_images(tmp_path, isbi_dir, ca
             got = np.load(prefix + f"{name}.npy")
             assert got.shape == (2, 3, 301, 257), (prefix, name)
             np.testing.assert_allclose(got, expected, atol=1e-4, rtol=1e-4, err_msg=prefix + name)
+
+
+def test_a_model_of_a_narrow_input_range_exports(tmp_path):
+    """Images of nearly one value give a large scale; the export's own check must use
+    pixel values of that range, not 0..255, or it refuses a sound model."""
+    saved = make_saved(in_channels=1, offset=100.0, scale=3921.6)
+    export_onnx(saved, tmp_path / "model.onnx")
+    assert (tmp_path / "model.onnx").stat().st_size > 0
 
 
 def test_export_leaves_the_model_where_it_was(tmp_path):
