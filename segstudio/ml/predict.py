@@ -289,8 +289,8 @@ def predict_folder(
     `progress(done, total, path)` is called after each image.
     """
     check_tiling(predict_options.get("tile_size", 512), predict_options.get("overlap", 64))
-    paths = _image_paths(images)
     out_dir = Path(out_dir)
+    paths = _image_paths(images, out_dir)
     result = FolderPrediction()
     for done, (path, relative) in enumerate(paths, start=1):
         if should_stop is not None and should_stop():
@@ -332,11 +332,18 @@ def write_overlay(
         Image.fromarray(overlay(image_hwc, labels, classes, alpha)).save(tmp, format="PNG")
 
 
-def _image_paths(images) -> list[tuple[Path, Path]]:
-    """(image file, output name) pairs; output names keep the images' sub-folders."""
+def _image_paths(images, out_dir: Path) -> list[tuple[Path, Path]]:
+    """(image file, output name) pairs; output names keep the images' sub-folders. Files
+    already under `out_dir` (earlier results) are not images to predict, and no output
+    may overwrite an image."""
+    out_resolved = out_dir.resolve()
     if isinstance(images, (str, os.PathLike)):
         root = Path(images)
+        if root.resolve() == out_resolved:
+            raise UserError(f"{out_dir}: is the folder of images; the masks would overwrite "
+                            "or mix with them, so give another output folder")
         paths, _ = list_images(root)
+        paths = [path for path in paths if not path.resolve().is_relative_to(out_resolved)]
         if not paths:
             raise UserError(f"{root}: no images found (looked for PNG, JPEG, TIFF and BMP files)")
     else:
@@ -351,5 +358,8 @@ def _image_paths(images) -> list[tuple[Path, Path]]:
         if name in taken:  # a.png and a.tif side by side: keep both results
             name = relative.with_name(relative.name + ".png")
         taken.add(name)
+        if (out_dir / name).resolve() == path.resolve():
+            raise UserError(f"{path}: its mask would be written over it; give another "
+                            "output folder")
         pairs.append((path, name))
     return pairs
