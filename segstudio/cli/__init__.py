@@ -2,8 +2,8 @@
 `segstudio COMMAND ...` runs headless work (train, evaluate, predict, export, project).
 
 Each command lives in its own module with `add_parser(subparsers)` registering
-itself and setting `func=run`. A UserError becomes one line on stderr and exit
-code 2, never a traceback.
+itself and setting `func=run`. A UserError, or an OSError (a path that cannot be
+read or written), becomes one line on stderr and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         return _run_gui(argv)
     except UserError as exc:
         print(f"segstudio: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as exc:  # a path that cannot be written or read: the user's to fix
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"segstudio: error: {where}{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("segstudio: interrupted", file=sys.stderr)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from segstudio.core.errors import UserError
+
 FORMATS = ("onnx", "torchscript")
 
 
@@ -24,9 +26,13 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from segstudio.ml.export import export_onnx, export_torchscript
-    from segstudio.ml.saved import load_model
+    from segstudio.ml.saved import METADATA_FILE, WEIGHTS_FILE, load_model
 
     saved = load_model(args.model, device="cpu")
+    model_dir = args.model.parent if args.model.is_file() else args.model
+    if args.out.resolve() in {(model_dir / name).resolve() for name in (METADATA_FILE,
+                                                                       WEIGHTS_FILE)}:
+        raise UserError(f"{args.out}: is a file of the saved model; give another --out")
     export = export_onnx if args.format == "onnx" else export_torchscript
     path = export(saved, args.out)
     print(f"wrote {path} ({args.format}, {saved.num_classes} classes, "

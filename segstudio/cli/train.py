@@ -87,10 +87,27 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from segstudio.ml.train import DoneReport, StepReport, TrainConfig, Trainer, ValReport
-
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"{args.out}: exists and is not a folder; choose another --out")
+    created = not args.out.exists()
+    args.out.mkdir(parents=True, exist_ok=True)  # a bad --out fails now, not after training
+    try:
+        return _train(args)
+    finally:
+        if created and args.out.is_dir() and not any(args.out.iterdir()):
+            args.out.rmdir()  # nothing was saved: leave no empty folder behind
+
+
+def _train(args: argparse.Namespace) -> int:
+    from segstudio.ml.train import (
+        DoneReport,
+        StepReport,
+        TrainConfig,
+        Trainer,
+        TrainingError,
+        ValReport,
+    )
+
     source = _source(args)
     for path in getattr(source, "unpaired_masks", [])[:3]:
         _note(f"{path} has no image of the same name; ignored")
@@ -113,13 +130,21 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(config, source, source.classes)
     progress = Progress()
     done = None
-    for report in trainer:
-        if isinstance(report, StepReport):
-            progress.step(report)
-        elif isinstance(report, ValReport):
-            progress.message(f"step {report.step}: validation mIoU {_fmt(report.miou)}")
-        elif isinstance(report, DoneReport):
-            done = report
+    try:
+        for report in trainer:
+            if isinstance(report, StepReport):
+                progress.step(report)
+            elif isinstance(report, ValReport):
+                progress.message(f"step {report.step}: validation mIoU {_fmt(report.miou)}")
+            elif isinstance(report, DoneReport):
+                done = report
+    except TrainingError as exc:
+        progress.close()
+        if not trainer.step:
+            raise
+        trainer.save(args.out)  # the trainer went back to its last good state
+        raise UserError(f"{exc}; the model as it was before (step {trainer.step}) is saved "
+                        f"in {args.out}") from None
     progress.close()
     trainer.save(args.out)
     val = trainer.best_val or trainer.last_val

@@ -299,6 +299,8 @@ class TrainingController(QObject):
             self.stopped_after_s = time.monotonic() - self.stop_requested_at
         self._thread_done()
         text = f"Finished ({done.reason}) after {done.steps} steps, {done.elapsed_s:.0f} s"
+        if done.error is not None:
+            text = f"Stopped by an error after {done.steps} steps, {done.elapsed_s:.0f} s"
         if done.best_miou is not None:
             text += f"; best mIoU {done.best_miou:.3f}"
         if result is not None:  # the saved model's name shows in the model line below
@@ -307,9 +309,13 @@ class TrainingController(QObject):
             self.live.set_model(saved)
             self._show_model(saved, self.model_dir)
             self.modelSaved.emit(self.model_dir)
-        finished = done.reason != "stopped"
+        finished = done.reason not in ("stopped", "failed")
         self.panel.show_progress(1.0 if finished else self.fraction_done, text)
         self.trainingFinished.emit(done)
+        if done.error is not None:
+            kept = " is saved and shown" if result is not None else " could not be saved"
+            self.window.show_error("Training stopped", f"{done.error}.\n\nThe model as it "
+                                   f"was before the error (step {done.steps}){kept}.")
 
     def _failed(self, message: str) -> None:
         if self._stale_report():

@@ -77,7 +77,6 @@ def save_model(saved: SavedModel, folder: str | os.PathLike) -> Path:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"{folder}: is a file; give a folder to save the model in")
-    folder.mkdir(parents=True, exist_ok=True)
     if len(saved.classes) != saved.num_classes:
         raise ValueError(
             f"{len(saved.classes)} classes for a model with {saved.num_classes} outputs"
@@ -87,6 +86,12 @@ def save_model(saved: SavedModel, folder: str | os.PathLike) -> Path:
         name: tensor.detach().to("cpu").contiguous().clone()
         for name, tensor in saved.model.state_dict().items()
     }
+    spoilt = [name for name, tensor in tensors.items()
+              if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if spoilt:
+        raise UserError(f"{folder}: the model's weights are not all finite numbers (first: "
+                        f"{spoilt[0]}); training diverged, nothing was saved")
+    folder.mkdir(parents=True, exist_ok=True)
     weights_path = folder / WEIGHTS_FILE
     with atomic_path(weights_path) as tmp:
         save_file(tensors, str(tmp), metadata={"format": "pt"})

@@ -50,6 +50,13 @@ class StepRunner:
                 raise
             self.optimizer.zero_grad(set_to_none=True)
             raise TrainingError(_out_of_memory(self.device, exc)) from None
+        except ValueError as exc:  # BatchNorm, given one value per channel
+            if "more than 1 value per channel" not in str(exc):
+                raise
+            raise TrainingError(
+                f"{len(images)} crop(s) of {images.shape[-1]} px a step leave this model's "
+                "deepest layers one value per channel; use a batch size of 2 or more, or "
+                "larger crops") from None
         seconds = time.perf_counter() - started
         self.step_seconds = seconds if self.step_seconds is None else (
             _EMA * self.step_seconds + (1 - _EMA) * seconds
@@ -128,5 +135,5 @@ def _out_of_memory(device: torch.device, exc: Exception) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return (
         f"the {device.type} device ran out of memory ({first}); lower the batch size or the "
-        "crop size, or train on the CPU. The last good model is kept"
+        "crop size, or train on the CPU"
     )

@@ -152,8 +152,7 @@ class Trainer:
                     self._restore(self._best_state or self._good_state)
                     raise TrainingError(
                         f"the loss became NaN or infinite at step {self.step + 1}; try a lower "
-                        f"learning rate (now {config.lr:g}) or another loss. The last good "
-                        "model is kept"
+                        f"learning rate (now {config.lr:g}) or another loss"
                     )
                 continue
             bad_losses = 0

@@ -76,8 +76,11 @@ class TrainConfig:
             raise UserError(f"the time budget must be positive, got {self.time_budget} s")
         _check_auto_or_int("crop size", self.crop_size, 16, 4096)
         _check_auto_or_int("batch size", self.batch_size, 1, 1024)
-        if not self.lr > 0:
-            raise UserError(f"the learning rate must be positive, got {self.lr}")
+        if not 0 < self.lr < float("inf"):
+            raise UserError(f"the learning rate must be a positive number, got {self.lr}")
+        whole = isinstance(self.seed, int) and not isinstance(self.seed, bool)
+        if not whole or not 0 <= self.seed < 2**32:
+            raise UserError(f"the seed must be a whole number 0..{2**32 - 1}, got {self.seed!r}")
         for name in ("warmup_fraction", "decay_fraction"):
             if not 0 <= getattr(self, name) <= 1:
                 raise UserError(f"{name} must be 0..1, got {getattr(self, name)}")
@@ -133,7 +136,8 @@ class ValReport:
 
 @dataclass(frozen=True)
 class DoneReport:
-    reason: str  # "steps", "time" or "stopped"
+    reason: str  # "steps", "time", "stopped", or "failed" (after some steps: see `error`)
     steps: int
     best_miou: float | None
     elapsed_s: float
+    error: str | None = None  # why training failed, its last good model kept

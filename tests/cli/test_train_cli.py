@@ -57,6 +57,8 @@ def test_time_budget_without_validation(isbi_split, tmp_path, capsys):
         (["--model-option", "input_stride"], "expected NAME=VALUE"),
         (["--model-option", "input_stride=3"], "input_stride must be one of 1, 2, 4, got 3"),
         (["--model-option", "widht=8"], "unknown option(s) widht"),
+        (["--lr", "inf"], "learning rate must be a positive number"),
+        (["--seed", "-1"], "seed must be a whole number"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(isbi_split, tmp_path, capsys, change, message):
@@ -69,6 +71,44 @@ def test_bad_input_is_one_line_and_exit_code_2(isbi_split, tmp_path, capsys, cha
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("segstudio: error:") and message in err[0]
+
+
+def test_an_out_folder_that_cannot_be_made_fails_before_training(isbi_split, tmp_path,
+                                                                  capsys, monkeypatch):
+    from segstudio.ml import train
+
+    monkeypatch.setattr(train.Trainer, "__iter__", lambda self: pytest.fail("trained"))
+    (tmp_path / "a_file").write_text("")
+    assert main(_train_args(isbi_split, tmp_path / "a_file" / "model", "--steps", "1")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"segstudio: error: {tmp_path / 'a_file'}")
+
+
+def test_a_failed_training_leaves_no_empty_out_folder(isbi_split, tmp_path, capsys):
+    out = tmp_path / "model"
+    assert main(_train_args(isbi_split, out, "--steps", "1", "--init", str(tmp_path))) == 2
+    assert not out.exists()
+
+
+def test_an_error_after_some_steps_saves_the_last_good_model(isbi_split, tmp_path, capsys,
+                                                              monkeypatch):
+    from segstudio.ml import step
+
+    good_step, calls = step.StepRunner._step, []
+
+    def out_of_memory_at_the_third(self, images, masks):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return good_step(self, images, masks)
+
+    monkeypatch.setattr(step.StepRunner, "_step", out_of_memory_at_the_third)
+    out = tmp_path / "model"
+    assert main(_train_args(isbi_split, out, "--steps", "10")) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress lines
+    assert last.startswith("segstudio: error:") and "out of memory" in last
+    assert f"the model as it was before (step 2) is saved in {out}" in last
+    assert load_model(out).training["steps_done"] == 2
 
 
 def test_model_options_reach_the_saved_model(isbi_split, tmp_path):

@@ -288,12 +288,18 @@ def test_switching_images_fast_predicts_only_the_newest(qtbot, isbi_project):
     assert live.shown[0] == first.id and window.canvas.prediction_layer.indices is not None
 
 
-def test_a_diverging_training_is_reported(qtbot, isbi_project):
+def test_a_diverging_training_is_reported_and_its_last_good_model_kept(qtbot, isbi_project):
+    from segstudio.ml.saved import load_model
+
     window = open_window(qtbot, isbi_project.root)
     training = window.training
     training.config_overrides["lr"] = 1e30  # the loss turns NaN within a few steps
-    with qtbot.waitSignal(training.trainingFailed, timeout=60_000) as failed:
+    with qtbot.waitSignal(training.trainingFinished, timeout=60_000) as finished:
         click(qtbot, training.panel.train_button)
-    assert "nan" in failed.args[0].lower()
-    assert window.errors[-1][0] == "Training failed"
+    done = finished.args[0]
+    assert done.reason == "failed" and "nan" in done.error.lower() and done.steps >= 1
+    title, message = window.errors[-1]
+    assert title == "Training stopped" and f"(step {done.steps}) is saved" in message
+    assert load_model(training.model_dir).training["steps_done"] == done.steps
+    assert training.live.model is not None  # the kept model draws the overlay
     assert not training.running and training.panel.train_button.isEnabled()

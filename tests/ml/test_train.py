@@ -271,17 +271,51 @@ def test_user_errors(isbi_dir):
         list(Trainer(TrainConfig(model="nope", steps=1), _small_source(isbi_dir), CLASSES))
 
 
-def test_a_diverging_loss_stops_training_and_keeps_the_last_good_model(isbi_dir):
-    image = np.full((48, 48, 1), np.nan, np.float32)  # a float image full of NaN
-    image[0, :2, 0] = (0, 1)
-    bad = Sample("nan", lambda: image, lambda: np.zeros((48, 48), np.uint8))
-    trainer = Trainer(TrainConfig(model_options=TINY, crop_size=32, steps=5,
-                                  augment=False), ListSource([bad]), CLASSES)
-    with pytest.raises(TrainingError, match="NaN or infinite.*learning rate"):
+def test_a_diverging_loss_stops_training_and_keeps_the_last_good_model(isbi_dir,
+                                                                          monkeypatch):
+    from segstudio.ml import step
+
+    good_step, calls = step.StepRunner._step, []
+
+    def diverging_after_two(self, images, masks):
+        calls.append(1)
+        if len(calls) <= 2:
+            return good_step(self, images, masks)
+        self.model.apply(lambda m: m.weight.data.fill_(float("nan"))  # spoilt by the step
+                         if isinstance(m, torch.nn.Conv2d) else None)
+        return None  # as _step reports a loss that is not finite
+
+    monkeypatch.setattr(step.StepRunner, "_step", diverging_after_two)
+    trainer = Trainer(TrainConfig(model_options=TINY, crop_size=32, steps=20,
+                                  augment=False), _small_source(isbi_dir), CLASSES)
+    with pytest.raises(TrainingError, match="NaN or infinite at step 3.*learning rate"):
         list(trainer)
+    assert trainer.step == 2 and len(calls) == 5  # three bad steps in a row end it
     saved = trainer.snapshot()
     assert all(torch.isfinite(v).all() for v in saved.model.state_dict().values()
                if v.is_floating_point())
+
+
+def test_pixels_that_are_not_numbers_are_trained_as_the_mean(isbi_dir):
+    """NaN marks "no data" in many float TIFFs: it must not spoil the loss or the model."""
+    rng = np.random.default_rng(0)
+    image = rng.random((48, 48, 1)).astype(np.float32)
+    image[10:30, 10:30] = np.nan
+    image[0, 0] = np.inf
+    mask = (image[:, :, 0] > 0.5).astype(np.uint8)
+    sample = Sample("nodata", lambda: image, lambda: mask)
+    trainer = Trainer(TrainConfig(model_options=TINY, crop_size=32, batch_size=2, steps=5),
+                      ListSource([sample]), CLASSES)
+    losses = [r.loss for r in trainer if isinstance(r, StepReport)]
+    assert len(losses) == 5 and np.isfinite(losses).all()
+    assert np.isfinite(trainer.normalization.offset + trainer.normalization.scale).all()
+
+
+def test_one_crop_too_small_for_batchnorm_is_a_training_error(isbi_dir):
+    config = TrainConfig(model="fcn", crop_size=32, batch_size=1, steps=1)
+    trainer = Trainer(config, _small_source(isbi_dir), CLASSES)
+    with pytest.raises(TrainingError, match="batch size of 2 or more"):
+        list(trainer)
 
 
 def test_out_of_memory_becomes_a_training_error(isbi_dir, monkeypatch):
