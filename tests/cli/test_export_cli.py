@@ -61,3 +61,21 @@ def test_unusable_model_folders(model_dir, tmp_path, capsys, problem):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("segstudio: error: ") and str(model_dir) in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["model.json", "weights.safetensors"])
+def test_export_does_not_write_over_the_model(model_dir, capsys, name):
+    before = (model_dir / name).read_bytes()
+    out = model_dir / name
+    assert main(["export", "--model", str(model_dir), "--format", "onnx", "--out", str(out)]) == 2
+    assert "is a file of the saved model" in capsys.readouterr().err
+    assert (model_dir / name).read_bytes() == before
+    load_model(model_dir)  # still a model
+
+
+def test_an_unwritable_out_is_one_line(model_dir, tmp_path, capsys):
+    (tmp_path / "a_file").write_text("")
+    out = tmp_path / "a_file" / "m.onnx"
+    assert main(["export", "--model", str(model_dir), "--format", "onnx", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("segstudio: error: ") and "Traceback" not in err[0]

@@ -128,3 +128,21 @@ def test_as_a_separate_process(model_dir, tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     _one_error_line(result.stderr, "missing")
+
+
+def test_masks_are_never_written_over_the_images(model_dir, images_dir, capsys):
+    before = {path.name: path.read_bytes() for path in images_dir.iterdir()}
+    assert main(["predict", "--model", str(model_dir), "--images", str(images_dir),
+                 "--out", str(images_dir), "--device", "cpu"]) == 2
+    _one_error_line(capsys.readouterr().err, str(images_dir), "another output folder")
+    assert {path.name: path.read_bytes() for path in images_dir.iterdir()} == before
+
+
+def test_results_inside_the_images_folder_are_not_read_as_images(model_dir, images_dir, capsys):
+    out = images_dir / "predicted"
+    args = ["predict", "--model", str(model_dir), "--images", str(images_dir), "--out", str(out),
+            "--device", "cpu"]
+    assert main(args) == 0
+    assert main(args) == 0  # again: the masks of the first run are not predicted
+    assert sorted(path.name for path in out.rglob("*.png")) == ["00.png", "01.png"]
+    assert "wrote 2 label mask(s)" in capsys.readouterr().out
