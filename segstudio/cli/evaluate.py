@@ -37,6 +37,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from segstudio.ml.data import FolderSource
     from segstudio.ml.devices import pick_device
+    from segstudio.ml.predict import check_image_fits
     from segstudio.ml.saved import load_model
     from segstudio.ml.validation import score
 
@@ -59,7 +60,12 @@ def run(args: argparse.Namespace) -> int:
 
     def pairs():
         for sample in samples:
-            yield sample.load_image(), sample.load_mask()
+            image = sample.load_image()
+            try:
+                check_image_fits(saved.normalization, image)
+            except UserError as exc:
+                raise UserError(f"{sample.where}: {exc}") from None
+            yield image, sample.load_mask()
 
     def progress(done: int) -> None:
         if tty:

@@ -30,6 +30,11 @@ class Sample:
     load_mask: Callable[[], np.ndarray]  # -> uint8 (H, W), 255 = unlabelled
     mask_path: Path | None = field(default=None, compare=False)  # for messages
 
+    @property
+    def where(self) -> str:
+        """The image file when the sample reads one, else its name: for messages."""
+        return str(getattr(self.load_image, "path", None) or self.name)
+
 
 @runtime_checkable
 class SampleSource(Protocol):

@@ -95,13 +95,7 @@ def predict_with(
     (confidence 255, probabilities 0). Rows above `done` no longer change.
     """
     image = image_hwc[:, :, None] if image_hwc.ndim == 2 else image_hwc
-    if image.ndim != 3 or image.shape[0] == 0 or image.shape[1] == 0:
-        raise UserError(f"expected an image of shape (H, W, C), got {image_hwc.shape}")
-    if image.shape[2] != normalization.channels:
-        raise UserError(
-            f"the image has {image.shape[2]} channel(s) but the model was trained on "
-            f"{normalization.channels}-channel images; convert the image or train a model for it"
-        )
+    check_image_fits(normalization, image_hwc)
     check_tiling(tile_size, overlap)
     if model.training:
         model.eval()
@@ -269,6 +263,25 @@ class FolderPrediction:
     written: list[Path] = field(default_factory=list)  # the label masks written
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (image, why)
     stopped: bool = False  # should_stop() ended the run early
+
+
+def check_image_fits(normalization: Normalization, image_hwc: np.ndarray) -> None:
+    """Raise a UserError when the model cannot read this image: its shape, its number of
+    channels, or other than 8-bit pixels for a model that knows only 8-bit ones (their
+    values would be read on the wrong scale, and every pixel predicted as one class)."""
+    image = image_hwc[:, :, None] if image_hwc.ndim == 2 else image_hwc
+    if image.ndim != 3 or image.shape[0] == 0 or image.shape[1] == 0:
+        raise UserError(f"expected an image of shape (H, W, C), got {image_hwc.shape}")
+    if image.shape[2] != normalization.channels:
+        raise UserError(
+            f"the image has {image.shape[2]} channel(s) but the model was trained on "
+            f"{normalization.channels}-channel images; convert the image or train a model for it"
+        )
+    if normalization.method == "8-bit" and image.dtype != np.uint8:
+        raise UserError(
+            f"the image has {image.dtype} pixels but the model was trained on 8-bit images; "
+            "convert the image to 8 bits or train a model on images like it"
+        )
 
 
 def predict_folder(

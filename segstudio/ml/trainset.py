@@ -106,7 +106,7 @@ class SampleSet:
             self.in_channels = image.shape[2]
         elif image.shape[2] != self.in_channels:
             raise UserError(
-                f"{sample.name}: the image has {image.shape[2]} channel(s), the others (or the "
+                f"{sample.where}: the image has {image.shape[2]} channel(s), the others (or the "
                 f"model) {self.in_channels}; all images must have the same number of channels"
             )
         mask = sample.load_mask()

@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from segstudio.cli import main
@@ -85,3 +86,23 @@ def test_subprocess_missing_model(tmp_path):
     )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "nope" in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["rgb", "16-bit"])
+def test_images_the_model_cannot_read_are_named(trained, tmp_path, capsys, kind):
+    """The ISBI model knows 1-channel 8-bit images: an RGB or a 16-bit copy of a held-out
+    slice is refused, naming the file (16-bit values read as 8-bit ones would make every
+    pixel one class)."""
+    import cv2
+
+    images = tmp_path / "images"
+    images.mkdir()
+    gray = cv2.imread(str(trained / "test" / "images" / "20.png"), cv2.IMREAD_GRAYSCALE)
+    converted = cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR) if kind == "rgb" else gray * np.uint16(257)
+    cv2.imwrite(str(images / "20.png"), converted)
+    args = _args(trained, "--mask-values", "0,255")
+    args[args.index("--images") + 1] = str(images)
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(images / "20.png") in err[0]
+    assert ("3 channel(s)" if kind == "rgb" else "uint16 pixels") in err[0]

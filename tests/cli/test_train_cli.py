@@ -242,3 +242,19 @@ def test_without_validation_options_a_fifth_is_held_out(isbi_dir, tmp_path, caps
     assert "held out 1 of 5 images for validation" in captured.err
     figures = json.loads(captured.out.strip().splitlines()[-1])
     assert figures["miou"] is not None and set(figures["iou"]) == {"value 0", "value 255"}
+
+
+def test_a_validation_image_of_other_channels_is_named(isbi_split, tmp_path, capsys):
+    import cv2
+
+    images, masks = tmp_path / "val_images", tmp_path / "val_masks"
+    images.mkdir()
+    masks.mkdir()
+    gray = cv2.imread(str(isbi_split / "test" / "images" / "20.png"), cv2.IMREAD_GRAYSCALE)
+    cv2.imwrite(str(images / "20.png"), cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
+    (masks / "20.png").symlink_to(isbi_split / "test" / "masks" / "20.png")
+    args = _train_args(isbi_split, tmp_path / "m", "--steps", "1", "--val-images", str(images),
+                       "--val-masks", str(masks))
+    assert main(args) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"segstudio: error: {images / '20.png'}: the image has 3 channel(s)")
