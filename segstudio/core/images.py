@@ -7,6 +7,7 @@ gray, RGB, RGBA or any number of channels.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -24,6 +25,11 @@ _CHANNEL_AXES = "CS"
 _PAGE_AXES = "QI"
 # Pages of unknown meaning are channels when few (at most this many) and the images wide.
 _MAX_PLANES = 64
+
+# A file that cannot be read is reported once, by the reader's error naming it; the
+# libraries' own warnings about it would only be noise on the terminal.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 
 
 def is_image_file(path: str | os.PathLike) -> bool:

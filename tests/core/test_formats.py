@@ -145,6 +145,14 @@ def test_binary_masks_without_values_get_a_warning_note(tmp_path, isbi_dir):
     assert any("mostly 255" in n and "--mask-values" in n for n in report.notes)
 
 
+def test_masks_for_a_project_without_classes_say_how_to_add_them(tmp_path, isbi_dir):
+    project = Project.create(tmp_path / "p", [isbi_dir / "images" / "00.png"], [])
+    for values in (None, [0, 255]):
+        with pytest.raises(ProjectError, match="no classes yet.*--classes FILE --add-classes"):
+            import_masks(project, isbi_dir / "masks", mask_values=values)
+    assert not project.has_labels(project.images[0])
+
+
 def test_unknown_names_in_a_classes_file(tmp_path, camvid_dir):
     project = Project.create(tmp_path / "p", [camvid_dir / "train" / "images" /
                                               "0006R0_f00930.png"], default_classes(["Sky"]))

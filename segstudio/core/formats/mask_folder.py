@@ -49,6 +49,11 @@ def import_masks(
         raise ProjectError("give mask values or a classes file, not both")
     report = ImportReport()
     classes = list(project.classes)
+    if not classes and classes_file is None:
+        raise ProjectError(
+            f"{project.root}: the project has no classes yet; import with a classes file "
+            "(--classes FILE --add-classes) or add the classes in the window first"
+        )
     values, ignore = None, None
     if classes_file is not None:
         spec = load_classes_file(classes_file)
