@@ -138,6 +138,22 @@ def test_multichannel_image_maps_channels_and_shows_one_as_gray(qtbot, tmp_path)
     assert window.status.value_label.text() == "0 0 3000 0 0"
 
 
+def test_a_colour_image_after_a_gray_one_is_shown_in_colour(qtbot, tmp_path):
+    import cv2
+
+    rgb = np.zeros((40, 60, 3), np.uint8)
+    rgb[:, :, 0] = 200  # red
+    cv2.imwrite(str(tmp_path / "a_colour.png"), rgb[:, :, ::-1])
+    cv2.imwrite(str(tmp_path / "b_gray.png"), np.full((40, 60), 90, np.uint8))
+    window = open_window(qtbot, make_project(tmp_path / "proj", [tmp_path / "a_colour.png",
+                                                                 tmp_path / "b_gray.png"]).root)
+    colour, gray = window.project.images
+    for entry in (gray, colour):  # the gray image's one channel must not stick
+        window.show_entry(entry)
+    assert window.display_panel.settings.channels == (0, 1, 2)
+    assert tuple(window.canvas.image_layer.pixels[5, 5]) == (200, 0, 0)
+
+
 def test_corrupt_image_shows_a_message_and_the_window_keeps_working(qtbot, project):
     bad = project.root / "bad.png"
     bad.write_bytes((project.images[0].path).read_bytes())

@@ -99,13 +99,16 @@ class DisplayPanel(QWidget):
     # ------------------------------------------------------------------ image in
 
     def show_image(self, image: np.ndarray | None) -> DisplaySettings | None:
-        """Settings for a newly shown raw image, keeping the user's choices where they apply."""
+        """Settings for a newly shown raw image, keeping the user's choices for images of as
+        many channels (a colour image after a gray one is shown in colour)."""
+        previous = self.image
         self.image = image
         self.setEnabled(image is not None)
         if image is None:
             self.settings = None
             return None
-        self.settings = settings_for(image, self.settings)
+        alike = previous is not None and previous.shape[2:] == image.shape[2:]
+        self.settings = settings_for(image, self.settings if alike else None)
         self._show_settings()
         return self.settings
 
