@@ -362,9 +362,13 @@ class LivePredictor(QObject):
     def _failed(self, key, message: str) -> None:
         self._requested_at.pop(key, None)
         self._clear_rows_message()
+        current = self.window.current_entry
+        if current is None or _entry_key(current) != key[0]:
+            return  # an image read ahead: said if and when the user opens it
         if key[1] == self.generation and self._failed_generation != self.generation:
             self._failed_generation = self.generation  # one message per model, not per image
-            self.window.show_error("Prediction failed", message)
+            where = "" if current.name in message else f"{current.name}: "
+            self.window.show_error("Prediction failed", where + message)
 
 
 @dataclass

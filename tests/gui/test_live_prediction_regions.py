@@ -234,3 +234,41 @@ def test_float_and_16_bit_gray_images_get_a_live_prediction(qtbot, tmp_path, dty
     assert window.canvas.prediction_layer.indices.shape == (300, 400)
     np.testing.assert_array_equal(window.current_image()[:, :, 0], image)  # untouched
     assert not window.current_image().flags.writeable  # shared with the worker, uncopied
+
+
+def test_an_image_read_ahead_that_the_model_cannot_read_says_nothing_until_opened(
+        qtbot, tmp_path):
+    """The model knows gray images; the colour image after the one on screen is predicted
+    ahead and fails. No message about an image the user is not looking at; opening it
+    gives one that names it."""
+    import cv2
+
+    from segstudio.ml.models import build_model
+    from segstudio.ml.normalization import Normalization
+    from segstudio.ml.saved import SavedModel, architecture_dict, save_model
+
+    cv2.imwrite(str(tmp_path / "a_gray.png"), np.full((64, 64), 90, np.uint8))
+    cv2.imwrite(str(tmp_path / "b_colour.png"), np.full((64, 64, 3), 90, np.uint8))
+    classes = default_classes(["dark", "bright"])
+    project = Project.create(tmp_path / "project",
+                             [tmp_path / "a_gray.png", tmp_path / "b_colour.png"], classes)
+    options = {"depth": 2, "base_width": 4}
+    save_model(SavedModel(build_model("unet", 2, in_channels=1, **options),
+                          architecture_dict("unet", 2, 1, **options), classes,
+                          Normalization((128.0,), (1 / 64,))),
+               project.models_dir / "unet-20260101-000000")
+    window = open_window(qtbot, project.root)
+    live = window.training.live
+    gray, colour = window.project.images
+    qtbot.waitUntil(lambda: live.shown is not None and live.shown[0] == gray.id, timeout=20_000)
+    qtbot.waitUntil(lambda: not live.worker.busy.is_set() and not live.worker.has_pending,
+                    timeout=20_000)
+    with qtbot.waitSignal(live.worker.failed, timeout=20_000) as failed:
+        live._prefetch_neighbours()  # read b_colour ahead (again, if it was already)
+    assert failed.args[0][0] == colour.id
+    qtbot.wait(50)
+    assert window.current_entry.id == gray.id and window.errors == []
+    window.show_entry(colour)
+    qtbot.waitUntil(lambda: bool(window.errors), timeout=20_000)
+    title, message = window.errors[-1]
+    assert title == "Prediction failed" and "b_colour.png" in message and "3 channel(s)" in message
