@@ -321,6 +321,7 @@ class TrainingController(QObject):
         if self._stale_report():
             return
         self._thread_done()
+        self._show_current_model()  # not "Training a model…" any longer
         self.panel.show_progress(0.0, "Training failed: " + message)
         self.trainingFailed.emit(message)
         self.window.show_error("Training failed", message)
@@ -363,7 +364,7 @@ class TrainingController(QObject):
         try:
             saved = load_model(folder, device="cpu")
         except UserError as exc:
-            self.panel.model_label.setText(f"Could not load the model: {exc}")
+            self.panel.model_label.setText(f"Could not load the model: {exc}{self._still_using()}")
             return False
         project = self.window.project
         project_classes = [c.name for c in project.classes] if project else []
@@ -371,12 +372,22 @@ class TrainingController(QObject):
             self.panel.model_label.setText(
                 f"{Path(folder).name} was trained for the classes "
                 f"{', '.join(c.name for c in saved.classes)}, not "
-                f"{', '.join(project_classes)}: train a new model.")
+                f"{', '.join(project_classes)}: train a new model.{self._still_using()}")
             return False
         self.model_dir = Path(folder)
         self.live.set_model(saved)
         self._show_model(saved, self.model_dir)
         return True
+
+    def _still_using(self) -> str:
+        return f" Still using {self.model_dir.name}." if self.model_dir is not None else ""
+
+    def _show_current_model(self) -> None:
+        """The model line and metrics for the model in use, after a training that failed."""
+        if self.model_dir is not None and self.live.model is not None:
+            self._show_model(self.live.model, self.model_dir)
+        else:
+            self.panel.model_label.setText("No model yet: click Train.")
 
     def _show_model(self, saved, folder: Path) -> None:
         miou = (saved.metrics or {}).get("miou")

@@ -243,6 +243,7 @@ def test_training_errors_show_as_messages_and_the_window_keeps_working(qtbot, tm
     assert "label" in failed.args[0].lower()
     assert window.errors and window.errors[-1][0] == "Training failed"
     assert training.panel.train_button.isEnabled() and not training.running
+    assert training.panel.model_label.text() == "No model yet: click Train."  # not "Training…"
     # Nothing to accept or export without a model: a message, no crash.
     training.live.accept()
     assert training.jobs.export_onnx(tmp_path / "x.onnx") is False
