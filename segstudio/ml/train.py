@@ -261,6 +261,12 @@ class Trainer:
                 f"none of the {len(train_set.items)} training image(s) has a labelled pixel "
                 f"(first: {next(iter(train_set.items))}); paint some labels first"
             )
+        labelled = [c.name for c, n in zip(self.classes, train_set.class_counts()) if n]
+        if len(labelled) < 2:
+            raise TrainingError(
+                f"the labels show only one class ({labelled[0]}); label some pixels of "
+                "another class too, so that the model learns to tell them apart"
+            )
         val_set = SampleSet(len(self.classes), train_set.in_channels)
         val_set.refresh(self.source.val_samples())
         return train_set, val_set

@@ -223,11 +223,14 @@ def _isbi_pairs(isbi_dir, root, numbers):
 def test_mask_values_that_do_not_fit_the_masks_are_pointed_out(isbi_dir, tmp_path, capsys):
     pairs = _isbi_pairs(isbi_dir, tmp_path / "data", range(2))
     common = ["train", *pairs, "--crop-size", "64", "--batch-size", "2", "--steps", "1"]
-    # 0/255 masks with classes stored as 0 and 1: class 1 never occurs, 255 is unlabelled.
-    assert main([*common, "--mask-values", "0,1", "--out", str(tmp_path / "a")]) == 0
-    assert "class 'value 1' has no pixel in the training masks" in capsys.readouterr().err
+    # 0/255 masks with classes stored as 0 and 1: class 1 never occurs, 255 is unlabelled;
+    # with one class labelled there is nothing to learn, and the note says why.
+    assert main([*common, "--mask-values", "0,1", "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "class 'value 1' has no pixel in the training masks" in err
+    assert "only one class (value 0)" in err.strip().splitlines()[-1]
     # Read as class indices, the cells (255) are all unlabelled.
-    assert main([*common, "--out", str(tmp_path / "b")]) == 0
+    assert main([*common, "--out", str(tmp_path / "b")]) == 2
     assert "pass --mask-values 0,255" in capsys.readouterr().err
     # Given right, nothing to point out.
     assert main([*common, "--mask-values", "0,255", "--out", str(tmp_path / "c")]) == 0

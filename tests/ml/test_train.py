@@ -296,6 +296,16 @@ def test_a_diverging_loss_stops_training_and_keeps_the_last_good_model(isbi_dir,
                if v.is_floating_point())
 
 
+def test_labels_of_one_class_only_are_refused(isbi_dir):
+    image = np.random.default_rng(0).integers(0, 256, (48, 48, 1), dtype=np.uint8)
+    mask = np.full((48, 48), 255, np.uint8)
+    mask[10:20, 10:20] = 1  # a stroke of "cell", nothing of "membrane"
+    trainer = Trainer(TrainConfig(model_options=TINY, crop_size=32, steps=2),
+                      ListSource([Sample("one", lambda: image, lambda: mask)]), CLASSES)
+    with pytest.raises(TrainingError, match=r"only one class \(cell\).*another class"):
+        list(trainer)
+
+
 def test_pixels_that_are_not_numbers_are_trained_as_the_mean(isbi_dir):
     """NaN marks "no data" in many float TIFFs: it must not spoil the loss or the model."""
     rng = np.random.default_rng(0)
