@@ -118,6 +118,10 @@ class Trainer:
         runner = self._build(init, train_set)
         self._runner = runner
         self._good_state = self._state_copy()
+        if init is not None and val_set.items:
+            # The model continued from is the one to beat: a run stopped early, while the
+            # full learning rate still shakes it, keeps it rather than a worse one.
+            yield self._validate(runner, val_set, start)
         augment = AugmentConfig.none()
         if config.augment:
             augment = AugmentConfig(rotate90=self.rotate90,

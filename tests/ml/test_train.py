@@ -176,6 +176,29 @@ def test_continue_from_a_saved_model(isbi_dir, tmp_path):
                      default_classes(["a", "b", "c"])))
 
 
+def test_a_continued_run_that_ends_worse_keeps_the_model_it_started_from(isbi_dir, tmp_path):
+    samples = _isbi_samples(isbi_dir, range(3), crop=96)
+    source = ListSource(samples[:2], samples[2:])
+    first = Trainer(TrainConfig(model_options=TINY, crop_size=64, batch_size=4, steps=30,
+                                lr=1e-2), source, CLASSES)
+    list(first)
+    first.save(tmp_path / "first")
+    started_from = load_model(tmp_path / "first")
+
+    # A learning rate far too high wrecks the weights within two steps.
+    again = Trainer(TrainConfig(crop_size=64, batch_size=4, steps=2, lr=50.0,
+                                init_model_dir=tmp_path / "first"), source, CLASSES)
+    vals = [r for r in again if isinstance(r, ValReport)]
+    assert [v.step for v in vals] == [0, 2]  # the starting model is scored first
+    assert vals[0].miou == pytest.approx(started_from.metrics["miou"], abs=1e-6)
+    assert vals[1].miou < vals[0].miou
+    again.save(tmp_path / "again")
+    kept = load_model(tmp_path / "again")
+    assert kept.metrics["step"] == 0 and kept.metrics["miou"] == vals[0].miou
+    for name, value in started_from.model.state_dict().items():
+        assert torch.equal(kept.model.state_dict()[name], value), name
+
+
 def test_snapshot_is_a_copy_usable_while_training_goes_on(isbi_dir):
     trainer = Trainer(TrainConfig(model_options=TINY, crop_size=64, steps=4), _small_source(
         isbi_dir), CLASSES)
