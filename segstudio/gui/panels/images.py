@@ -17,6 +17,7 @@ from segstudio.core.errors import UserError
 from segstudio.gui.rendering import array_qimage, settings_for, to_display
 
 THUMB_SIZE = 64
+PLACEHOLDER_GREY = (70, 70, 76)
 ENTRY_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -48,17 +49,28 @@ class _ThumbnailJob(QRunnable):
 
 
 def make_thumbnail(image: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
-    """A small (h, w, 3) uint8 preview, shrunk first so big images cost little."""
+    """A (size, size, 3) uint8 preview: the image fitted inside, centred on the list's
+    placeholder grey, so that every row of the list is as tall (a long thin image or a
+    tiny one would otherwise make a short row). Shrunk first so big images cost little;
+    tiny ones are enlarged pixel by pixel."""
     height, width = image.shape[:2]
     step = max(1, min(height, width) // (4 * size))
     small = image[::step, ::step]
     scale = size / max(small.shape[:2])
-    if scale < 1:
+    if scale != 1:
         new_size = (max(1, round(small.shape[1] * scale)), max(1, round(small.shape[0] * scale)))
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_NEAREST
         planes = [cv2.resize(np.ascontiguousarray(small[:, :, c]), new_size,
-                             interpolation=cv2.INTER_AREA) for c in range(small.shape[2])]
+                             interpolation=interpolation) for c in range(small.shape[2])]
         small = np.stack(planes, axis=2)
-    return np.ascontiguousarray(to_display(small, settings_for(small)))
+    shown = to_display(small, settings_for(small))
+    if shown.ndim == 2:
+        shown = np.repeat(shown[:, :, None], 3, axis=2)
+    thumb = np.empty((size, size, 3), np.uint8)
+    thumb[:] = PLACEHOLDER_GREY
+    top, left = (size - shown.shape[0]) // 2, (size - shown.shape[1]) // 2
+    thumb[top:top + shown.shape[0], left:left + shown.shape[1]] = shown[:, :, :3]
+    return thumb
 
 
 class ImagesPanel(QWidget):
@@ -179,7 +191,7 @@ class ImagesPanel(QWidget):
 
 def _placeholder_icon() -> QIcon:
     image = QImage(THUMB_SIZE, THUMB_SIZE, QImage.Format.Format_RGB888)
-    image.fill(QColor(70, 70, 76))
+    image.fill(QColor(*PLACEHOLDER_GREY))
     return QIcon(QPixmap.fromImage(image))
 
 

@@ -1,0 +1,46 @@
+"""The Images list: thumbnails of any image shape make rows of one height."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from segstudio.gui.panels.images import PLACEHOLDER_GREY, THUMB_SIZE, make_thumbnail  # noqa: E402
+
+
+def test_thumbnails_are_square_with_the_image_fitted_and_centred():
+    long_thin = np.full((400, 3000, 1), 200, np.uint8)  # 9 rows high in the thumbnail
+    thumb = make_thumbnail(long_thin)
+    assert thumb.shape == (THUMB_SIZE, THUMB_SIZE, 3)
+    middle = THUMB_SIZE // 2
+    assert tuple(thumb[middle, 0]) == (200, 200, 200)  # the image spans the width...
+    assert tuple(thumb[0, middle]) == PLACEHOLDER_GREY  # ...and sits between grey bands
+
+    tiny = np.zeros((5, 7, 3), np.uint8)
+    tiny[:, :, 0] = 255
+    thumb = make_thumbnail(tiny)  # enlarged to fill the width, pixel by pixel
+    assert thumb.shape == (THUMB_SIZE, THUMB_SIZE, 3)
+    assert tuple(thumb[middle, 0]) == (255, 0, 0) and tuple(thumb[middle, -1]) == (255, 0, 0)
+
+
+def test_every_row_of_the_list_is_as_tall_as_a_thumbnail(qtbot):
+    """The list measures one row for all (uniform sizes, for speed with thousands of
+    images): a tiny or long thin image must not make every row short."""
+    from PySide6.QtGui import QIcon, QPixmap
+    from PySide6.QtWidgets import QListWidgetItem
+
+    from segstudio.gui.panels.images import ImagesPanel
+    from segstudio.gui.rendering import array_qimage
+
+    panel = ImagesPanel()
+    qtbot.addWidget(panel)
+    for shape in ((300, 300, 1), (40, 3000, 1), (5, 7, 1)):
+        icon = QIcon(QPixmap.fromImage(array_qimage(make_thumbnail(np.zeros(shape, np.uint8)))))
+        panel.list.addItem(QListWidgetItem(icon, "name.png\n0% labelled"))
+    panel.show()
+    qtbot.waitExposed(panel)
+    heights = {panel.list.visualItemRect(panel.list.item(row)).height()
+               for row in range(panel.list.count())}
+    assert len(heights) == 1 and heights.pop() >= THUMB_SIZE
