@@ -265,7 +265,8 @@ class Trainer:
                 f"none of the {len(train_set.items)} training image(s) has a labelled pixel "
                 f"(first: {next(iter(train_set.items))}); paint some labels first"
             )
-        labelled = [c.name for c, n in zip(self.classes, train_set.class_counts()) if n]
+        counts = train_set.class_counts()
+        labelled = [c.name for c, n in zip(self.classes, counts, strict=True) if n]
         if len(labelled) < 2:
             raise TrainingError(
                 f"the labels show only one class ({labelled[0]}); label some pixels of "
