@@ -130,3 +130,19 @@ def test_closing_without_touching_the_settings_writes_none(qtbot, window):
     project_file = window.project.root / "project.json"
     window.close()
     assert "training" not in json.loads(project_file.read_text())["settings"]
+
+
+def test_the_export_dialogs_open_in_the_project_folder(window, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        lambda parent, title, start, filters: (asked.append(start), ("", ""))[1])
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        lambda parent, title, start="": (asked.append(start), "")[1])
+    jobs = window.training.jobs
+    jobs.ask_export_onnx()
+    jobs.ask_export_torchscript()
+    jobs.ask_export_model_folder()
+    root = window.project.root
+    assert asked == [str(root / "model.onnx"), str(root / "model.pt"), str(root)]

@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("PySide6")
 
 from PySide6.QtCore import QPoint, Qt  # noqa: E402
+from PySide6.QtWidgets import QLabel  # noqa: E402
 
 from segstudio.core.classes import default_classes  # noqa: E402
 from segstudio.gui.panels.metrics import MetricsPanel  # noqa: E402
@@ -120,3 +121,23 @@ def test_prediction_panel_signals(qtbot):
         qtbot.mouseClick(panel.show_check, Qt.MouseButton.LeftButton,
                          pos=panel.show_check.rect().bottomLeft() + QPoint(4, -4))
     assert visible.args == [False]
+
+
+def test_a_long_status_ends_in_an_ellipsis_at_a_word_not_half_a_line(qtbot):
+    from segstudio.gui.panels.training import _reserved_label
+
+    label = _reserved_label("short", 2)
+    qtbot.addWidget(label)
+    label.resize(200, label.height())
+    label.show()
+    text = ("Training failed: b_rgb.png: the image has 3 channel(s), the others (or the model) "
+            "1; all images must have the same number of channels")
+    label.setText(text)
+    shown = QLabel.text(label)  # what is drawn
+    assert label.text() == text and label.toolTip() == text
+    assert shown.endswith("…") and text.startswith(shown[:-1]) and len(shown) < len(text)
+    metrics = label.fontMetrics()
+    needed = metrics.boundingRect(0, 0, label.width(), 10_000, Qt.TextFlag.TextWordWrap, shown)
+    assert needed.height() <= 2 * metrics.lineSpacing() + 2
+    label.resize(2000, label.height())  # wide enough: all of it
+    assert QLabel.text(label) == text

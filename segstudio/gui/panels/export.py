@@ -105,19 +105,28 @@ class ModelJobs(QObject):
 
     # --- menu actions (ask for the paths) --------------------------------------
 
+    def _start_path(self, file_name: str = "") -> str:
+        """Where the export dialogs open: the project's folder, not the process's."""
+        project = self.window.project
+        folder = Path(project.root) if project is not None else Path.home()
+        return str(folder / file_name) if file_name else str(folder)
+
     def ask_export_model_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self.window, "Export the model into a folder")
+        folder = QFileDialog.getExistingDirectory(self.window, "Export the model into a folder",
+                                                  self._start_path())
         if folder:
             self.export_model_folder(folder)
 
     def ask_export_onnx(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export ONNX", "model.onnx",
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export ONNX",
+                                              self._start_path("model.onnx"),
                                               "ONNX model (*.onnx)")
         if path:
             self.export_onnx(path)
 
     def ask_export_torchscript(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.window, "Export TorchScript", "model.pt",
+        path, _ = QFileDialog.getSaveFileName(self.window, "Export TorchScript",
+                                              self._start_path("model.pt"),
                                               "TorchScript model (*.pt)")
         if path:
             self.export_torchscript(path)

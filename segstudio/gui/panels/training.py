@@ -7,7 +7,7 @@ trainRequested / stopRequested; the controller does the rest.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -256,14 +256,50 @@ class _ScrollArea(QScrollArea):
 
 
 def _reserved_label(text: str, lines: int) -> QLabel:
+    return _LinesLabel(text, lines)
+
+
+class _LinesLabel(QLabel):
     """A word-wrapped label `lines` lines high whatever its text, so that the widgets below
-    it stay in place as the text changes (the full text is also its tooltip)."""
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-    label.setFixedHeight(lines * label.fontMetrics().lineSpacing() + 2)
-    return label
+    it stay in place as the text changes. Text that needs more lines is cut at a word and
+    ends in "…" rather than half a line; `text()` and the tooltip give it in full."""
+
+    def __init__(self, text: str, lines: int):
+        super().__init__()
+        self.setWordWrap(True)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(lines * self.fontMetrics().lineSpacing() + 2)
+        self._full = ""
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        self._full = text
+        self.setToolTip(text)
+        super().setText(self._fitted())
+
+    def text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        super().setText(self._fitted())
+
+    def _fitted(self) -> str:
+        metrics, area = self.fontMetrics(), QRect(0, 0, max(self.width(), 1), 1 << 20)
+
+        def fits(text: str) -> bool:
+            return metrics.boundingRect(area, Qt.TextFlag.TextWordWrap, text).height() < \
+                self.height()
+
+        if fits(self._full):
+            return self._full
+        words = self._full.split(" ")
+        low, high = 0, len(words)  # the most words that fit, with the ellipsis: in low..high
+        while low < high:
+            middle = (low + high + 1) // 2
+            low, high = (middle, high) if fits(" ".join(words[:middle]) + "…") else (low, middle - 1)
+        return " ".join(words[:low]) + "…"
 
 
 def _combo(names: list[str], titles: dict[str, str]) -> QComboBox:
