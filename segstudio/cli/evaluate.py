@@ -56,6 +56,11 @@ def run(args: argparse.Namespace) -> int:
         )
     source = FolderSource(args.images, args.masks, mapping=mapping)
     samples = source.train_samples()
+    for kind, unpaired in (("image(s) without a mask", source.unpaired_images),
+                           ("mask(s) without an image", source.unpaired_masks)):
+        if unpaired:
+            print(f"segstudio: note: {len(unpaired)} {kind} left out, first: {unpaired[0]}",
+                  file=sys.stderr)
     tty = sys.stderr.isatty()
 
     def pairs():
@@ -76,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
                     flip=args.flip, progress=progress)
     if tty:
         sys.stderr.write("\n")
+    if figures["miou"] is None:
+        raise UserError(f"{args.masks}: no mask has a labelled pixel (all 255 or ignored), so "
+                        "there is nothing to score; check --mask-values or --classes")
     seconds = time.monotonic() - started
     print(f"{len(samples)} image(s), mIoU {_fmt(figures['miou'])}, pixel accuracy "
           f"{_fmt(figures['pixel_accuracy'])}, PQ {_fmt(figures['pq'])}")

@@ -103,6 +103,23 @@ def test_images_the_model_cannot_read_are_named(trained, tmp_path, capsys, kind)
     args = _args(trained, "--mask-values", "0,255")
     args[args.index("--images") + 1] = str(images)
     assert main(args) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after a note on 21's mask
+    assert last.startswith("segstudio: error: ") and str(images / "20.png") in last
+    assert ("3 channel(s)" if kind == "rgb" else "uint16 pixels") in last
+
+
+def test_unpaired_images_are_noted_and_unlabelled_masks_refused(trained, tmp_path, capsys):
+    import cv2
+
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for name in ("20.png", "21.png"):
+        (images / name).symlink_to(trained / "test" / "images" / name)
+    cv2.imwrite(str(masks / "20.png"), np.full((512, 512), 255, np.uint8))  # nothing labelled
+    args = _args(trained, "--mask-values", "0,1")  # so 255 is unlabelled
+    args[args.index("--images") + 1], args[args.index("--masks") + 1] = str(images), str(masks)
+    assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and str(images / "20.png") in err[0]
-    assert ("3 channel(s)" if kind == "rgb" else "uint16 pixels") in err[0]
+    assert any("1 image(s) without a mask left out" in line and "21.png" in line for line in err)
+    assert err[-1].startswith(f"segstudio: error: {masks}: no mask has a labelled pixel")
