@@ -182,6 +182,9 @@ class MainWindow(ProjectMixin, QMainWindow):
 
     # ------------------------------------------------------------------ tools (EditHost)
 
+    def say(self, text: str) -> None:
+        self.statusBar().showMessage(text, 5000)
+
     def preview_edit(self, diff: MaskDiff) -> None:
         self.canvas.refresh_labels(diff.bbox)
 

@@ -56,6 +56,7 @@ class EditHost(Protocol):
     def display_span(self) -> float: ...  # width of the displayed value range, raw units
     def preview_edit(self, diff: MaskDiff) -> None: ...
     def commit_edit(self, diff: MaskDiff | None, text: str) -> None: ...
+    def say(self, text: str) -> None: ...  # a passing hint, in the status bar
 
 
 def fill_tolerance(settings: PaintSettings, host: EditHost) -> float:
@@ -82,6 +83,13 @@ class Tool:
     def double_click(self, pos: QPointF) -> None: ...
 
     def key_press(self, key: int) -> bool:
+        return False
+
+    def _has_class(self) -> bool:
+        """Whether there is a class to paint with; if not, the status bar says so."""
+        if self.settings.class_index >= 0:
+            return True
+        self.host.say("No class to paint with: add one in the Classes panel")
         return False
 
     def cancel(self) -> None:
@@ -128,7 +136,7 @@ class BrushTool(Tool):
 
     def _paint(self, points):
         mask = self.host.current_mask()
-        if mask is None or self.value() < 0:
+        if mask is None or (self.value() != UNLABELLED and not self._has_class()):
             return
         diff = edits.brush_stroke(
             mask, points, self.settings.radius, self.value(), self.only_unlabelled()
@@ -160,7 +168,7 @@ class FillTool(Tool):
 
     def press(self, pos):
         mask = self.host.current_mask()
-        if mask is None or self.settings.class_index < 0:
+        if mask is None or not self._has_class():
             return
         image = self.host.current_image() if self.settings.fill_by_image else None
         tolerance = 0.0 if image is None else fill_tolerance(self.settings, self.host)
@@ -198,7 +206,7 @@ class _OutlineTool(Tool):
         points, self.points = self.points, []
         self._show()
         mask = self.host.current_mask()
-        if mask is None or len(points) < 3 or self.settings.class_index < 0:
+        if mask is None or len(points) < 3 or not self._has_class():
             return
         diff = edits.fill_polygon(
             mask, points, self.settings.class_index, self.settings.only_unlabelled

@@ -221,3 +221,19 @@ def test_typing_in_a_field_does_not_trigger_tool_or_class_keys(qtbot, window):
     qtbot.keyClick(spin, Qt.Key.Key_Return)
     assert spin.value() == 2 and window.display_panel.settings.ranges[0][1] == 2
     assert window.paint.class_index == 0
+
+
+def test_with_no_class_left_painting_says_how_to_add_one(qtbot, window):
+    while window.project.classes:  # the user deletes every class
+        assert window.delete_class(0)
+    mask = window.current_mask()
+    for tool_key, strokes in ((Qt.Key.Key_B, [(50.5, 100.5), (250.5, 100.5)]),
+                              (Qt.Key.Key_F, None)):
+        window.statusBar().clearMessage()
+        key(qtbot, window, tool_key)
+        if strokes:
+            drag(qtbot, window, strokes)
+        else:
+            click(qtbot, window, 20.5, 300.5)
+        assert "add one in the Classes panel" in window.statusBar().currentMessage()
+    assert (mask == UNLABELLED).all()
