@@ -44,3 +44,21 @@ def test_every_row_of_the_list_is_as_tall_as_a_thumbnail(qtbot):
     heights = {panel.list.visualItemRect(panel.list.item(row)).height()
                for row in range(panel.list.count())}
     assert len(heights) == 1 and heights.pop() >= THUMB_SIZE
+
+
+def test_images_of_an_unusual_number_of_channels_are_marked(qtbot, tmp_path):
+    import cv2
+
+    from tests.gui.window_helpers import make_project, open_window
+
+    paths = []
+    for name, shape in (("a.png", (30, 40)), ("b.png", (30, 40)), ("c.png", (30, 40, 3))):
+        paths.append(tmp_path / name)
+        cv2.imwrite(str(paths[-1]), np.full(shape, 100, np.uint8))
+    window = open_window(qtbot, make_project(tmp_path / "proj", paths).root)
+    panel = window.images_panel
+    qtbot.waitUntil(lambda: len(panel._channels) == 3, timeout=5000)
+    texts = [panel.list.item(row).text() for row in range(3)]
+    assert texts[2] == "c.png\n0% labelled · 3 channels"
+    assert "unlike most images" in panel.list.item(2).toolTip()
+    assert all("channel" not in text for text in texts[:2])

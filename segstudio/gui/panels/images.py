@@ -7,6 +7,8 @@ list fills in as they arrive.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
@@ -22,8 +24,9 @@ ENTRY_ROLE = Qt.ItemDataRole.UserRole
 
 
 class _Results(QObject):
-    # (generation, entry id, thumbnail RGB array or None, labelled fraction or None)
-    ready = Signal(int, object, object, object)
+    # (generation, entry id, thumbnail RGB array or None, labelled fraction or None,
+    #  number of channels or None)
+    ready = Signal(int, object, object, object, object)
 
 
 class _ThumbnailJob(QRunnable):
@@ -32,10 +35,10 @@ class _ThumbnailJob(QRunnable):
         self.project, self.entry, self.generation, self.results = project, entry, generation, results
 
     def run(self) -> None:
-        thumb = fraction = None
+        thumb = fraction = channels = None
         try:
             image = self.project.load_image(self.entry)
-            thumb = make_thumbnail(image)
+            thumb, channels = make_thumbnail(image), image.shape[2]
         except (UserError, OSError, ValueError):
             pass
         try:
@@ -43,7 +46,7 @@ class _ThumbnailJob(QRunnable):
         except (UserError, OSError, ValueError):
             pass
         try:
-            self.results.ready.emit(self.generation, self.entry.id, thumb, fraction)
+            self.results.ready.emit(self.generation, self.entry.id, thumb, fraction, channels)
         except RuntimeError:  # the panel went away while this job ran
             pass
 
@@ -95,6 +98,8 @@ class ImagesPanel(QWidget):
         self._generation = 0
         self._items: dict[object, QListWidgetItem] = {}
         self._fractions: dict[object, float] = {}
+        self._channels: dict[object, int] = {}  # of the images read so far
+        self._channel_counts: Counter[int] = Counter()  # images of each number of channels
         self._placeholder = _placeholder_icon()
 
     def set_project(self, project) -> None:
@@ -102,6 +107,8 @@ class ImagesPanel(QWidget):
         self._generation += 1
         self._items.clear()
         self._fractions.clear()
+        self._channels.clear()
+        self._channel_counts.clear()
         self.list.blockSignals(True)
         self.list.clear()
         self.list.blockSignals(False)
@@ -162,15 +169,40 @@ class ImagesPanel(QWidget):
             status = "…"
         else:
             status = f"{labelled_percent(fraction)} labelled"
+        tip = str(entry.path)
+        odd = self._odd_channels(entry.id)
+        if odd is not None:
+            status += f" · {odd} channel{'s' if odd > 1 else ''}"
+            tip += (f"\n{odd} channel(s), unlike most images of the project: a model trains on "
+                    "images of one number of channels")
         item.setText(f"{entry.name}\n{status}")
-        item.setToolTip(str(entry.path))
+        item.setToolTip(tip)
 
-    def _thumbnail_ready(self, generation, entry_id, thumb, fraction) -> None:
+    def _odd_channels(self, entry_id) -> int | None:
+        """This image's number of channels when most of the project's images have another."""
+        channels = self._channels.get(entry_id)
+        return channels if channels not in (None, self._usual_channels()) else None
+
+    def _usual_channels(self) -> int | None:
+        counts = self._channel_counts
+        return max(counts, key=lambda n: (counts[n], -n)) if counts else None
+
+    def _thumbnail_ready(self, generation, entry_id, thumb, fraction, channels) -> None:
         item = self._items.get(entry_id)
         if generation != self._generation or item is None:
             return
         if thumb is not None:
             item.setIcon(QIcon(QPixmap.fromImage(array_qimage(thumb).copy())))
+        if channels is not None and self._channels.get(entry_id) != channels:
+            usual, before = self._usual_channels(), self._channels.get(entry_id)
+            if before is not None:  # its file was relinked to another
+                self._channel_counts[before] -= 1
+                self._channel_counts += Counter()  # drops counts that reached zero
+            self._channels[entry_id] = channels
+            self._channel_counts[channels] += 1
+            changed = self._channels if self._usual_channels() != usual else [entry_id]
+            for other in changed:
+                self._update_text(self._items[other].data(ENTRY_ROLE))
         if fraction is not None and entry_id not in self._fractions:
             self.set_fraction(item.data(ENTRY_ROLE), fraction)
 
