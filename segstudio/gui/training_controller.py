@@ -303,6 +303,8 @@ class TrainingController(QObject):
             text = f"Stopped by an error after {done.steps} steps, {done.elapsed_s:.0f} s"
         if done.best_miou is not None:
             text += f"; best mIoU {done.best_miou:.3f}"
+            if result is not None and (result[1].metrics or {}).get("step") == 0:
+                text += ", the model it started from (kept: no better one yet)"
         if result is not None:  # the saved model's name shows in the model line below
             folder, saved = result
             self.model_dir = Path(folder)
