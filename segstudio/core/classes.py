@@ -73,20 +73,23 @@ class ClassesFile:
 
     `values` are the mask values that mean each class (classes[i] is stored as
     values[i] in the user's masks); `ignore_value` is a mask value meaning
-    unlabelled, if the file names one.
+    unlabelled, if the file names one. Colour masks are read by the classes'
+    colours; `ignore_color` is a colour meaning unlabelled in them (e.g. black void).
     """
 
     classes: list[LabelClass]
     values: list[int]
     ignore_value: int | None
+    ignore_color: Color | None = None
 
 
 def load_classes_file(path: str | os.PathLike) -> ClassesFile:
     """Read a classes JSON file.
 
     Accepted forms: {"classes": [{"id": 0, "name": ..., "color": [r, g, b]}, ...],
-    "ignore_index": 11} (CamVid style; "id" is optional and defaults to the
-    position), or a plain list of class names.
+    "ignore_index": 11, "ignore_color": [0, 0, 0]} (CamVid style; "id" is optional
+    and defaults to the position; the ignore entries are optional), or a plain list
+    of class names.
     """
     path = Path(path)
     try:
@@ -106,6 +109,8 @@ def load_classes_file(path: str | os.PathLike) -> ClassesFile:
             values.append(int(entry.get("id", position)))
         ignore = data.get("ignore_index") if isinstance(data, dict) else None
         ignore_value = None if ignore is None else int(ignore)
+        ignore_color = data.get("ignore_color") if isinstance(data, dict) else None
+        ignore_color = None if ignore_color is None else _parse_color(ignore_color)
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(
             f"{path}: expected {{'classes': [{{'name': ..., 'color': [r, g, b]}}, ...]}} "
@@ -116,7 +121,9 @@ def load_classes_file(path: str | os.PathLike) -> ClassesFile:
     check_classes(classes)
     if len(set(values)) != len(values):
         raise UserError(f"{path}: two classes share the same id")
-    return ClassesFile(classes, values, ignore_value)
+    if ignore_color is not None and ignore_color in [c.color for c in classes]:
+        raise UserError(f"{path}: the ignore colour {list(ignore_color)} is a class's colour")
+    return ClassesFile(classes, values, ignore_value, ignore_color)
 
 
 def _parse_color(value, index: int = 0) -> Color:

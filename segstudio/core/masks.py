@@ -24,9 +24,10 @@ def empty_mask(height: int, width: int) -> np.ndarray:
     return np.full((height, width), UNLABELLED, dtype=np.uint8)
 
 
-def read_mask_values(path: str | os.PathLike) -> np.ndarray:
+def read_mask_values(path: str | os.PathLike, colour: bool = False) -> np.ndarray:
     """Read a mask file's raw values as a 2-D array (palette indices stay indices,
-    1-bit masks are 0 and 255)."""
+    1-bit masks are 0 and 255). With `colour`, an RGB(A) mask comes back as (H, W, 3)
+    uint8 colours, for a classes file to map."""
     path = Path(path)
     if not path.is_file():
         raise MaskError(f"{path}: mask file not found")
@@ -35,16 +36,21 @@ def read_mask_values(path: str | os.PathLike) -> np.ndarray:
             values = np.asarray(tifffile.imread(path))
         else:
             with Image.open(path) as image:
+                if colour and image.mode in ("RGB", "RGBA"):
+                    return np.asarray(image.convert("RGB"))
                 if image.mode not in ("P", "L", "I", "I;16", "1", "PA", "LA"):
                     raise MaskError(
                         f"{path}: a mask must hold class indices (palette or single-channel), "
-                        f"this one is a {image.mode} colour image"
+                        f"this one is a {image.mode} colour image; to read colour masks, give "
+                        "a classes file (--classes) with each class's colour"
                     )
                 values = np.asarray(image)
     except MaskError:
         raise
     except (OSError, UnidentifiedImageError, ValueError, tifffile.TiffFileError) as exc:
         raise MaskError(f"{path}: cannot read the mask ({exc})") from None
+    if colour and values.ndim == 3 and values.shape[2] in (3, 4) and values.dtype == np.uint8:
+        return values[:, :, :3]  # an RGB(A) TIFF
     if values.dtype == np.bool_:  # 1-bit: black and white, 0 and 255 as viewers show them
         values = values.astype(np.uint8) * 255
     if values.ndim == 3 and values.shape[2] in (1, 2):  # PA/LA: drop alpha
@@ -52,6 +58,35 @@ def read_mask_values(path: str | os.PathLike) -> np.ndarray:
     if values.ndim != 2:
         raise MaskError(f"{path}: a mask must be single-channel, got shape {values.shape}")
     return values
+
+
+def map_mask_colours(rgb: np.ndarray, colours: dict[tuple[int, int, int], int],
+                     ignore_color: tuple[int, int, int] | None, path: Path) -> np.ndarray:
+    """(H, W, 3) colours -> uint8 class indices through `colours` (colour -> index); the
+    ignore colour is unlabelled, and any other colour an error naming the file."""
+    keys = _colour_keys(rgb)
+    mask = np.full(keys.shape, UNLABELLED, np.uint8)
+    known = np.zeros(keys.shape, bool)
+    for colour, index in [*colours.items(), *([(ignore_color, UNLABELLED)] if ignore_color
+                                              else [])]:
+        where = keys == _colour_keys(np.asarray(colour, np.uint8))
+        known |= where
+        mask[where] = index
+    if not known.all():
+        unknown = np.unique(keys[~known])[:3]
+        listed = ", ".join(str((int(k) >> 16 & 255, int(k) >> 8 & 255, int(k) & 255))
+                           for k in unknown)
+        raise MaskError(
+            f"{path}: colours {listed} are not the colour of any class in the classes file; "
+            'add them as classes, or name one "ignore_color" (unlabelled)'
+        )
+    return mask
+
+
+def _colour_keys(rgb: np.ndarray) -> np.ndarray:
+    """One int32 per pixel: r << 16 | g << 8 | b."""
+    rgb = rgb.astype(np.int32)
+    return rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2]
 
 
 def read_mask(

@@ -5,7 +5,8 @@ Three cases, matching the command-line options:
 - `--mask-values 0,255` (or `membrane=0,cell=255`): the value of each class,
   in class order; 255, when it is not one of them, stays unlabelled;
 - `--classes FILE`: a classes file giving names, colours, the id of each class
-  and possibly an ignore value (CamVid's 11).
+  and possibly an ignore value (CamVid's 11). Colour (RGB) masks are then read by
+  the classes' colours, and the file's ignore colour, if any, is unlabelled.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 
 from segstudio.core.classes import UNLABELLED, LabelClass, default_classes, load_classes_file
 from segstudio.core.errors import MaskError, UserError
-from segstudio.core.masks import check_mask, map_mask_values, read_mask_values
+from segstudio.core.masks import check_mask, map_mask_colours, map_mask_values, read_mask_values
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class MaskMapping:
     ignore_value: int | None = None  # a mask value meaning unlabelled, besides 255
     classes: tuple[LabelClass, ...] | None = None  # names and colours, when known
     num_classes: int | None = None  # known class count, for checking index masks
+    read_colours: bool = False  # RGB masks are mapped by the classes' colours
+    ignore_color: tuple[int, int, int] | None = None  # a colour meaning unlabelled
 
     @staticmethod
     def indices(num_classes: int | None = None) -> MaskMapping:
@@ -71,7 +74,8 @@ class MaskMapping:
         if ignore is None and UNLABELLED not in parsed.values:
             ignore = UNLABELLED
         return MaskMapping(
-            tuple(parsed.values), ignore, tuple(parsed.classes), len(parsed.classes)
+            tuple(parsed.values), ignore, tuple(parsed.classes), len(parsed.classes),
+            read_colours=True, ignore_color=parsed.ignore_color,
         )
 
     def class_list(self, num_classes: int | None = None) -> list[LabelClass]:
@@ -86,9 +90,12 @@ class MaskMapping:
     def read(self, path: str | os.PathLike, shape: tuple[int, int] | None = None) -> np.ndarray:
         """Read a mask file as uint8 class indices; errors name the file."""
         path = Path(path)
-        values = read_mask_values(path)
+        values = read_mask_values(path, colour=self.read_colours)
         if shape is not None:
-            check_mask(values, path, shape)
+            check_mask(values[:, :, 0] if values.ndim == 3 else values, path, shape)
+        if values.ndim == 3:
+            colours = {c.color: index for index, c in enumerate(self.classes)}
+            return map_mask_colours(values, colours, self.ignore_color, path)
         if self.values is None:
             if values.size and (values.min() < 0 or values.max() > UNLABELLED):
                 raise MaskError(

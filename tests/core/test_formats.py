@@ -113,6 +113,29 @@ def test_camvid_masks_with_classes_file_and_overlay(tmp_path, camvid_dir):
     np.testing.assert_array_equal(fresh.load_labels(names[1]), project.load_labels(names[1]))
 
 
+def test_colour_masks_import_by_the_classes_colours(tmp_path, camvid_dir):
+    """The same CamVid labels drawn in the classes' colours (void black, named by the
+    classes file's "ignore_color") import as the index masks do."""
+    name = "0006R0_f00930"
+    spec_data = json.loads((camvid_dir / "classes.json").read_text())
+    palette = np.zeros((256, 3), np.uint8)
+    for entry in spec_data["classes"]:
+        palette[entry["id"]] = entry["color"]
+    raw = read_mask(camvid_dir / "train" / "masks" / f"{name}.png")
+    (tmp_path / "colour").mkdir()
+    Image.fromarray(palette[raw]).save(tmp_path / "colour" / f"{name}.png")
+    (tmp_path / "classes.json").write_text(json.dumps({**spec_data, "ignore_color": [0, 0, 0]}))
+    spec = load_classes_file(tmp_path / "classes.json")
+    assert spec.ignore_color == (0, 0, 0)
+    project = Project.create(tmp_path / "cam", [camvid_dir / "train" / "images" / f"{name}.png"],
+                             spec.classes)
+    report = import_masks(project, tmp_path / "colour", classes_file=tmp_path / "classes.json")
+    assert report.imported == [f"{name}.png"]
+    labels = project.load_labels(name)
+    np.testing.assert_array_equal(labels[raw != 11], raw[raw != 11])
+    assert (labels[raw == 11] == UNLABELLED).all()
+
+
 def test_mask_import_errors_change_nothing(tmp_path, isbi_dir):
     project = Project.create(tmp_path / "p", [isbi_dir / "images" / "00.png",
                                               isbi_dir / "images" / "01.png"],

@@ -91,3 +91,14 @@ def test_value_histogram_is_exact_beyond_float32_precision():
     histogram = value_histogram(mask)
     assert histogram[0] == 4500 * 4000 - 8 and histogram[3] == 7 and histogram[255] == 1
     assert histogram.sum() == mask.size
+
+
+def test_an_ignore_colour_that_is_a_class_colour_is_refused(tmp_path):
+    import json
+
+    path = tmp_path / "classes.json"
+    path.write_text(json.dumps({"classes": [{"name": "a", "color": [1, 2, 3]},
+                                            {"name": "b", "color": [4, 5, 6]}],
+                                "ignore_color": [4, 5, 6]}))
+    with pytest.raises(UserError, match=r"classes.json: the ignore colour \[4, 5, 6\]"):
+        load_classes_file(path)

@@ -65,6 +65,35 @@ def test_camvid_classes_file_names_classes_and_ignores_eleven(camvid_dir):
     assert not np.isin(mask, [11]).any()
 
 
+def test_colour_masks_are_read_by_the_classes_colours(camvid_dir, tmp_path):
+    """CamVid's masks drawn in the classes' colours (void black) read back as the same
+    class indices, as CVAT or the original CamVid release give them."""
+    import json
+
+    from PIL import Image
+
+    spec = json.loads((camvid_dir / "classes.json").read_text())
+    palette = np.zeros((256, 3), np.uint8)  # void (11) and anything else: black
+    for entry in spec["classes"]:
+        palette[entry["id"]] = entry["color"]
+    mask_path = sorted((camvid_dir / "train" / "masks").iterdir())[0]
+    indices = np.asarray(Image.open(mask_path))
+    Image.fromarray(palette[indices]).save(tmp_path / "colour.png")
+    (tmp_path / "classes.json").write_text(json.dumps({**spec, "ignore_color": [0, 0, 0]}))
+
+    mapping = MaskMapping.from_classes_file(tmp_path / "classes.json")
+    expected = MaskMapping.from_classes_file(camvid_dir / "classes.json").read(mask_path)
+    got = mapping.read(tmp_path / "colour.png", shape=indices.shape)
+    np.testing.assert_array_equal(got, expected)
+    assert (got == 255).any() and len(np.unique(got)) > 5
+
+    (tmp_path / "classes.json").write_text(json.dumps(spec))  # black is no class now
+    with pytest.raises(UserError, match=r"colour.png: colours \(0, 0, 0\) are not the colour"):
+        MaskMapping.from_classes_file(tmp_path / "classes.json").read(tmp_path / "colour.png")
+    with pytest.raises(UserError, match="colour image; to read colour masks, give a classes"):
+        MaskMapping.from_values("0,255").read(tmp_path / "colour.png")
+
+
 def test_sparse_masks_and_tiny_images_with_index_masks(tmp_path):
     classes = default_classes(["a", "b", "c"])
     for name, (h, w) in {"one": (5, 7), "two": (3, 3)}.items():

@@ -17,7 +17,7 @@ from segstudio.core.formats.common import (
     resolve_classes,
     write_imported,
 )
-from segstudio.core.masks import check_mask, map_mask_values, read_mask_values
+from segstudio.core.masks import check_mask, map_mask_colours, map_mask_values, read_mask_values
 from segstudio.core.project import Project
 
 MASK_EXTENSIONS = (".png", ".tif", ".tiff")
@@ -54,7 +54,7 @@ def import_masks(
             f"{project.root}: the project has no classes yet; import with a classes file "
             "(--classes FILE --add-classes) or add the classes in the window first"
         )
-    values, ignore = None, None
+    values, ignore, colours, ignore_color = None, None, None, None
     if classes_file is not None:
         spec = load_classes_file(classes_file)
         names = [c.name for c in spec.classes]
@@ -64,6 +64,8 @@ def import_masks(
         )
         values = _values_for_classes(spec.values, [index[n] for n in names], len(classes))
         ignore = spec.ignore_value
+        colours = {c.color: index[c.name] for c in spec.classes}  # for colour masks
+        ignore_color = spec.ignore_color
     elif mask_values is not None:
         if len(mask_values) > len(classes):
             raise ProjectError(
@@ -92,7 +94,12 @@ def import_masks(
 
     def converted() -> Iterator[tuple]:
         for entry, path in pairs:
-            mask = _convert(path, project, entry, values, ignore, len(classes))
+            raw = read_mask_values(path, colour=colours is not None)
+            check_size(raw.shape[:2], project, entry, path)
+            if raw.ndim == 3:  # a colour mask, mapped by the classes file's colours
+                mask = map_mask_colours(raw, colours, ignore_color, path)
+            else:
+                mask = _convert(raw, path, values, ignore, len(classes))
             if values is None and np.count_nonzero(mask == UNLABELLED) > mask.size // 2:
                 mostly_unlabelled.append(path.name)
             yield entry, mask
@@ -115,9 +122,7 @@ def _values_for_classes(file_values: list[int], indices: list[int], num_classes:
     return values
 
 
-def _convert(path, project, entry, values, ignore, num_classes) -> np.ndarray:
-    raw = read_mask_values(path)
-    check_size(raw.shape, project, entry, path)
+def _convert(raw, path, values, ignore, num_classes) -> np.ndarray:
     if values is None:
         if raw.size and (raw.min() < 0 or raw.max() > 255):
             raise MaskError(f"{path}: mask values must be 0..255, found {raw.min()}..{raw.max()}")
