@@ -243,10 +243,17 @@ def _check_mask_values(source, values_given: bool) -> None:
     for sample in source.train_samples():
         counts += value_histogram(sample.load_mask())
     total = max(int(counts.sum()), 1)
-    for index, label_class in enumerate(source.classes):
-        if counts[index] == 0:
-            _note(f"class '{label_class.name}' has no pixel in the training masks; "
-                  "check --mask-values or --classes")
+    empty = [c.name for index, c in enumerate(source.classes) if counts[index] == 0]
+    if len(empty) == 1:
+        _note(f"class '{empty[0]}' has no pixel in the training masks; "
+              "check --mask-values or --classes")
+    elif empty:
+        used = [int(v) for v in np.flatnonzero(counts[:UNLABELLED])]
+        more = ", …" if len(empty) > 4 else ""
+        _note(f"{len(empty)} of the {len(source.classes)} classes have no pixel in the "
+              f"training masks ({', '.join(empty[:4])}{more}); the masks hold the class "
+              f"indices {', '.join(map(str, used[:12]))}: if some are not classes, give "
+              "--mask-values or --classes")
     unlabelled = counts[UNLABELLED] / total
     if not values_given and unlabelled > 0.5:
         _note(f"{100 * unlabelled:.0f}% of the mask pixels are 255, which means unlabelled; "

@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from segstudio.cli import main
@@ -261,3 +262,24 @@ def test_a_validation_image_of_other_channels_is_named(isbi_split, tmp_path, cap
     assert main(args) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith(f"segstudio: error: {images / '20.png'}: the image has 3 channel(s)")
+
+
+def test_a_stray_mask_value_is_pointed_out_in_one_note(tmp_path, capsys):
+    import cv2
+
+    for kind in ("images", "masks"):
+        (tmp_path / kind).mkdir()
+    rng = np.random.default_rng(0)
+    for n in range(2):
+        cv2.imwrite(str(tmp_path / "images" / f"{n}.png"),
+                    rng.integers(0, 256, (64, 64), dtype=np.uint8))
+        mask = np.zeros((64, 64), np.uint8)
+        mask[:, 32:] = 1
+        mask[0, 0] = 7  # one stray value: read as indices, that makes 8 classes
+        cv2.imwrite(str(tmp_path / "masks" / f"{n}.png"), mask)
+    assert main(["train", "--images", str(tmp_path / "images"), "--masks",
+                 str(tmp_path / "masks"), "--steps", "1", "--crop-size", "32",
+                 "--batch-size", "2", "--out", str(tmp_path / "m")]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "note:" in line]
+    assert len(notes) == 1
+    assert "5 of the 8 classes have no pixel" in notes[0] and "indices 0, 1, 7" in notes[0]
