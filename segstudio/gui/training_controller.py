@@ -316,8 +316,8 @@ class TrainingController(QObject):
         self.trainingFinished.emit(done)
         if done.error is not None:
             kept = " is saved and shown" if result is not None else " could not be saved"
-            self.window.show_error("Training stopped", f"{done.error}.\n\nThe model as it "
-                                   f"was before the error (step {done.steps}){kept}.")
+            self.window.show_error("Training stopped", f"{done.error.rstrip('.')}.\n\nThe model "
+                                   f"as it was before the error (step {done.steps}){kept}.")
 
     def _failed(self, message: str) -> None:
         if self._stale_report():
