@@ -154,9 +154,12 @@ class Trainer:
                 bad_losses += 1
                 if bad_losses >= 3:
                     self._restore(self._best_state or self._good_state)
+                    cause = (f"try a lower learning rate (now {config.lr:g}) or another loss")
+                    if self.step == 0 and config.init_model_dir is not None:
+                        cause = ("the model it started from may itself be spoilt: train from "
+                                 f"scratch instead, or {cause}")
                     raise TrainingError(
-                        f"the loss became NaN or infinite at step {self.step + 1}; try a lower "
-                        f"learning rate (now {config.lr:g}) or another loss"
+                        f"the loss became NaN or infinite at step {self.step + 1}; {cause}"
                     )
                 continue
             bad_losses = 0

@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 
 from segstudio.core.errors import UserError
 
+# AdamW's step is about the learning rate, whatever the gradient: above 1 the weights only
+# blow up (finite but huge, a model that predicts one class), so more is taken as a slip.
+MAX_LR = 1.0
+
 # Chosen on ISBI 2012 with about a minute of 2 CPU cores (benchmarks/README.md):
 # full-resolution layers with few channels are memory-bound on a CPU, so the U-Net
 # runs at input stride 2 (2x2 pixel blocks folded into channels, a sub-pixel head
@@ -76,8 +80,9 @@ class TrainConfig:
             raise UserError(f"the time budget must be positive, got {self.time_budget} s")
         _check_auto_or_int("crop size", self.crop_size, 16, 4096)
         _check_auto_or_int("batch size", self.batch_size, 1, 1024)
-        if not 0 < self.lr < float("inf"):
-            raise UserError(f"the learning rate must be a positive number, got {self.lr}")
+        if not 0 < self.lr <= MAX_LR:
+            raise UserError(f"the learning rate must be a positive number up to {MAX_LR:g}, "
+                            f"got {self.lr}")
         whole = isinstance(self.seed, int) and not isinstance(self.seed, bool)
         if not whole or not 0 <= self.seed < 2**32:
             raise UserError(f"the seed must be a whole number 0..{2**32 - 1}, got {self.seed!r}")

@@ -186,7 +186,7 @@ def test_a_continued_run_that_ends_worse_keeps_the_model_it_started_from(isbi_di
     started_from = load_model(tmp_path / "first")
 
     # A learning rate far too high wrecks the weights within two steps.
-    again = Trainer(TrainConfig(crop_size=64, batch_size=4, steps=2, lr=50.0,
+    again = Trainer(TrainConfig(crop_size=64, batch_size=4, steps=2, lr=1.0,
                                 init_model_dir=tmp_path / "first"), source, CLASSES)
     vals = [r for r in again if isinstance(r, ValReport)]
     assert [v.step for v in vals] == [0, 2]  # the starting model is scored first
@@ -197,6 +197,21 @@ def test_a_continued_run_that_ends_worse_keeps_the_model_it_started_from(isbi_di
     assert kept.metrics["step"] == 0 and kept.metrics["miou"] == vals[0].miou
     for name, value in started_from.model.state_dict().items():
         assert torch.equal(kept.model.state_dict()[name], value), name
+
+
+def test_a_continued_run_that_diverges_at_once_points_at_the_model_it_started_from(
+        isbi_dir, tmp_path, monkeypatch):
+    from segstudio.ml import step
+
+    source = _small_source(isbi_dir)
+    first = Trainer(TrainConfig(model_options=TINY, crop_size=64, steps=2), source, CLASSES)
+    list(first)
+    first.save(tmp_path / "first")
+    monkeypatch.setattr(step.StepRunner, "_step", lambda self, images, masks: None)
+    again = Trainer(TrainConfig(crop_size=64, steps=3, init_model_dir=tmp_path / "first"),
+                    source, CLASSES)
+    with pytest.raises(TrainingError, match="at step 1; the model it started from may itself"):
+        list(again)
 
 
 def test_snapshot_is_a_copy_usable_while_training_goes_on(isbi_dir):
