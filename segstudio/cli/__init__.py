@@ -28,6 +28,13 @@ COMMANDS = {
 EXIT_USER_ERROR = 2
 
 
+def output_path(text: str) -> Path:
+    """The argparse type of --out: a path, not an empty string (which would mean here)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a path, not an empty string")
+    return Path(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from segstudio.cli import output_path
 from segstudio.core.errors import UserError
 
 FORMATS = ("onnx", "torchscript")
@@ -20,7 +21,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--model", required=True, type=Path, help="a saved model folder")
     parser.add_argument("--format", required=True, choices=FORMATS, help="the file format")
-    parser.add_argument("--out", required=True, type=Path, help="the file to write")
+    parser.add_argument("--out", required=True, type=output_path, help="the file to write")
     parser.set_defaults(func=run)
 
 

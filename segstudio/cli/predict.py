@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from segstudio.cli import output_path
 from segstudio.core.errors import UserError
 
 
@@ -20,7 +21,8 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("--model", required=True, type=Path, help="a saved model folder")
     parser.add_argument("--images", required=True, type=Path, help="a folder of images")
-    parser.add_argument("--out", required=True, type=Path, help="folder for the label masks")
+    parser.add_argument("--out", required=True, type=output_path,
+                        help="folder for the label masks")
     parser.add_argument(
         "--overlay", action="store_true", help="also write colour overlays to OUT/overlays"
     )

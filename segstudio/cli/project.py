@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from segstudio.cli import output_path
 from segstudio.core.classes import default_classes, load_classes_file
 from segstudio.core.errors import UserError
 from segstudio.core.formats.export import MASK_KINDS
@@ -57,7 +58,7 @@ def add_parser(subparsers) -> None:
     export.add_argument("--format", required=True, choices=[*MASK_KINDS, "coco"],
                         help="png: palette PNGs; index: plain index PNGs; overlay: image "
                              "blended with class colours; coco: COCO JSON")
-    export.add_argument("--out", type=Path, required=True,
+    export.add_argument("--out", type=output_path, required=True,
                         help="output folder (for coco, a folder or a .json file)")
     export.add_argument("--coco-encoding", choices=["rle", "polygon"], default="rle",
                         help="coco: exact RLE masks (default) or polygons (holes are lost)")

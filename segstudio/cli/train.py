@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from segstudio.cli import output_path
 from segstudio.cli.mask_options import add_mask_options, mask_mapping_from_args
 from segstudio.core.classes import UNLABELLED
 from segstudio.core.errors import UserError
@@ -54,7 +55,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     parser.add_argument("--init", type=Path, metavar="MODEL_DIR",
                         help="continue training a saved model (same classes)")
-    parser.add_argument("--out", required=True, type=Path, metavar="MODEL_DIR",
+    parser.add_argument("--out", required=True, type=output_path, metavar="MODEL_DIR",
                         help="folder to save the model in")
     parser.add_argument("--crop-size", type=int,
                         help="training crop side in pixels (default: 128 when labels are "
@@ -89,6 +90,10 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"{args.out}: exists and is not a folder; choose another --out")
+    for given in (args.images, args.masks, args.val_images, args.val_masks, args.project):
+        if given is not None and given.resolve() == args.out.resolve():
+            raise UserError(f"{args.out}: is also an input folder; give the model a folder "
+                            "of its own (--out)")
     created = not args.out.exists()
     args.out.mkdir(parents=True, exist_ok=True)  # a bad --out fails now, not after training
     try:

@@ -85,6 +85,17 @@ def test_an_out_folder_that_cannot_be_made_fails_before_training(isbi_split, tmp
     assert len(err) == 1 and err[0].startswith(f"segstudio: error: {tmp_path / 'a_file'}")
 
 
+def test_an_empty_or_input_out_is_refused(isbi_split, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:  # argparse: usage and exit code 2
+        main(_train_args(isbi_split, "", "--steps", "1"))
+    assert info.value.code == 2 and "--out: give a path" in capsys.readouterr().err
+    images = isbi_split / "train" / "images"
+    assert main(_train_args(isbi_split, images, "--steps", "1")) == 2
+    assert "is also an input folder" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [] and not (images / "model.json").exists()
+
+
 def test_a_failed_training_leaves_no_empty_out_folder(isbi_split, tmp_path, capsys):
     out = tmp_path / "model"
     assert main(_train_args(isbi_split, out, "--steps", "1", "--init", str(tmp_path))) == 2
