@@ -255,6 +255,8 @@ def _model_device(model: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+# Written into every folder of results, so that predicting a folder above skips them.
+RESULTS_MARKER = ".segstudio-predictions"
 OVERLAY_FOLDER = "overlays"
 
 
@@ -321,6 +323,8 @@ def predict_folder(
             message = str(exc)
             result.skipped.append((path, message if str(path) in message else f"{path}: {message}"))
         else:
+            if not result.written:
+                _mark_results_folder(out_dir)
             write_mask(out_dir / relative, prediction.labels, saved.classes)
             if overlay:
                 write_overlay(out_dir / OVERLAY_FOLDER / relative, image, prediction.labels,
@@ -346,17 +350,16 @@ def write_overlay(
 
 
 def _image_paths(images, out_dir: Path) -> list[tuple[Path, Path]]:
-    """(image file, output name) pairs; output names keep the images' sub-folders. Files
-    already under `out_dir` (earlier results) are not images to predict, and no output
-    may overwrite an image."""
-    out_resolved = out_dir.resolve()
+    """(image file, output name) pairs; output names keep the images' sub-folders. Earlier
+    results (folders that `predict_folder` marked) are not images to predict, and no
+    output may overwrite an image."""
     if isinstance(images, (str, os.PathLike)):
         root = Path(images)
-        if root.resolve() == out_resolved:
+        if root.resolve() == out_dir.resolve():
             raise UserError(f"{out_dir}: is the folder of images; the masks would overwrite "
                             "or mix with them, so give another output folder")
         paths, _ = list_images(root)
-        paths = [path for path in paths if not path.resolve().is_relative_to(out_resolved)]
+        paths = [path for path in paths if not _in_results_folder(path, root)]
         if not paths:
             raise UserError(f"{root}: no images found (looked for PNG, JPEG, TIFF and BMP files)")
     else:
@@ -376,3 +379,19 @@ def _image_paths(images, out_dir: Path) -> list[tuple[Path, Path]]:
                             "output folder")
         pairs.append((path, name))
     return pairs
+
+
+def _mark_results_folder(out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / RESULTS_MARKER).write_text("Label masks written by segstudio predict; a later "
+                                          "prediction of a folder above this one skips it.\n")
+
+
+def _in_results_folder(path: Path, root: Path) -> bool:
+    """Whether `path` lies in a folder below `root` that holds earlier results."""
+    for folder in path.parents:
+        if folder == root or root not in folder.parents:
+            return False
+        if (folder / RESULTS_MARKER).exists():
+            return True
+    return False

@@ -81,7 +81,7 @@ def test_a_corrupt_image_is_skipped_named_and_fails_the_run(
                  "--out", str(out)])
     assert code == 2
     _one_error_line(capsys.readouterr().err, "02.png")
-    assert sorted(p.name for p in out.iterdir()) == ["00.png", "01.png"]
+    assert sorted(p.name for p in out.glob("*.png")) == ["00.png", "01.png"]
 
 
 def test_missing_model_folder(images_dir, tmp_path, capsys):
@@ -139,10 +139,23 @@ def test_masks_are_never_written_over_the_images(model_dir, images_dir, capsys):
 
 
 def test_results_inside_the_images_folder_are_not_read_as_images(model_dir, images_dir, capsys):
+    def predict(out, *extra):
+        return main(["predict", "--model", str(model_dir), "--images", str(images_dir),
+                     "--out", str(out), "--device", "cpu", *extra])
+
     out = images_dir / "predicted"
-    args = ["predict", "--model", str(model_dir), "--images", str(images_dir), "--out", str(out),
-            "--device", "cpu"]
-    assert main(args) == 0
-    assert main(args) == 0  # again: the masks of the first run are not predicted
-    assert sorted(path.name for path in out.rglob("*.png")) == ["00.png", "01.png"]
+    assert predict(out, "--overlay") == 0
+    assert predict(out) == 0  # again: the masks and overlays of the first run are skipped
+    assert sorted(path.name for path in out.glob("*.png")) == ["00.png", "01.png"]
+    assert predict(images_dir / "elsewhere") == 0  # nor read by a run writing elsewhere
+    assert capsys.readouterr().out.count("wrote 2 label mask(s)") == 3
+
+
+def test_images_in_a_sub_folder_used_as_out_are_still_predicted(model_dir, images_dir, capsys):
+    sub = images_dir / "sub"
+    sub.mkdir()
+    (images_dir / "01.png").rename(sub / "01.png")  # the user's own images, not results
+    assert main(["predict", "--model", str(model_dir), "--images", str(images_dir),
+                 "--out", str(sub), "--device", "cpu"]) == 0
     assert "wrote 2 label mask(s)" in capsys.readouterr().out
+    assert (sub / "00.png").exists() and (sub / "sub" / "01.png").exists()
