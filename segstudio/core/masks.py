@@ -41,7 +41,7 @@ def read_mask_values(path: str | os.PathLike, colour: bool = False) -> np.ndarra
                 if image.mode not in ("P", "L", "I", "I;16", "1", "PA", "LA"):
                     raise MaskError(
                         f"{path}: a mask must hold class indices (palette or single-channel), "
-                        f"this one is a {image.mode} colour image; to read colour masks, give "
+                        f"this one is a colour image ({image.mode}); to read colour masks, give "
                         "a classes file (--classes) with each class's colour"
                     )
                 values = np.asarray(image)

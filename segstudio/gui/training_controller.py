@@ -167,6 +167,10 @@ class TrainingController(QObject):
 
             if not done.steps:
                 return None
+            best = trainer.best_val
+            if best is not None and best.step == 0 and config.init_model_dir is not None:
+                kept = Path(config.init_model_dir)  # nothing better: no copy of it saved
+                return kept, load_model(kept, device="cpu")
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             folder = unique_folder(models_dir / f"{model_name}-{stamp}")
             trainer.save(folder)
@@ -303,7 +307,7 @@ class TrainingController(QObject):
             text = f"Stopped by an error after {done.steps} steps, {done.elapsed_s:.0f} s"
         if done.best_miou is not None:
             text += f"; best mIoU {done.best_miou:.3f}"
-            if result is not None and (result[1].metrics or {}).get("step") == 0:
+            if result is not None and Path(result[0]) == self.model_dir:
                 text += ", the model it started from (kept: no better one yet)"
         if result is not None:  # the saved model's name shows in the model line below
             folder, saved = result

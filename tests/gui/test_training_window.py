@@ -312,3 +312,20 @@ def test_a_diverging_training_is_reported_and_its_last_good_model_kept(qtbot, is
     assert load_model(training.model_dir).training["steps_done"] == done.steps
     assert training.live.model is not None  # the kept model draws the overlay
     assert not training.running and training.panel.train_button.isEnabled()
+
+
+def test_a_continued_run_that_finds_nothing_better_keeps_the_model_without_a_copy(
+        qtbot, isbi_project):
+    window = open_window(qtbot, isbi_project.root)
+    training = window.training
+    training.panel.set_settings({**FAST_SETTINGS, "limit": "steps", "steps": 30})
+    with qtbot.waitSignal(training.trainingFinished, timeout=60_000):
+        click(qtbot, training.panel.train_button)
+    first = training.model_dir
+    training.panel.set_settings({**FAST_SETTINGS, "limit": "steps", "steps": 3})
+    training.config_overrides["lr"] = 1.0  # three steps at this rate ruin the weights
+    with qtbot.waitSignal(training.trainingFinished, timeout=60_000):
+        click(qtbot, training.panel.train_button)
+    assert training.model_dir == first
+    assert sorted(isbi_project.models_dir.iterdir()) == [first]
+    assert "the model it started from (kept" in training.panel.status_label.text()
