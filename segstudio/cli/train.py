@@ -104,14 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from segstudio.ml.train import (
-        DoneReport,
-        StepReport,
-        TrainConfig,
-        Trainer,
-        TrainingError,
-        ValReport,
-    )
+    from segstudio.ml.train import DoneReport, StepReport, TrainConfig, Trainer, ValReport
 
     source = _source(args)
     for path in getattr(source, "unpaired_masks", [])[:3]:
@@ -135,23 +128,18 @@ def _train(args: argparse.Namespace) -> int:
     trainer = Trainer(config, source, source.classes)
     progress = Progress()
     done = None
-    try:
-        for report in trainer:
-            if isinstance(report, StepReport):
-                progress.step(report)
-            elif isinstance(report, ValReport):
-                progress.message(f"step {report.step}: validation mIoU {_fmt(report.miou)}")
-            elif isinstance(report, DoneReport):
-                done = report
-    except TrainingError as exc:
-        progress.close()
-        if not trainer.step:
-            raise
-        trainer.save(args.out)  # the trainer went back to its last good state
-        raise UserError(f"{exc}; the model as it was before (step {trainer.step}) is saved "
-                        f"in {args.out}") from None
+    for report in trainer:
+        if isinstance(report, StepReport):
+            progress.step(report)
+        elif isinstance(report, ValReport):
+            progress.message(f"step {report.step}: validation mIoU {_fmt(report.miou)}")
+        elif isinstance(report, DoneReport):
+            done = report
     progress.close()
     trainer.save(args.out)
+    if done.error is not None:  # failed after some steps: its last good state was saved
+        raise UserError(f"{done.error}; the model as it was before (step {done.steps}) is "
+                        f"saved in {args.out}")
     val = trainer.best_val or trainer.last_val
     runs_on = trainer.runs_on
     precision = runs_on.get("mixed_precision", "off")

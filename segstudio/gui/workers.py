@@ -138,18 +138,6 @@ class TrainingWorker(QObject):
             self._trainer = trainer
             if self._stop_requested:
                 self._stop_trainer(trainer)
-        started = time.monotonic()
-        try:
-            self._follow(trainer)
-        except UserError as exc:  # e.g. a NaN loss or out of memory, after some steps
-            if not getattr(trainer, "step", 0):
-                raise
-            from segstudio.ml.train_config import DoneReport
-
-            self._finish(trainer, DoneReport("failed", trainer.step, trainer.best_miou,
-                                             time.monotonic() - started, error=str(exc)))
-
-    def _follow(self, trainer) -> None:
         last_snapshot = time.monotonic()
         last_step_signal = 0.0
         pending_step = None
@@ -176,17 +164,13 @@ class TrainingWorker(QObject):
             elif kind == "DoneReport":
                 if pending_step is not None:
                     self.progress.emit(pending_step)
-                self._finish(trainer, report)
+                result = self._on_done(trainer, report) if self._on_done else None
+                with self._lock:
+                    self._trainer = None  # let the data set and model go
+                self.finished.emit(report, result)
                 return
             self._pause()
         raise RuntimeError("training ended without a final report")
-
-    def _finish(self, trainer, report) -> None:
-        """Save through on_done (the last good model when training failed), then report."""
-        result = self._on_done(trainer, report) if self._on_done else None
-        with self._lock:
-            self._trainer = None  # let the data set and model go
-        self.finished.emit(report, result)
 
     def _record_loss(self, report) -> None:
         loss = getattr(report, "loss", None)

@@ -7,7 +7,9 @@
 
 It knows nothing of threads or Qt: another thread may call `stop()` (honoured
 between steps, which are kept short) and `snapshot()` (a CPU copy of the
-current model for live predictions). The learning rate warms up, stays at its
+current model for live predictions). An error a user can cause (a TrainingError)
+is raised before the first step; after it, training ends with a DoneReport
+whose `error` says why, and the model in its last good state is there to save. The learning rate warms up, stays at its
 peak, then decays over the last quarter of the steps or the time budget,
 whichever ends first.
 """
@@ -100,7 +102,18 @@ class Trainer:
                 "mixed_precision": "off" if dtype is None else str(dtype).split(".")[-1]}
 
     def __iter__(self) -> Iterator[StepReport | ValReport | DoneReport]:
-        return self._run()
+        return self._run_to_the_end()
+
+    def _run_to_the_end(self) -> Iterator[StepReport | ValReport | DoneReport]:
+        """`_run`, a TrainingError after the first step ending it as a failed DoneReport."""
+        start = time.monotonic()
+        try:
+            yield from self._run()
+        except TrainingError as exc:
+            if not self.step:
+                raise
+            yield DoneReport("failed", self.step, self.best_miou, time.monotonic() - start,
+                             error=str(exc))
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -154,7 +167,7 @@ class Trainer:
                 bad_losses += 1
                 if bad_losses >= 3:
                     self._restore(self._best_state or self._good_state)
-                    cause = (f"try a lower learning rate (now {config.lr:g}) or another loss")
+                    cause = f"try a lower learning rate (now {config.lr:g}) or another loss"
                     if self.step == 0 and config.init_model_dir is not None:
                         cause = ("the model it started from may itself be spoilt: train from "
                                  f"scratch instead, or {cause}")

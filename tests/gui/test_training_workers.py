@@ -77,7 +77,6 @@ class FakeTrainer:
         self.final_validated = False
         self._stop = threading.Event()
         self.thread = None
-        self.best_miou = None
 
     def stop(self, final_validation_limit_s=None):
         self.final_validation_limit_s = final_validation_limit_s
@@ -91,9 +90,9 @@ class FakeTrainer:
         self.step = 0
         while not self._stop.is_set() and (self.max_steps is None or self.step < self.max_steps):
             time.sleep(self.step_s)
-            if self.step + 1 == self.fail_at:  # fail_at=1: before any step, as the engine
-                raise UserError("no labelled images: paint some labels first")  # fails then
             self.step += 1
+            if self.step == self.fail_at:
+                raise UserError("no labelled images: paint some labels first")
             yield StepReport(self.step, 1.0 / self.step)
             if self.step % 5 == 0:
                 yield ValReport(self.step, {"cell": 0.5, "membrane": None}, 0.5)
@@ -183,22 +182,28 @@ def test_training_gives_way_while_a_prediction_runs(qtbot):
 
 def test_training_worker_reports_errors_as_messages(qtbot):
     saved = []
-    worker = TrainingWorker(lambda: FakeTrainer(fail_at=1), on_done=lambda *args: saved.append(1))
+    worker = TrainingWorker(lambda: FakeTrainer(fail_at=3), on_done=lambda *args: saved.append(1))
     with qtbot.waitSignal(worker.failed, timeout=5000) as failed:
         thread = start_worker(worker, "training-test")
     assert "no labelled images" in failed.args[0]
-    assert saved == []  # nothing was trained: nothing to save
+    assert saved == []  # an error raised by the trainer: nothing to save
     assert stop_thread(thread, worker)
 
 
-def test_an_error_after_some_steps_saves_the_last_good_model(qtbot):
-    trainer = FakeTrainer(fail_at=4)
+def test_a_training_that_failed_after_some_steps_is_saved_like_any_other(qtbot):
+    class FailingAfterThree(FakeTrainer):  # as the engine ends on a NaN loss at step 4
+        def __iter__(self):
+            for self.step in range(1, 4):
+                yield StepReport(self.step, 1.0)
+            yield DoneReport("failed", 3, error="the loss became NaN or infinite at step 4")
+
+    trainer = FailingAfterThree()
     worker = TrainingWorker(lambda: trainer, on_done=lambda t, done: f"saved at {t.step}")
     with qtbot.waitSignal(worker.finished, timeout=5000) as finished:
         thread = start_worker(worker, "training-test")
     done, result = finished.args
     assert (done.reason, done.steps, result) == ("failed", 3, "saved at 3")
-    assert "no labelled images" in done.error
+    assert "NaN or infinite" in done.error
     assert stop_thread(thread, worker)
 
 
