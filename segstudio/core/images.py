@@ -91,8 +91,7 @@ def _read_with_opencv(path: Path) -> np.ndarray:
 
 def _read_tiff(path: Path) -> np.ndarray:
     with tifffile.TiffFile(path) as tif:
-        series = tif.series[0]
-        axes = _tiff_axes(series.shape, series.axes, path)
+        series, axes = _tiff_series(tif, path)
         array = np.asarray(series.asarray())
     channels = [i for i, a in enumerate(axes) if a in _CHANNEL_AXES]
     order = [axes.index("Y"), axes.index("X"), *channels]
@@ -103,9 +102,14 @@ def _read_tiff(path: Path) -> np.ndarray:
 def tiff_size(path: Path) -> tuple[int, int]:
     """(height, width) of a TIFF from its header, as load_image will read it."""
     with tifffile.TiffFile(path) as tif:
-        series = tif.series[0]
-        axes = _tiff_axes(series.shape, series.axes, path)
+        series, axes = _tiff_series(tif, path)
         return series.shape[axes.index("Y")], series.shape[axes.index("X")]
+
+
+def _tiff_series(tif: tifffile.TiffFile, path: Path) -> tuple[tifffile.TiffPageSeries, str]:
+    """The file's first series (its image), and its axes as `_tiff_axes` reads them."""
+    series = tif.series[0]
+    return series, _tiff_axes(series.shape, series.axes, path)
 
 
 def _tiff_axes(shape: tuple[int, ...], axes: str, path: Path) -> str:

@@ -67,8 +67,10 @@ def map_mask_colours(rgb: np.ndarray, colours: dict[tuple[int, int, int], int],
     keys = _colour_keys(rgb)
     mask = np.full(keys.shape, UNLABELLED, np.uint8)
     known = np.zeros(keys.shape, bool)
-    for colour, index in [*colours.items(), *([(ignore_color, UNLABELLED)] if ignore_color
-                                              else [])]:
+    meanings = list(colours.items())
+    if ignore_color is not None:
+        meanings.append((ignore_color, UNLABELLED))
+    for colour, index in meanings:
         where = keys == _colour_keys(np.asarray(colour, np.uint8))
         known |= where
         mask[where] = index

@@ -197,7 +197,8 @@ class ImagesPanel(QWidget):
             usual, before = self._usual_channels(), self._channels.get(entry_id)
             if before is not None:  # its file was relinked to another
                 self._channel_counts[before] -= 1
-                self._channel_counts += Counter()  # drops counts that reached zero
+                if not self._channel_counts[before]:
+                    del self._channel_counts[before]
             self._channels[entry_id] = channels
             self._channel_counts[channels] += 1
             changed = self._channels if self._usual_channels() != usual else [entry_id]
