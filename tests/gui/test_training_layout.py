@@ -19,10 +19,10 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from segstudio.gui.panels.training import TrainingPanel  # noqa: E402
 from tests.gui.test_training_window import (  # noqa: E402
-    FAST_SETTINGS,
     click,
     isbi_project,  # noqa: F401  (a fixture)
     open_window,
+    train_steps,
 )
 
 SCREEN = (1280, 800)
@@ -169,9 +169,7 @@ def test_train_and_stop_have_shortcuts_shown_in_menu_and_tooltips(qtbot, isbi_pr
 def test_a_reopened_model_shows_its_saved_metrics_and_loss_curve(qtbot, isbi_project):  # noqa: F811
     window = open_window(qtbot, isbi_project.root)
     training = window.training
-    training.panel.set_settings({**FAST_SETTINGS, "limit": "steps", "steps": 12})
-    with qtbot.waitSignal(training.trainingFinished, timeout=60_000):
-        click(qtbot, training.panel.train_button)
+    train_steps(qtbot, training, 12)
     saved_dir = training.model_dir
     metadata = json.loads((saved_dir / "model.json").read_text())
     history = metadata["training"]["loss_history"]

@@ -154,13 +154,18 @@ def test_train_watch_stop_accept_export(qtbot, isbi_project, tmp_path):
     assert not window.errors, window.errors
 
 
+def train_steps(qtbot, training, steps: int):
+    """Click Train with the fast settings limited to `steps`; the DoneReport once it ends."""
+    training.panel.set_settings({**FAST_SETTINGS, "limit": "steps", "steps": steps})
+    with qtbot.waitSignal(training.trainingFinished, timeout=60_000) as finished:
+        click(qtbot, training.panel.train_button)
+    return finished.args[0]
+
+
 def test_reopening_the_project_loads_the_latest_model(qtbot, isbi_project):
     window = open_window(qtbot, isbi_project.root)
     training = window.training
-    training.panel.set_settings({**FAST_SETTINGS, "limit": "steps", "steps": 8})
-    with qtbot.waitSignal(training.trainingFinished, timeout=60_000) as finished:
-        click(qtbot, training.panel.train_button)
-    assert finished.args[0].steps == 8
+    assert train_steps(qtbot, training, 8).steps == 8
     saved_dir = training.model_dir
     assert saved_dir is not None and saved_dir.parent == isbi_project.root / "models"
 
@@ -318,14 +323,10 @@ def test_a_continued_run_that_finds_nothing_better_keeps_the_model_without_a_cop
         qtbot, isbi_project):
     window = open_window(qtbot, isbi_project.root)
     training = window.training
-    training.panel.set_settings({**FAST_SETTINGS, "limit": "steps", "steps": 30})
-    with qtbot.waitSignal(training.trainingFinished, timeout=60_000):
-        click(qtbot, training.panel.train_button)
+    train_steps(qtbot, training, 30)
     first = training.model_dir
-    training.panel.set_settings({**FAST_SETTINGS, "limit": "steps", "steps": 3})
     training.config_overrides["lr"] = 1.0  # three steps at this rate ruin the weights
-    with qtbot.waitSignal(training.trainingFinished, timeout=60_000):
-        click(qtbot, training.panel.train_button)
+    train_steps(qtbot, training, 3)
     assert training.model_dir == first
     assert sorted(isbi_project.models_dir.iterdir()) == [first]
     assert "the model it started from (kept" in training.panel.status_label.text()
