@@ -225,6 +225,8 @@ def flood_fill(
     are painted (the region itself is found as without the flag).
     """
     _check_value(value)
+    if not tolerance >= 0:
+        raise ValueError(f"fill tolerance must be 0 or more, not {tolerance}")
     height, width = mask.shape
     if not (math.isfinite(x) and math.isfinite(y)):
         return None
@@ -250,7 +252,10 @@ def _flood_region(
     """
     image = image if image.ndim == 3 else image[:, :, None]
     channels = image.shape[2]
-    if channels in (1, 3) and image.dtype in (np.uint8, np.float32):
+    if image.dtype.kind == "f" and np.isnan(image[row, col]).any():
+        # A no-data pixel is like no value: its region is the connected no-data pixels.
+        source, tol = np.isnan(image).any(axis=2).view(np.uint8), 0.0
+    elif channels in (1, 3) and image.dtype in (np.uint8, np.float32):
         source, tol = image, float(tolerance)
     elif channels in (1, 3) and image.dtype in (np.uint16, np.int16, np.int8):
         # cv2.floodFill takes 8-bit or float32 only; float32 holds 16-bit values exactly.

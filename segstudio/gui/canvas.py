@@ -8,7 +8,7 @@ map to edit coordinates through the view's transform alone.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 
@@ -18,6 +18,8 @@ from segstudio.gui.rendering import confidence_colors, label_colors
 
 MIN_ZOOM, MAX_ZOOM = 1 / 64, 64.0
 WHEEL_STEP = 1.25
+MODIFIER_KEYS = {Qt.Key.Key_Control, Qt.Key.Key_Shift, Qt.Key.Key_Alt, Qt.Key.Key_Meta,
+                 Qt.Key.Key_Space}
 
 
 class Canvas(QGraphicsView):
@@ -64,6 +66,7 @@ class Canvas(QGraphicsView):
         self._space_down = False
         self._pan_from: QPoint | None = None
         self._tool_pressed = False
+        self._last_scene_pos = QPointF()
 
     # ------------------------------------------------------------------ content
 
@@ -130,6 +133,14 @@ class Canvas(QGraphicsView):
         """True while the mouse button is held down with a painting tool."""
         return self._tool_pressed
 
+    def end_stroke(self) -> None:
+        """Finish the stroke in progress where it is, as if the button were released there;
+        the rest of the drag paints nothing."""
+        if self._tool_pressed:
+            self._tool_pressed = False
+            if self.tool:
+                self.tool.release(self._last_scene_pos)
+
     def has_image(self) -> bool:
         return self.image_layer.pixels is not None
 
@@ -159,7 +170,7 @@ class Canvas(QGraphicsView):
         if self.image_layer.pixels is None:
             return
         self.fitInView(self.image_layer.boundingRect(), Qt.AspectRatioMode.KeepAspectRatio)
-        self.zoomChanged.emit(self.zoom)
+        self.zoom_by(1.0)  # back within MIN_ZOOM..MAX_ZOOM (a 1-pixel image fits at x600)
 
     def zoom_actual_size(self) -> None:
         center = self.mapToScene(self.viewport().rect().center())
@@ -219,7 +230,8 @@ class Canvas(QGraphicsView):
             return
         if event.button() == Qt.MouseButton.LeftButton and self.tool and self.has_image():
             self._tool_pressed = True
-            self.tool.press(self.mapToScene(event.position().toPoint()))
+            self._last_scene_pos = self.mapToScene(event.position().toPoint())
+            self.tool.press(self._last_scene_pos)
             event.accept()
             return
         super().mousePressEvent(event)
@@ -233,6 +245,7 @@ class Canvas(QGraphicsView):
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
         elif self.tool and self.has_image():
+            self._last_scene_pos = scene_pos
             self.tool.move(scene_pos, self._tool_pressed)
         self._move_outline(scene_pos)
         self.cursorMoved.emit(scene_pos if self._inside(scene_pos) else None)
@@ -261,6 +274,13 @@ class Canvas(QGraphicsView):
         self.brush_outline.setVisible(False)
         self.cursorMoved.emit(None)
         super().leaveEvent(event)
+
+    def event(self, event) -> bool:
+        # A shortcut pressed mid-stroke (undo, save, another tool...) acts on the stroke
+        # painted so far, as one undo step, never on a half-recorded one.
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() not in MODIFIER_KEYS:
+            self.end_stroke()
+        return super().event(event)
 
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():

@@ -160,7 +160,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         settings = self.display_panel.settings
         if settings is None:
             return 255.0
-        return max(high - low for low, high in settings.ranges)
+        return max(abs(high - low) for low, high in settings.ranges)
 
     def apply_mask_edit(self, diff: MaskDiff | None, text: str) -> None:
         """Record an edit already applied to current_mask() as one undo step, and show it."""

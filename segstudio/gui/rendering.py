@@ -56,8 +56,7 @@ def full_range(image: np.ndarray, channel: int) -> Range:
     finite = plane[np.isfinite(plane)] if plane.dtype.kind == "f" else plane
     if finite.size == 0:
         return 0.0, 1.0
-    low, high = float(finite.min()), float(finite.max())
-    return low, (high if high > low else low + 1.0)
+    return _widened(float(finite.min()), float(finite.max()))
 
 
 def auto_range(image: np.ndarray, channel: int, percentiles: Range = AUTO_PERCENTILES) -> Range:
@@ -66,9 +65,14 @@ def auto_range(image: np.ndarray, channel: int, percentiles: Range = AUTO_PERCEN
     if plane.size == 0:
         return 0.0, 1.0
     low, high = np.percentile(plane, percentiles)
-    if high <= low:
-        high = low + 1.0
-    return float(low), float(high)
+    if high <= low:  # mostly one value (a dark background): show the extremes instead
+        low, high = plane.min(), plane.max()
+    return _widened(float(low), float(high))
+
+
+def _widened(low: float, high: float) -> Range:
+    """The range itself, or for a single value a range that shows it mid-grey."""
+    return (low, high) if high > low else (low - 0.5, low + 0.5)
 
 
 def ranges_for(image: np.ndarray, channels: tuple[int, ...], mode: str) -> tuple[Range, ...]:
@@ -109,7 +113,9 @@ def to_display(image: np.ndarray, settings: DisplaySettings) -> np.ndarray:
 def _scale(plane: np.ndarray, low: float, high: float) -> np.ndarray:
     if plane.dtype == np.uint8 and (low, high) == (0.0, 255.0):
         return plane
-    span = max(high - low, 1e-12)
+    span = high - low  # negative when black is set above white: the image shows inverted
+    if abs(span) < 1e-12:
+        span = 1e-12
     if plane.dtype in (np.uint8, np.uint16):
         # A lookup table over every possible value: one gather per pixel.
         values = np.arange(np.iinfo(plane.dtype).max + 1, dtype=np.float32)

@@ -473,3 +473,22 @@ def test_stroke_painted_segment_by_segment_combines_into_one_step(seed, pts, rad
         assert (mask == original).all()
         stroke.redo(mask)
         assert (mask == final).all()
+
+
+def test_flood_fill_around_or_inside_no_data_pixels():
+    image = np.full((10, 12), 0.25, np.float32)
+    image[3:6, 4:8] = np.nan
+    image[8, 0] = np.nan  # another no-data region, not connected to the first
+    mask = blank(10, 12)
+    flood_fill(mask, 0.5, 0.5, 1, image=image, tolerance=0.1)
+    assert (mask[np.isfinite(image)] == 1).all() and (mask[np.isnan(image)] == UNLABELLED).all()
+    mask = blank(10, 12)
+    flood_fill(mask, 5.5, 4.5, 2, image=image, tolerance=0.1)  # a no-data pixel
+    expected = np.zeros((10, 12), bool)
+    expected[3:6, 4:8] = True
+    assert np.array_equal(mask == 2, expected) and (mask[~expected] == UNLABELLED).all()
+
+
+def test_flood_fill_refuses_a_negative_tolerance():
+    with pytest.raises(ValueError, match="tolerance"):
+        flood_fill(blank(4, 4), 0.5, 0.5, 1, image=np.zeros((4, 4), np.uint8), tolerance=-1)

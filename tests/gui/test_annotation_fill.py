@@ -61,3 +61,18 @@ def test_fill_options_switch_to_label_regions_and_set_the_tolerance(qtbot, windo
     assert "by label region" in window.status.paint_label.text()
     click(qtbot, window, 110.5, 120.5)  # the whole unlabelled area, whatever the image
     assert (mask == 0).all()
+
+
+def test_fill_works_with_black_set_above_white_which_shows_the_image_inverted(qtbot, window,
+                                                                             tmp_path):
+    inside = np.load(tmp_path / "inside.npy")
+    black, white = window.display_panel.rows[0][2:4]
+    black.setValue(250)
+    white.setValue(5)
+    shown = window.canvas.image_layer.pixels
+    assert shown[inside].mean() > 170 and shown[~inside].mean() < 80  # the dark disk shows bright
+    key(qtbot, window, Qt.Key.Key_F)
+    click(qtbot, window, 110.5, 120.5)  # 10% of the 245 wide range, as with 5..250
+    assert (window.current_mask()[inside] == 0).all()
+    assert (window.current_mask()[~inside] == UNLABELLED).all()
+    assert window.errors == []

@@ -70,6 +70,39 @@ def test_stroke_paints_undoes_redoes_and_saves(qtbot, window, project):
     assert np.array_equal(saved, mask)
 
 
+def test_shortcuts_pressed_mid_stroke_act_on_the_stroke_painted_so_far(qtbot, window, project):
+    mask, viewport = window.current_mask(), window.canvas.viewport()
+    history = window.current_document().undo_stack
+    drag(qtbot, window, [(50.5, 100.5), (250.5, 100.5)])  # stroke A
+    after_a = mask.copy()
+
+    # Stroke B: Ctrl+S while the button is still down saves A and the part of B painted.
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=view_pos(window, 50.5, 300.5))
+    qtbot.mouseMove(viewport, view_pos(window, 150.5, 300.5))
+    key(qtbot, window, Qt.Key.Key_S, CTRL)
+    half_b = mask.copy()
+    assert (half_b[300, 60:140] != UNLABELLED).all() and (half_b[300, 170:] == UNLABELLED).all()
+    assert history.count() == 2 and not window.isWindowModified()
+    assert np.array_equal(read_mask(label_file(project, window.current_entry)), half_b)
+    # The rest of that drag paints nothing; undo takes the saved half of B away, and the
+    # title says the file now differs.
+    qtbot.mouseMove(viewport, view_pos(window, 300.5, 300.5))
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=view_pos(window, 300.5, 300.5))
+    assert np.array_equal(mask, half_b)
+    key(qtbot, window, Qt.Key.Key_Z, CTRL)
+    assert np.array_equal(mask, after_a) and window.isWindowModified()
+
+    # Ctrl+Z mid-stroke undoes the stroke being painted, not the one before it.
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=view_pos(window, 400.5, 50.5))
+    qtbot.mouseMove(viewport, view_pos(window, 400.5, 200.5))
+    key(qtbot, window, Qt.Key.Key_Z, CTRL)
+    qtbot.mouseMove(viewport, view_pos(window, 400.5, 400.5))
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=view_pos(window, 400.5, 400.5))
+    assert np.array_equal(mask, after_a)
+    key(qtbot, window, Qt.Key.Key_Z, CTRL)
+    assert (mask == UNLABELLED).all()
+
+
 def test_eraser_and_only_unlabelled(qtbot, window):
     mask = window.current_mask()
     drag(qtbot, window, [(50.5, 100.5), (250.5, 100.5)])  # class 0
@@ -180,6 +213,18 @@ def test_zoom_around_cursor_then_paint_at_the_right_pixel(qtbot, window):
     assert canvas.zoom == pytest.approx(1.0)
     key(qtbot, window, Qt.Key.Key_0, CTRL)  # fit
     assert canvas.zoom < 2
+
+
+def test_fitting_a_tiny_image_keeps_to_the_zoom_limit_so_wheel_in_zooms_in(qtbot, window):
+    from segstudio.gui.canvas import MAX_ZOOM
+
+    canvas = window.canvas
+    canvas.set_image(np.full((2, 1, 1), 128, np.uint8))
+    canvas.fit_to_window()
+    assert canvas.zoom == pytest.approx(MAX_ZOOM)
+    canvas.zoom_by(1 / 4)
+    wheel(window, 0.5, 1.0, steps=1)
+    assert canvas.zoom == pytest.approx(MAX_ZOOM / 4 * 1.25)
 
 
 def test_pan_with_middle_button_and_space_drag(qtbot, window):

@@ -25,6 +25,15 @@ def test_thumbnails_are_square_with_the_image_fitted_and_centred():
     assert tuple(thumb[middle, 0]) == (255, 0, 0) and tuple(thumb[middle, -1]) == (255, 0, 0)
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint32, np.float64])
+def test_thumbnails_of_any_pixel_type_opencv_cannot_resize(dtype):
+    image = np.zeros((300, 200, 2), dtype)
+    image[:150] = 100
+    thumb = make_thumbnail(image)
+    assert thumb.shape == (THUMB_SIZE, THUMB_SIZE, 3)
+    assert thumb[10, 32, 0] > thumb[60, 32, 0]  # the bright top half shows bright
+
+
 def test_every_row_of_the_list_is_as_tall_as_a_thumbnail(qtbot):
     """The list measures one row for all (uniform sizes, for speed with thousands of
     images): a tiny or long thin image must not make every row short."""

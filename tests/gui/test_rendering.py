@@ -54,6 +54,24 @@ def test_float_images_with_nan_and_constant_planes():
     assert to_display(image, two)[5, 20] == 255
 
 
+def test_a_flat_image_shows_grey_and_a_mostly_flat_one_its_extremes():
+    flat = np.full((4, 4, 1), 128, np.uint16)
+    assert to_display(flat, settings_for(flat))[0, 0] in (127, 128)
+    sparse = np.zeros((100, 100, 1), np.uint16)  # a dark background, a few bright spots
+    sparse[:3, :3] = 4000
+    sparse[50, 50] = 2000
+    shown = to_display(sparse, settings_for(sparse))
+    assert shown[0, 0] == 255 and shown[50, 50] in (127, 128) and shown[90, 90] == 0
+
+
+def test_black_above_white_shows_the_image_inverted():
+    image = np.array([[0, 100, 200]], np.uint16)[:, :, None]
+    for plane in (image, image.astype(np.float32)):
+        inverted = DisplaySettings((0,), ((200.0, 0.0),), "manual")
+        assert to_display(plane, inverted)[0, 0] == 255 and to_display(plane, inverted)[0, 2] == 0
+        assert to_display(plane, inverted)[0, 1] in (127, 128)
+
+
 def test_settings_keep_the_users_choices_across_images():
     a = np.zeros((10, 10, 5), np.uint16)
     manual = DisplaySettings((4, 3, 2), ((0, 10),) * 3, "manual")

@@ -59,6 +59,8 @@ def make_thumbnail(image: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
     height, width = image.shape[:2]
     step = max(1, min(height, width) // (4 * size))
     small = image[::step, ::step]
+    if small.dtype not in (np.uint8, np.uint16, np.float32):
+        small = small.astype(np.float32)  # what cv2.resize takes whatever the channel count
     scale = size / max(small.shape[:2])
     if scale != 1:
         new_size = (max(1, round(small.shape[1] * scale)), max(1, round(small.shape[0] * scale)))
