@@ -10,7 +10,7 @@ import numpy as np
 
 from segstudio.core.classes import MAX_CLASSES, LabelClass, check_classes, default_color
 from segstudio.core.errors import ProjectError
-from segstudio.core.masks import read_mask, write_mask
+from segstudio.core.masks import read_mask
 from segstudio.core.project_entries import LabelStats
 
 
@@ -42,14 +42,9 @@ class ClassTableMixin:
     def recolor_class(self, index: int, color: tuple[int, int, int]) -> None:
         """Change a class colour; label files get the new palette (their indices stay)."""
         self._check_index(index)
-        self.classes[index] = LabelClass(self.classes[index].name, _checked(color))
-        self.save()
-        for path in sorted(self.labels_dir.glob("*.png")):
-            write_mask(path, read_mask(path), self.classes)
-        for entry in self.images:  # the files changed, their statistics did not
-            if entry.stats is not None and self.has_labels(entry):
-                self._set_stats(entry, entry.stats, self.label_path(entry))
-        self.save()
+        recolored = list(self.classes)
+        recolored[index] = LabelClass(self.classes[index].name, _checked(color))
+        self._remap_labels(np.arange(256, dtype=np.uint8), recolored)
 
     def move_class(self, index: int, new_index: int) -> None:
         """Move a class to another position; every label file is renumbered to match."""

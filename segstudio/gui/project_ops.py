@@ -262,7 +262,12 @@ class ProjectMixin:
         return self._class_change(lambda: self.project.recolor_class(index, color))
 
     def move_class(self, index: int, new_index: int) -> bool:
-        return self._class_change(lambda: self.project.move_class(index, new_index), True)
+        name = self.project.classes[index].name if self.project is not None else ""
+        moved = self._class_change(lambda: self.project.move_class(index, new_index), True)
+        if moved:
+            self.say(f"Moved \"{name}\" to position {new_index + 1}: the label files were "
+                     "renumbered, so undo starts again from here")
+        return moved
 
     def delete_class(self, index: int, merge_into: int | None = None) -> bool:
         return self._class_change(lambda: self.project.delete_class(index, merge_into), True)

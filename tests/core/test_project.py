@@ -206,6 +206,17 @@ def test_class_add_rename_recolor(tmp_path, photos):
     assert reopened.label_stats(project.images[0]).counts == [0, 48, 0, 0]
 
 
+def test_recolour_with_a_broken_label_file_changes_nothing(tmp_path, photos):
+    project = Project.create(tmp_path / "proj", photos, CLASSES)
+    project.save_labels(project.images[0], np.full((6, 8), 1, np.uint8))
+    project.label_path(project.images[1]).write_bytes(b"not a png")
+    before = (project.root / "project.json").read_text()
+    with pytest.raises(UserError, match=project.images[1].id):
+        project.recolor_class(1, (1, 2, 3))
+    assert project.classes == CLASSES and (project.root / "project.json").read_text() == before
+    assert Project.open(project.root).classes == CLASSES
+
+
 def labelled_project(tmp_path, photos):
     project = Project.create(tmp_path / "proj", photos, CLASSES)
     first = np.array([[0, 1, 2, 255]] * 6, np.uint8).repeat(2, axis=1)

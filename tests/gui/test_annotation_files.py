@@ -93,6 +93,8 @@ def test_add_rename_and_delete_classes_from_the_panel(qtbot, project, monkeypatc
     qtbot.mouseClick(panel.down_button, Qt.MouseButton.LeftButton)  # reorder
     assert [c.name for c in window.project.classes] == ["cell", "boundary"]
     assert window.current_mask()[300, 150] == 1 and window.current_mask()[100, 150] == 0
+    assert "undo starts again" in window.statusBar().currentMessage()
+    assert not window.actions_.undo.isEnabled()
 
 
 def test_16_bit_tiff_gets_automatic_contrast(qtbot, tmp_path):
