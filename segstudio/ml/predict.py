@@ -262,6 +262,7 @@ OVERLAY_FOLDER = "overlays"
 
 @dataclass
 class FolderPrediction:
+    out_dir: Path  # where the masks go; overlays in its OVERLAY_FOLDER
     written: list[Path] = field(default_factory=list)  # the label masks written
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (image, why)
     stopped: bool = False  # should_stop() ended the run early
@@ -306,7 +307,7 @@ def predict_folder(
     check_tiling(predict_options.get("tile_size", 512), predict_options.get("overlap", 64))
     out_dir = Path(out_dir)
     paths = _image_paths(images, out_dir)
-    result = FolderPrediction()
+    result = FolderPrediction(out_dir)
     for done, (path, relative) in enumerate(paths, start=1):
         if should_stop is not None and should_stop():
             result.stopped = True
@@ -378,7 +379,21 @@ def _image_paths(images, out_dir: Path) -> list[tuple[Path, Path]]:
             raise UserError(f"{path}: its mask would be written over it; give another "
                             "output folder")
         pairs.append((path, name))
+    _check_nothing_overwritten(out_dir, [name for _, name in pairs])
     return pairs
+
+
+def _check_nothing_overwritten(out_dir: Path, names: list[Path]) -> None:
+    """Refuse to write over files that are not earlier results (ground-truth masks, say)."""
+    if (out_dir / RESULTS_MARKER).exists():
+        return  # a folder of earlier results: predicting again replaces them
+    existing = [str(name) for name in names if (out_dir / name).exists()]
+    if existing:
+        more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+        raise UserError(
+            f"{out_dir}: already holds {', '.join(existing[:3])}{more}, which the masks would "
+            "overwrite; give an empty folder (or one of earlier segstudio results)"
+        )
 
 
 def _mark_results_folder(out_dir: Path) -> None:

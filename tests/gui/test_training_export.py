@@ -144,5 +144,42 @@ def test_the_export_dialogs_open_in_the_project_folder(window, monkeypatch):
     jobs.ask_export_onnx()
     jobs.ask_export_torchscript()
     jobs.ask_export_model_folder()
+    jobs.ask_predict_folder()
     root = window.project.root
-    assert asked == [str(root / "model.onnx"), str(root / "model.pt"), str(root)]
+    assert asked == [str(root / "model.onnx"), str(root / "model.pt"), str(root), str(root)]
+
+
+def test_exporting_over_a_saved_model_asks_first(qtbot, window, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    other = save_small_model(tmp_path / "other-model", default_classes(["a", "b"]))
+    before = (other / "model.json").read_bytes()
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(other))
+    answer = QMessageBox.StandardButton.Cancel
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda parent, title, text, *a: (asked.append(text), answer)[1])
+    jobs = window.training.jobs
+    jobs.ask_export_model_folder()
+    assert asked == [f"{other} already holds a model. Replace it with the current one?"]
+    assert not jobs.busy and (other / "model.json").read_bytes() == before
+    answer = QMessageBox.StandardButton.Yes
+    with qtbot.waitSignal(jobs.jobFinished, timeout=60_000):
+        jobs.ask_export_model_folder()
+    classes = json.loads((other / "model.json").read_text())["classes"]
+    assert [c["name"] for c in classes] == ["membrane", "cell"]
+
+
+def test_the_prediction_summary_says_where_the_results_are_and_what_was_skipped(tmp_path):
+    from segstudio.gui.panels.export import _describe
+    from segstudio.ml.predict import FolderPrediction
+
+    (tmp_path / "overlays").mkdir()
+    skipped = [(tmp_path / f"{n}.tif", f"{n}.tif: unreadable") for n in range(7)]
+    text = _describe(FolderPrediction(tmp_path, [tmp_path / "a.png"], skipped))
+    assert text.splitlines() == [
+        "Predicted 1 image(s).",
+        f'Masks in {tmp_path}, colour overlays in its "overlays" folder.',
+        "Skipped 7:", "  0.tif: unreadable", "  1.tif: unreadable", "  2.tif: unreadable",
+        "  3.tif: unreadable", "  4.tif: unreadable", "  …and 2 more",
+    ]

@@ -261,6 +261,26 @@ def test_predict_folder_keeps_images_with_the_same_stem_apart(tmp_path, isbi_dir
     np.testing.assert_array_equal(saved_masks[0][:, ::-1], saved_masks[1])
 
 
+def test_predict_folder_never_overwrites_files_that_are_not_earlier_results(tmp_path, isbi_dir):
+    images, out = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    out.mkdir()
+    source = load_image(isbi_dir / "images" / "07.png")[:64, :80, 0]
+    for name in ("a", "b", "c", "d", "e"):
+        Image.fromarray(source).save(images / f"{name}.png")
+    for name in ("a", "c", "d", "e"):
+        (out / f"{name}.png").write_bytes(b"ground truth")  # the user's own files
+    with pytest.raises(UserError, match=r"masks: already holds a.png, c.png, d.png and 1 more"):
+        predict_folder(pointwise_saved(2), images, out)
+    assert all((out / f"{n}.png").read_bytes() == b"ground truth" for n in ("a", "c", "d", "e"))
+    assert not (out / "b.png").exists()
+
+    # Predicting again into a folder of its own results replaces them.
+    first = predict_folder(pointwise_saved(2), images, tmp_path / "results")
+    again = predict_folder(pointwise_saved(2), images, tmp_path / "results")
+    assert again.written == first.written and len(again.written) == 5
+
+
 def test_worker_threads_with_model_copies_agree(em_mosaic, trained_saved):
     """What the GUI does: predict from worker threads, each with its own model copy."""
     image = em_mosaic[:300, :400]

@@ -112,10 +112,22 @@ class ModelJobs(QObject):
         return str(folder / file_name) if file_name else str(folder)
 
     def ask_export_model_folder(self) -> None:
+        from segstudio.ml.saved import METADATA_FILE
+
         folder = QFileDialog.getExistingDirectory(self.window, "Export the model into a folder",
                                                   self._start_path())
-        if folder:
-            self.export_model_folder(folder)
+        if not folder:
+            return
+        if (Path(folder) / METADATA_FILE).exists():
+            answer = QMessageBox.question(
+                self.window, "Export model folder",
+                f"{folder} already holds a model. Replace it with the current one?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+                QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.export_model_folder(folder)
 
     def ask_export_onnx(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self.window, "Export ONNX",
@@ -142,10 +154,12 @@ class ModelJobs(QObject):
             self.predict_project(folder)
 
     def ask_predict_folder(self) -> None:
-        images = QFileDialog.getExistingDirectory(self.window, "Predict the images in")
+        images = QFileDialog.getExistingDirectory(self.window, "Predict the images in",
+                                                  self._start_path())
         if not images:
             return
-        out_dir = QFileDialog.getExistingDirectory(self.window, "Write the predictions into")
+        out_dir = QFileDialog.getExistingDirectory(self.window, "Write the predictions into",
+                                                   str(Path(images).parent))
         if out_dir:
             self.predict_images(images, out_dir, title="Predict folder")
 
@@ -213,12 +227,21 @@ class ModelJobs(QObject):
 
 
 def _describe(result) -> str:
+    from segstudio.ml.predict import OVERLAY_FOLDER
+
     written = getattr(result, "written", None)
-    if written is not None:
-        text = f"Predicted {len(written)} image(s)."
-        if result.skipped:
-            text += f" Skipped {len(result.skipped)}: " + "; ".join(m for _, m in result.skipped[:3])
-        if result.stopped:
-            text += " Cancelled before the end."
-        return text
-    return f"Written: {result}"
+    if written is None:
+        return f"Written: {result}"
+    lines = [f"Predicted {len(written)} image(s)."]
+    if written:
+        overlays = (result.out_dir / OVERLAY_FOLDER).is_dir()
+        lines.append(f"Masks in {result.out_dir}"
+                     + (f", colour overlays in its \"{OVERLAY_FOLDER}\" folder." if overlays else "."))
+    if result.skipped:
+        lines.append(f"Skipped {len(result.skipped)}:")
+        lines += [f"  {message}" for _, message in result.skipped[:5]]
+        if len(result.skipped) > 5:
+            lines.append(f"  …and {len(result.skipped) - 5} more")
+    if result.stopped:
+        lines.append("Cancelled before the end.")
+    return "\n".join(lines)
