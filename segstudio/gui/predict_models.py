@@ -29,14 +29,41 @@ def add_loss_history(folder: Path, history: list) -> None:
     """Store the training's compact loss history ([step, loss] pairs) in the saved model's
     model.json (its "training" section), so the Metrics panel can draw it when the model is
     opened again. The weights and their checksum are left as they are."""
-    if not history:
-        return
+    if history:
+        _update_metadata(folder, lambda metadata: metadata.update(
+            training={**(metadata.get("training") or {}), "loss_history": history}))
+
+
+def adopt_classes(saved, folder: Path, classes) -> None:
+    """Give a saved model, in memory and in its folder, the project's class names and colours
+    after a class was renamed or recoloured (the same classes in the same order: the weights
+    stay as they are; per-class metrics follow the names)."""
+    renames = {old.name: new.name for old, new in zip(saved.classes, classes, strict=True)}
+
+    def update(metadata: dict) -> None:
+        metadata["classes"] = [c.to_json() for c in classes]
+        metadata["metrics"] = _renamed_metrics(metadata.get("metrics"), renames)
+
+    saved.classes = list(classes)
+    saved.metrics = _renamed_metrics(saved.metrics, renames)
+    _update_metadata(folder, update)
+
+
+def _renamed_metrics(metrics, renames: dict[str, str]):
+    if not isinstance(metrics, dict):
+        return metrics
+    per_class = {key: {renames.get(name, name): value for name, value in metrics[key].items()}
+                 for key in ("iou", "dice") if isinstance(metrics.get(key), dict)}
+    return {**metrics, **per_class}
+
+
+def _update_metadata(folder: Path, update) -> None:
     from segstudio.core.atomic import atomic_write_text
     from segstudio.ml.saved import METADATA_FILE, read_metadata
 
     path = Path(folder) / METADATA_FILE
     metadata = read_metadata(path)
-    metadata["training"] = {**(metadata.get("training") or {}), "loss_history": history}
+    update(metadata)
     atomic_write_text(path, json.dumps(metadata, indent=2) + "\n")
 
 

@@ -28,6 +28,7 @@ from segstudio.gui.predict_live import LivePredictor
 from segstudio.gui.predict_menu import build_model_menu, update_model_actions
 from segstudio.gui.predict_models import (
     add_loss_history,
+    adopt_classes,
     can_continue,
     default_settings,
     device_status,
@@ -86,6 +87,7 @@ class TrainingController(QObject):
         self.start_note = ""
         self.source: HoldOutSource | None = None  # what the running training reads
         self._project = None  # the project the panels show, whose settings they hold
+        self._class_names: list[str] = []  # its class names when last seen
         self._shown_settings: dict | None = None  # as loaded or last saved
         # TrainConfig fields the panel does not show (model_options, val_interval_s, seed...).
         self.config_overrides: dict = {}
@@ -314,6 +316,7 @@ class TrainingController(QObject):
             self.model_dir = Path(folder)
             self.live.set_model(saved)
             self._show_model(saved, self.model_dir)
+            self._adopt_project_classes()  # renamed or recoloured while it trained
             self.modelSaved.emit(self.model_dir)
         finished = done.reason not in ("stopped", "failed")
         self.panel.show_progress(1.0 if finished else self.fraction_done, text)
@@ -342,16 +345,25 @@ class TrainingController(QObject):
     # --- project and models ------------------------------------------------------
 
     def project_changed(self, project) -> None:
+        edited = project is not None and project is self._project
+        names = [c.name for c in project.classes] if project is not None else []
+        if edited and self._class_edit_keeps_the_model(project, names):
+            return
+        self._class_names = names
         self._keep_settings()  # into the project being closed
         self._project = project
-        if self.running:  # its model is saved into the project it was started for
+        stopped = self.running
+        if stopped:  # its model is saved into the project it was started for
             self._stop_and_save()
             self.window.statusBar().clearMessage()
             self.thread = self.worker = None  # its queued reports are ignored
         self.model_dir = None
         self.live.set_model(None)
-        self.panel.set_project_open(project is not None)
         self._set_running(False)
+        self.panel.set_project_open(project is not None)
+        if edited and stopped:
+            self.panel.show_progress(0.0, "Training stopped: the classes changed. Click Train "
+                                          "to train for the new ones.")
         if project is None:
             self.metrics.reset([])
             return
@@ -363,6 +375,31 @@ class TrainingController(QObject):
             self.panel.model_label.setText("No model yet: click Train.")
             return
         self.load_model(folder)
+
+    def _class_edit_keeps_the_model(self, project, names: list[str]) -> bool:
+        """After a change to the open project: new colours, a new name or new images keep the
+        training running and the model in use (renamed to match); other class changes
+        (added, moved, deleted) make it a model of other classes."""
+        old = self._class_names
+        renamed = len(names) == len(old) and set(names) != set(old)
+        if names != old and not renamed:
+            return False
+        self._class_names = names
+        if not self.running:  # a running training's model gets them when saved
+            self._adopt_project_classes()
+        return True
+
+    def _adopt_project_classes(self) -> None:
+        """The model in use takes the project's class names and colours, if they changed."""
+        saved, classes = self.live.model, list(self.window.project.classes)
+        if self.model_dir is None or saved is None or saved.classes == classes:
+            return
+        try:
+            adopt_classes(saved, self.model_dir, classes)
+        except (UserError, OSError):
+            pass  # a read-only model folder: the model in memory has them anyway
+        self.metrics.reset(classes)
+        self._show_model(saved, self.model_dir)
 
     def load_model(self, folder: str | Path) -> bool:
         from segstudio.ml.saved import load_model

@@ -9,6 +9,7 @@ training runs. Small crops and a tiny U-Net keep every training to seconds.
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -234,6 +235,39 @@ def test_opening_another_project_while_training(qtbot, isbi_project, tmp_path, i
     assert training.model_dir is None and training.live.model is None
     assert window.canvas.prediction_layer.indices is None
     assert training.metrics.iou_table.rowCount() == 4  # three classes and the mean
+
+
+def test_class_edits_while_training(qtbot, isbi_project, isbi_dir):
+    """New colours, names or images leave the training running and the model in use (under
+    the new names); a new class stops it, saying why."""
+    window = open_window(qtbot, isbi_project.root)
+    training = window.training
+    training.panel.set_settings({**FAST_SETTINGS, "time_budget": 5})
+    with qtbot.waitSignal(training.progressed, timeout=60_000):
+        click(qtbot, training.panel.train_button)
+    assert window.recolor_class(1, (10, 20, 30)) and window.rename_class(1, "cytoplasm")
+    assert window.add_images([isbi_dir / "images" / "05.png"])
+    assert training.running
+    with qtbot.waitSignal(training.trainingFinished, timeout=60_000):
+        pass
+    saved = json.loads((training.model_dir / "model.json").read_text())
+    assert [(c["name"], c["color"]) for c in saved["classes"]][1] == ("cytoplasm", [10, 20, 30])
+    assert set(saved["metrics"]["iou"]) == {"membrane", "cytoplasm"}
+    assert "cytoplasm" in training.live.model.classes[1].name
+
+    # Renamed again with no training running: the model is kept under the new name.
+    model_dir = training.model_dir
+    assert window.rename_class(0, "boundary")
+    assert training.model_dir == model_dir and training.live.model is not None
+    assert training.panel.model_label.text().startswith("Model: U-Net")
+    table = training.metrics.iou_table
+    assert table.item(0, 0).text() == "boundary" and table.item(0, 1).text() != "n/a"
+
+    with qtbot.waitSignal(training.progressed, timeout=60_000):
+        click(qtbot, training.panel.train_button)
+    assert window.add_class("mitochondria")
+    assert not training.running and training.panel.train_button.isEnabled()
+    assert training.panel.status_label.text().startswith("Training stopped: the classes changed")
 
 
 def test_training_errors_show_as_messages_and_the_window_keeps_working(qtbot, tmp_path,
