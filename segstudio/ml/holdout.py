@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import zlib
 
+import numpy as np
+
 from segstudio.core.classes import UNLABELLED
 
 HOLD_OUT_ONE_IN = 5  # without a 'val' split, about one labelled image in five validates
@@ -11,10 +13,11 @@ HOLD_OUT_ONE_IN = 5  # without a 'val' split, about one labelled image in five v
 
 class HoldOutSource:
     """A SampleSource validating on the wrapped source's own validation samples (a
-    project's 'val' split) or, when it has none, on labelled images held out automatically: those whose name hashes to 0 modulo
-    HOLD_OUT_ONE_IN (so the choice stays put as labels are added), at least one when
-    there are two or more labelled images. Samples pass through unchanged, so the
-    trainer recognises them from one reload to the next.
+    project's 'val' split) or, when it has none, on labelled images held out
+    automatically: those whose name hashes to 0 modulo HOLD_OUT_ONE_IN (so the choice
+    stays put as labels are added), at least one when there are two or more labelled
+    images, and none that holds the only labels of a class. Samples pass through
+    unchanged, so the trainer recognises them from one reload to the next.
     """
 
     def __init__(self, source):
@@ -33,19 +36,37 @@ class HoldOutSource:
 
     def _split(self) -> tuple[list, list]:
         train, val = self.source.train_samples(), self.source.val_samples()
-        labelled = [] if val else [s for s in train if _has_labels(s)]
-        if len(labelled) < 2:
-            self.held_out = []
+        present = {} if val else {s.name: classes for s in train if (classes := _classes_in(s))}
+        self.held_out = sorted(_held_out(present)) if len(present) >= 2 else []
+        held = set(self.held_out)
+        if not held:
             return train, val
-        held = {s.name for s in labelled if _name_hash(s.name) % HOLD_OUT_ONE_IN == 0}
-        if not held or len(held) == len(labelled):
-            held = {min(labelled, key=lambda s: _name_hash(s.name)).name}
-        self.held_out = sorted(held)
         return [s for s in train if s.name not in held], [s for s in train if s.name in held]
 
 
-def _has_labels(sample) -> bool:
-    return bool((sample.load_mask() != UNLABELLED).any())
+def _held_out(present: dict[str, set[int]]) -> set[str]:
+    """The names to hold out of the labelled images (name -> classes labelled in it):
+    those whose name hashes to 0 modulo HOLD_OUT_ONE_IN, else the one of smallest hash;
+    never one whose class no other training image shows (the model would not learn it):
+    others take its place."""
+    ordered = sorted(present, key=_name_hash)
+    preferred = [name for name in ordered if _name_hash(name) % HOLD_OUT_ONE_IN == 0]
+    wanted = len(preferred) if 0 < len(preferred) < len(ordered) else 1
+    every_class = set().union(*present.values())
+    held: set[str] = set()
+    for name in preferred + [name for name in ordered if name not in preferred]:
+        trial = held | {name}
+        if set().union(*(c for n, c in present.items() if n not in trial)) == every_class:
+            held = trial
+            if len(held) == wanted:
+                break
+    return held
+
+
+def _classes_in(sample) -> set[int]:
+    counts = np.bincount(sample.load_mask().ravel(), minlength=256)
+    counts[UNLABELLED] = 0
+    return set(np.flatnonzero(counts).tolist())
 
 
 def _name_hash(name: str) -> int:

@@ -6,23 +6,26 @@ from segstudio.ml.data import Sample
 from segstudio.ml.holdout import HoldOutSource
 
 
+def sample(name, labelled=True, classes=(1,)):
+    mask = np.full((8, 8), 255, np.uint8)
+    if labelled:
+        for row, value in enumerate(classes):
+            mask[row] = value
+    return Sample(name, lambda: np.zeros((8, 8, 1), np.uint8), lambda m=mask: m)
+
+
+class Source:
+    def __init__(self, train, val):
+        self.train, self.val = train, val
+
+    def train_samples(self):
+        return self.train
+
+    def val_samples(self):
+        return self.val
+
+
 def test_hold_out_source_validates_on_the_val_split_or_holds_images_out():
-    def sample(name, labelled=True):
-        mask = np.full((8, 8), 255, np.uint8)
-        if labelled:
-            mask[:2] = 1
-        return Sample(name, lambda: np.zeros((8, 8, 1), np.uint8), lambda m=mask: m)
-
-    class Source:
-        def __init__(self, train, val):
-            self.train, self.val = train, val
-
-        def train_samples(self):
-            return self.train
-
-        def val_samples(self):
-            return self.val
-
     train = [sample(f"img{i:02d}") for i in range(12)] + [sample("blank", labelled=False)]
     held = HoldOutSource(Source(train, []))
     val_names = [s.name for s in held.val_samples()]
@@ -39,3 +42,17 @@ def test_hold_out_source_validates_on_the_val_split_or_holds_images_out():
     assert HoldOutSource(Source(train, own_val)).val_samples() == own_val
     single = HoldOutSource(Source([sample("only")], []))
     assert single.val_samples() == [] and single.held_out == []
+
+
+def test_an_image_with_the_only_labels_of_a_class_is_never_held_out():
+    # "edges" hashes to 0 modulo HOLD_OUT_ONE_IN: it validates when it can be spared.
+    alike = HoldOutSource(Source([sample("cells", classes=(0,)), sample("edges", classes=(0,))], []))
+    assert [s.name for s in alike.val_samples()] == ["edges"]
+    # It holds the only "1" labels: "cells" validates instead.
+    needed = HoldOutSource(Source([sample("cells", classes=(0,)), sample("edges", classes=(0, 1))],
+                                  []))
+    assert [s.name for s in needed.val_samples()] == ["cells"]
+    assert [s.name for s in needed.train_samples()] == ["edges"] and needed.held_out == ["cells"]
+    # Each holds a class of its own: nothing can be spared, both train.
+    apart = HoldOutSource(Source([sample("cells", classes=(1,)), sample("edges", classes=(0,))], []))
+    assert apart.val_samples() == [] and len(apart.train_samples()) == 2 and apart.held_out == []
