@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from segstudio import __version__
-from segstudio.core.errors import UserError
+from segstudio.core.errors import UserError, os_error_message
 
 # command name -> module under segstudio.cli that implements it
 COMMANDS = {
@@ -45,8 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"segstudio: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except OSError as exc:  # a path that cannot be written or read: the user's to fix
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"segstudio: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"segstudio: error: {os_error_message(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("segstudio: interrupted", file=sys.stderr)

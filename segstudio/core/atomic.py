@@ -23,9 +23,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.stem}.", suffix=f"{target.suffix}.tmp", dir=target.parent
-    )
+    try:
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{target.stem}.", suffix=f"{target.suffix}.tmp", dir=target.parent
+        )
+    except OSError as exc:  # named after the file asked for, not our temporary one
+        raise OSError(exc.errno, exc.strerror, str(target)) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -34,9 +37,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.chmod(tmp, _mode_for(target))
         os.replace(tmp, target)
         fsync_dir(target.parent)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(exc, OSError) and exc.filename == str(tmp):
+            raise OSError(exc.errno, exc.strerror, str(target)) from None
         raise
 
 

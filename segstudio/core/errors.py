@@ -19,3 +19,9 @@ class MaskError(UserError):
 
 class ProjectError(UserError):
     """A project folder or project.json that cannot be used."""
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for a file that cannot be read or written: "PATH: Permission denied"."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return f"{where}{exc.strerror or exc}"

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from segstudio.core.errors import UserError
+from segstudio.core.errors import UserError, os_error_message
 
 # Step reports arrive up to hundreds of times a second with small crops; the GUI
 # needs a few a second. Validation and final reports are always sent.
@@ -40,6 +40,8 @@ def describe_error(exc: BaseException) -> str:
     """A message for the user: UserErrors as they are, known runtime failures explained."""
     if isinstance(exc, UserError):
         return str(exc)
+    if isinstance(exc, OSError):  # a path that cannot be written or read: the user's to fix
+        return os_error_message(exc)
     text = str(exc) or type(exc).__name__
     if "out of memory" in text.lower():
         return (
@@ -50,8 +52,9 @@ def describe_error(exc: BaseException) -> str:
 
 
 def _print_if_bug(exc: BaseException) -> None:
-    """A UserError is the user's to fix (shown as a message); anything else gets a traceback."""
-    if not isinstance(exc, UserError):
+    """A UserError or OSError is the user's to fix (shown as a message); anything else gets
+    a traceback."""
+    if not isinstance(exc, (UserError, OSError)):
         traceback.print_exception(exc)
 
 

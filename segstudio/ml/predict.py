@@ -306,6 +306,8 @@ def predict_folder(
     """
     check_tiling(predict_options.get("tile_size", 512), predict_options.get("overlap", 64))
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"{out_dir}: is a file; give a folder for the masks")
     paths = _image_paths(images, out_dir)
     result = FolderPrediction(out_dir)
     for done, (path, relative) in enumerate(paths, start=1):

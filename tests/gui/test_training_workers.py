@@ -341,3 +341,16 @@ def test_many_emits_and_void_calls_do_not_exhaust_true_and_none(qapp):
         qapp.processEvents()
     assert sys.getrefcount(True) > true_before - 1000
     assert sys.getrefcount(None) > none_before - 1000
+
+
+def test_file_errors_read_as_one_line_naming_the_path(capsys):
+    from segstudio.gui.workers import TaskWorker, describe_error
+
+    assert describe_error(PermissionError(13, "Permission denied", "/data/out")) == (
+        "/data/out: Permission denied")
+    failures = []
+    worker = TaskWorker(lambda progress, stop: open("/nonexistent-folder/x.png", "wb"))
+    worker.failed.connect(failures.append)
+    worker.run()
+    assert failures == ["/nonexistent-folder/x.png: No such file or directory"]
+    assert "Traceback" not in capsys.readouterr().err  # the user's to fix, not a bug

@@ -275,6 +275,10 @@ def test_predict_folder_never_overwrites_files_that_are_not_earlier_results(tmp_
     assert all((out / f"{n}.png").read_bytes() == b"ground truth" for n in ("a", "c", "d", "e"))
     assert not (out / "b.png").exists()
 
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(UserError, match="a-file: is a file"):
+        predict_folder(pointwise_saved(2), images, tmp_path / "a-file")
+
     # Predicting again into a folder of its own results replaces them.
     first = predict_folder(pointwise_saved(2), images, tmp_path / "results")
     again = predict_folder(pointwise_saved(2), images, tmp_path / "results")
