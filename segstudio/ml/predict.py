@@ -30,9 +30,8 @@ from segstudio.ml.devices import pick_device
 from segstudio.ml.normalization import Normalization
 from segstudio.ml.saved import SavedModel
 
-# Sides smaller than a tile are padded to a multiple of this: the downsampling
-# factor of the deepest supported encoders, so every stage sees whole pixels.
-ALIGN = 32
+# The smallest tile: the downsampling factor of the deepest supported encoders.
+MIN_TILE = 32
 # Weight left at the very edge of a tile; never zero, so that an image border
 # covered by a single tile still gets that tile's prediction.
 _EDGE_WEIGHT = 1e-3
@@ -112,15 +111,14 @@ def predict_with(
 
     with torch.inference_mode():
         if not tiled:  # the common case (and the GUI's): no blending
-            band = _normalised_band(normalization, image, 0, tile_h, tile_w)
-            logits = run([band])[0, :, :height, :width]
+            logits = run([_normalised_band(normalization, image, 0, height)])[0]
             out.finalise(logits, 0, need_softmax=True)
             return out.result()
         window = (window_y[:, None] * window_x[None, :]).to(run.device)
-        acc = torch.zeros((num_classes, tile_h, max(width, tile_w)), device=run.device)
-        weight = torch.zeros((tile_h, max(width, tile_w)), device=run.device)
+        acc = torch.zeros((num_classes, tile_h, width), device=run.device)
+        weight = torch.zeros((tile_h, width), device=run.device)
         for index, y0 in enumerate(ys):
-            band = _normalised_band(normalization, image, y0, tile_h, max(width, tile_w))
+            band = _normalised_band(normalization, image, y0, tile_h)
             for start in range(0, len(xs), batch_size):
                 if should_stop is not None and should_stop():
                     raise PredictionStopped()
@@ -141,18 +139,17 @@ def predict_with(
 
 
 def check_tiling(tile_size: int, overlap: int) -> None:
-    if tile_size < ALIGN or not 0 <= overlap <= tile_size // 2:
+    if tile_size < MIN_TILE or not 0 <= overlap <= tile_size // 2:
         raise UserError(
             f"tile size {tile_size} and overlap {overlap}: the tile size must be at least "
-            f"{ALIGN} and the overlap between 0 and half the tile size"
+            f"{MIN_TILE} and the overlap between 0 and half the tile size"
         )
 
 
 def _axis_layout(length: int, tile: int, overlap: int) -> tuple[list[int], int, torch.Tensor]:
     """Tile starts, tile extent and blending window along one image axis."""
-    if length <= tile:
-        extent = -(-length // ALIGN) * ALIGN
-        return [0], extent, torch.ones(extent)
+    if length <= tile:  # whole: the model pads what it needs, as an exported copy does
+        return [0], length, torch.ones(length)
     stride = tile - overlap
     starts = list(range(0, length - tile, stride)) + [length - tile]
     if overlap == 0:
@@ -162,14 +159,10 @@ def _axis_layout(length: int, tile: int, overlap: int) -> tuple[list[int], int, 
     return starts, tile, window
 
 
-def _normalised_band(
-    normalization: Normalization, image: np.ndarray, y0: int, rows: int, width: int
-) -> torch.Tensor:
-    """Rows y0..y0+rows of the image, normalised to (C, rows, width), reflect-padded."""
+def _normalised_band(normalization: Normalization, image: np.ndarray, y0: int, rows: int
+                     ) -> torch.Tensor:
+    """Rows y0..y0+rows of the image, normalised to (C, rows, W)."""
     part = normalization.apply(image[y0 : y0 + rows])
-    pad_rows, pad_cols = rows - part.shape[1], width - part.shape[2]
-    if pad_rows or pad_cols:
-        part = np.pad(part, ((0, 0), (0, pad_rows), (0, pad_cols)), mode="reflect")
     return torch.from_numpy(np.ascontiguousarray(part, dtype=np.float32))
 
 

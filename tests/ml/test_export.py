@@ -10,6 +10,7 @@ import pytest
 from segstudio.core.errors import UserError
 from segstudio.core.images import load_image
 from segstudio.ml.export import export_onnx, export_torchscript
+from segstudio.ml.predict import predict_image
 from tests.ml.test_saved import make_saved, model_logits
 
 # Runs in a fresh interpreter: loads the exports with nothing but onnxruntime and torch.
@@ -51,6 +52,10 @@ def test_exports_match_the_model_on_odd_sized_real_images(tmp_path, isbi_dir, ca
         expected = np.concatenate(
             [model_logits(saved, image).numpy(), model_logits(saved, image[::-1]).numpy()]
         )
+        # segstudio's own prediction of the image is that of the exported model too.
+        probs = predict_image(saved, image, return_probs=True).probs.astype(np.float32)
+        exp = np.exp(expected[0] - expected[0].max(axis=0))
+        np.testing.assert_allclose(probs, exp / exp.sum(axis=0), atol=2e-3)
         cases.append((prefix, expected))
 
     result = subprocess.run(
