@@ -199,8 +199,7 @@ class TrainingController(QObject):
         self.start_note = "from the current model" if config.init_model_dir else "from scratch"
         self.panel.show_progress(None, f"Preparing the training data ({self.start_note})…")
         title = MODEL_TITLES.get(settings["model"], settings["model"])
-        self.panel.model_label.setText(f"Training a {title} model {self.start_note} on "
-                                       f"{where}…")
+        self.panel.model_label.setText(f"Training {title} {self.start_note} on {where}…")
         self.prediction_panel.set_status("The model in training shows its prediction here "
                                          "after a few seconds.")
         self.thread = start_worker(self.worker, "segstudio-training")
@@ -318,6 +317,8 @@ class TrainingController(QObject):
             self._show_model(saved, self.model_dir)
             self._adopt_project_classes()  # renamed or recoloured while it trained
             self.modelSaved.emit(self.model_dir)
+        else:  # stopped before its first step: the model in use stays, and shows again
+            self._show_current_model()
         finished = done.reason not in ("stopped", "failed")
         self.panel.show_progress(1.0 if finished else self.fraction_done, text)
         self.trainingFinished.emit(done)
@@ -330,7 +331,7 @@ class TrainingController(QObject):
         if self._stale_report():
             return
         self._thread_done()
-        self._show_current_model()  # not "Training a model…" any longer
+        self._show_current_model()  # not "Training U-Net…" any longer
         self.panel.show_progress(0.0, "Training failed: " + message)
         self.trainingFailed.emit(message)
         self.window.show_error("Training failed", message)

@@ -270,6 +270,20 @@ def test_class_edits_while_training(qtbot, isbi_project, isbi_dir):
     assert training.panel.status_label.text().startswith("Training stopped: the classes changed")
 
 
+def test_stopping_before_the_first_step_shows_the_model_still_in_use(qtbot, isbi_project):
+    window = open_window(qtbot, isbi_project.root)
+    training = window.training
+    train_steps(qtbot, training, 4)
+    model_dir, line = training.model_dir, training.panel.model_label.text()
+    assert line.startswith("Model: U-Net")
+    with qtbot.waitSignal(training.trainingFinished, timeout=60_000) as finished:
+        click(qtbot, training.panel.train_button)
+        training.stop()
+    assert finished.args[0].steps == 0
+    assert training.model_dir == model_dir and training.panel.model_label.text() == line
+    assert training.metrics.iou_table.item(2, 1).text() != "n/a"  # the model's own figures
+
+
 def test_training_errors_show_as_messages_and_the_window_keeps_working(qtbot, tmp_path,
                                                                         isbi_dir):
     project = Project.create(tmp_path / "no-labels", [isbi_dir / "images" / "00.png"],
