@@ -25,6 +25,7 @@ import numpy as np
 from segstudio.core.classes import UNLABELLED
 
 SMALL, LARGE = (128, 8), (256, 4)  # crop side, batch size
+CROP_MULTIPLE = 32  # the downsampling factor of the deepest encoders
 NEAR_BOUNDARY_PX = 32  # a quarter of the small crop
 NEAR_SHARE = 0.8  # of the labelled pixels, for the small crops
 _WINDOW = 512  # boundaries are measured in windows of this side...
@@ -42,7 +43,19 @@ def plan_crops(crop_size: int | str, batch_size: int | str, sparse: bool,
                masks: list[np.ndarray], rng: np.random.Generator) -> CropPlan:
     """The crop side and batch size to train with, given the labelled images' masks and
     whether their labels are sparse. An "auto" batch goes with the crop "auto" chose; with
-    a crop side set, it is 4."""
+    a crop side set, it is 4. No crop is larger than the largest image needs (rounded up to
+    CROP_MULTIPLE): the rest would be padding, costing time and teaching nothing."""
+    plan = _planned(crop_size, batch_size, sparse, masks, rng)
+    largest = max((max(mask.shape) for mask in masks), default=plan.crop_size)
+    cap = -(-largest // CROP_MULTIPLE) * CROP_MULTIPLE
+    if plan.crop_size <= cap:
+        return plan
+    return CropPlan(cap, plan.batch_size, f"{plan.reason}; {plan.crop_size} cut to the largest "
+                                          f"image, {largest} px")
+
+
+def _planned(crop_size, batch_size, sparse: bool, masks: list[np.ndarray],
+             rng: np.random.Generator) -> CropPlan:
     if crop_size != "auto":
         batch = LARGE[1] if batch_size == "auto" else batch_size
         return CropPlan(int(crop_size), int(batch), "as set")

@@ -39,11 +39,22 @@ def test_small_structures_or_sparse_labels_get_small_crops_and_a_larger_batch():
     plan = plan_crops("auto", "auto", False, [stripes], RNG)
     assert (plan.crop_size, plan.batch_size) == (128, 8)
     assert "100% of the labelled pixels lie within 32 px" in plan.reason
-    plan = plan_crops("auto", "auto", False, [_halves()], RNG)
+    plan = plan_crops("auto", "auto", False, [_halves(300, 300)], RNG)
     assert (plan.crop_size, plan.batch_size) == (256, 4)
-    plan = plan_crops("auto", "auto", True, [_halves()], RNG)
+    plan = plan_crops("auto", "auto", True, [_halves(300, 300)], RNG)
     assert (plan.crop_size, plan.batch_size, plan.reason) == (128, 8, "sparse labels")
     # What is set is kept; a batch left to "auto" with a crop set is 4.
     plan = plan_crops(64, "auto", True, [stripes], RNG)
     assert (plan.crop_size, plan.batch_size) == (64, 4)
     assert plan_crops("auto", 3, False, [stripes], RNG).batch_size == 3
+
+
+def test_no_crop_is_larger_than_the_largest_image_needs():
+    masks = [np.zeros((512, 512), np.uint8), np.zeros((300, 200), np.uint8)]
+    plan = plan_crops(1024, 2, False, masks, RNG)
+    assert (plan.crop_size, plan.batch_size) == (512, 2)
+    assert plan.reason == "as set; 1024 cut to the largest image, 512 px"
+    assert plan_crops(1024, 2, False, [np.zeros((100, 520), np.uint8)], RNG).crop_size == 544
+    small = plan_crops("auto", "auto", True, [np.zeros((60, 40), np.uint8)], RNG)
+    assert (small.crop_size, small.batch_size) == (64, 8)
+    assert plan_crops(256, 4, False, masks, RNG).reason == "as set"
