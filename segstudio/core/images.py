@@ -28,7 +28,7 @@ _MAX_PLANES = 64
 
 # A file that cannot be read is reported once, by the reader's error naming it; the
 # libraries' own warnings about it would only be noise on the terminal.
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 
 

@@ -42,7 +42,7 @@ def read_mask_values(path: str | os.PathLike, colour: bool = False) -> np.ndarra
                     raise MaskError(
                         f"{path}: a mask must hold class indices (palette or single-channel), "
                         f"this one is a colour image ({image.mode}); to read colour masks, give "
-                        "a classes file (--classes) with each class's colour"
+                        "a classes file with each class's colour"
                     )
                 values = np.asarray(image)
     except MaskError:
@@ -95,18 +95,19 @@ def read_mask(
     path: str | os.PathLike,
     shape: tuple[int, int] | None = None,
     num_classes: int | None = None,
+    hint: str = "",
 ) -> np.ndarray:
     """Read a segstudio label mask: uint8 class indices, 255 = unlabelled.
 
     With `shape`, a mask of another size is an error; with `num_classes`, so is
-    a value that is neither a class index nor 255.
+    a value that is neither a class index nor 255 (`hint`: what to do about either).
     """
     values = read_mask_values(path)
     if values.dtype != np.uint8:
         if values.size and (values.min() < 0 or values.max() > 255):
             raise MaskError(f"{path}: mask values must be 0..255, found {values.min()}..{values.max()}")
         values = values.astype(np.uint8)
-    check_mask(values, path, shape, num_classes)
+    check_mask(values, path, shape, num_classes, hint)
     return values
 
 
@@ -115,18 +116,22 @@ def check_mask(
     path: str | os.PathLike,
     shape: tuple[int, int] | None = None,
     num_classes: int | None = None,
+    hint: str = "",
 ) -> None:
+    """Raise a MaskError naming the file for a mask of another size than `shape`, or with
+    values that are neither class indices nor unlabelled; `hint` says what to do."""
+    advice = f"; {hint}" if hint else ""
     if shape is not None and mask.shape != tuple(shape):
         raise MaskError(
             f"{path}: the mask is {mask.shape[1]}x{mask.shape[0]} but its image is "
-            f"{shape[1]}x{shape[0]} (width x height)"
+            f"{shape[1]}x{shape[0]} (width x height){advice}"
         )
     if num_classes is not None:
         bad = np.unique(mask[(mask >= num_classes) & (mask != UNLABELLED)])
         if bad.size:
             raise MaskError(
                 f"{path}: values {bad[:8].tolist()} are not class indices 0..{num_classes - 1} "
-                f"or {UNLABELLED} (unlabelled); map them with --mask-values or a classes file"
+                f"or {UNLABELLED} (unlabelled){advice}"
             )
 
 

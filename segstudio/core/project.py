@@ -225,7 +225,8 @@ class Project(ImageListMixin, ClassTableMixin):
         if not path.is_file():
             return empty_mask(*self.image_shape(entry))
         shape = entry.size if entry.size or not entry.exists else self.image_shape(entry)
-        return read_mask(path, shape=shape, num_classes=len(self.classes))
+        return read_mask(path, shape=shape, num_classes=len(self.classes),
+                         hint="fix or remove the label file")
 
     def save_labels(self, entry: ImageEntry | str, mask: np.ndarray) -> None:
         """Write the image's labels (atomic palette PNG) and its statistics. Cheap

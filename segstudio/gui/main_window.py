@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from segstudio.core.edits import MaskDiff
-from segstudio.core.errors import UserError
+from segstudio.core.errors import MaskError, UserError
 from segstudio.core.masks import labelled_fraction
 from segstudio.gui.actions import MENU_ORDER, build_actions
 from segstudio.gui.canvas import Canvas
@@ -271,7 +271,8 @@ class MainWindow(ProjectMixin, QMainWindow):
                 document = self.documents.get(entry.id) or self._load_document(entry, image)
         except (UserError, OSError) as exc:
             hint = "" if entry.exists else "\n\nRight-click it in the Images list to relink it."
-            self.show_error("Cannot open the image", f"{exc}{hint}")
+            title = "Cannot open the labels" if isinstance(exc, MaskError) else "Cannot open the image"
+            self.show_error(title, f"{exc}{hint}")
             # Back to the image still shown, once the list has finished its own change.
             QTimer.singleShot(0, lambda: self.images_panel.select(self.current_entry))
             return False

@@ -23,6 +23,7 @@ from segstudio.gui.settings import add_recent_project, recent_projects, remove_r
 
 PROJECT_FILE = "project.json"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp)"
+FIRST_IMAGE_TRIES = 5  # images tried when a project opens, until one shows
 
 
 class ProjectMixin:
@@ -105,9 +106,10 @@ class ProjectMixin:
         if project is not None:
             add_recent_project(project.root)
             self.update_recent_menu()
-            entries = [e for e in project.images if e.exists]
-            if entries:
-                self.show_entry(entries[0])
+            # The first image that opens; each that does not says why (a few at most).
+            entries = [e for e in project.images if e.exists][:FIRST_IMAGE_TRIES]
+            if entries and not any(self.show_entry(entry) for entry in entries):
+                self.welcome.show_unreadable()
             missing = [e.name for e in project.images if not e.exists]
             if missing:
                 self.show_error("Missing images", f"{len(missing)} image(s) of {project.root} "

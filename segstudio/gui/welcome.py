@@ -10,6 +10,8 @@ START_HINT = (
     "Start with a project, a folder of images, or the demo."
 )
 NO_IMAGES_HINT = "<b>This project has no images to show.</b><br>Add some with File ▸ Add Images…"
+UNREADABLE_HINT = ("<b>The first images of this project could not be opened</b> (see the "
+                   "messages).<br>Pick another in the Images list.")
 
 
 class WelcomePage(QWidget):
@@ -38,3 +40,6 @@ class WelcomePage(QWidget):
     def show_project(self, project) -> None:
         """The hint for no project, or for a project without images to show."""
         self.hint.setText(START_HINT if project is None else NO_IMAGES_HINT)
+
+    def show_unreadable(self) -> None:
+        self.hint.setText(UNREADABLE_HINT)

@@ -103,7 +103,8 @@ class MaskMapping:
                     "indices 0..254 (255 = unlabelled); map them with --mask-values or --classes"
                 )
             mask = values.astype(np.uint8, copy=False)
-            check_mask(mask, path, num_classes=self.num_classes)
+            check_mask(mask, path, num_classes=self.num_classes,
+                       hint="map them with --mask-values or a classes file")
             return mask
         try:
             return map_mask_values(values, list(self.values), self.ignore_value)

@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("PySide6")
 
 import tifffile  # noqa: E402
+from PIL import Image  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QDockWidget, QInputDialog, QMessageBox  # noqa: E402
 
@@ -175,6 +176,18 @@ def test_corrupt_image_shows_a_message_and_the_window_keeps_working(qtbot, proje
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
     key(qtbot, window, Qt.Key.Key_PageDown)
     assert window.current_entry.name == "01.png"
+
+
+def test_a_first_image_whose_labels_cannot_be_read_gives_way_to_the_next(qtbot, project):
+    first, second = project.images
+    Image.fromarray(np.full((10, 10), 1, np.uint8)).save(project.label_path(first))
+    window = open_window(qtbot, project.root)
+    assert window.current_entry.id == second.id
+    title, message = window.errors[0]
+    assert title == "Cannot open the labels"
+    assert message.endswith("the mask is 10x10 but its image is 512x512 (width x height); "
+                            "fix or remove the label file")
+    assert "--" not in message  # no command-line options in the window
 
 
 def test_quitting_saves_unsaved_strokes_without_asking(qtbot, project, monkeypatch):

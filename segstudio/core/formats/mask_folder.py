@@ -127,7 +127,8 @@ def _convert(raw, path, values, ignore, num_classes) -> np.ndarray:
         if raw.size and (raw.min() < 0 or raw.max() > 255):
             raise MaskError(f"{path}: mask values must be 0..255, found {raw.min()}..{raw.max()}")
         mask = raw.astype(np.uint8)
-        check_mask(mask, path, num_classes=num_classes)
+        check_mask(mask, path, num_classes=num_classes,
+                   hint="give the mask values of the classes, or a classes file")
         return mask
     present = [(v, i) for i, v in enumerate(values) if v is not None]
     try:
