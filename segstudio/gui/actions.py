@@ -55,8 +55,8 @@ def build_actions(window) -> SimpleNamespace:
     a.open_demo = _action(window, "Open &Demo Project", window.open_demo, icon_name="demo")
     a.add_images = _action(window, "&Add Images…", window.add_images_dialog,
                            tip="Add image files to the open project")
-    a.save = _action(window, "&Save Labels", window.save_labels, QKeySequence.StandardKey.Save,
-                     "save")
+    a.save = _action(window, "&Save Labels", window.save_labels_now,
+                     QKeySequence.StandardKey.Save, "save")
     a.quit = _action(window, "&Quit", window.close, QKeySequence.StandardKey.Quit)
     # Edit
     a.undo = window.undo_group.createUndoAction(window, "&Undo")

@@ -10,7 +10,15 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QWheelEvent
-from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QGraphicsScene,
+    QGraphicsView,
+    QLineEdit,
+    QPlainTextEdit,
+    QTextEdit,
+)
 
 from segstudio.core.classes import LabelClass
 from segstudio.gui.layers import ArrayLayer, IndexLayer, TwoToneEllipse
@@ -18,6 +26,7 @@ from segstudio.gui.rendering import confidence_colors, label_colors
 
 MIN_ZOOM, MAX_ZOOM = 1 / 64, 64.0
 WHEEL_STEP = 1.25
+TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
 MODIFIER_KEYS = {Qt.Key.Key_Control, Qt.Key.Key_Shift, Qt.Key.Key_Alt, Qt.Key.Key_Meta,
                  Qt.Key.Key_Space}
 
@@ -269,6 +278,13 @@ class Canvas(QGraphicsView):
         if event.button() == Qt.MouseButton.LeftButton and self.tool and self.has_image():
             self.tool.double_click(self.mapToScene(event.position().toPoint()))
         event.accept()
+
+    def enterEvent(self, event) -> None:
+        # Keys follow the mouse onto the canvas (Space to pan, Enter to close a polygon),
+        # unless a text field is being typed in.
+        if not isinstance(QApplication.focusWidget(), TEXT_INPUTS):
+            self.setFocus(Qt.FocusReason.MouseFocusReason)
+        super().enterEvent(event)
 
     def leaveEvent(self, event) -> None:
         self.brush_outline.setVisible(False)

@@ -206,6 +206,11 @@ class ProjectMixin:
             self._saved(document.entry, labelled_fraction(document.mask))
         return self._report_saving(failures, report)
 
+    def save_labels_now(self) -> bool:
+        """Save Labels (Ctrl+S): as save_labels, and a failure says so each time it is asked."""
+        self.last_save_error = None
+        return self.save_labels()
+
     def save_labels_in_background(self) -> None:
         """Autosave: write every image with unsaved labels on the saver's thread."""
         self.autosave_timer.stop()

@@ -230,6 +230,8 @@ def test_failed_save_keeps_labels_and_retries(qtbot, project, monkeypatch):
     assert window.isWindowModified()
     window.save_labels()
     assert len(window.errors) == 1  # the same problem is not repeated at every autosave
+    key(qtbot, window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert len(window.errors) == 2  # but Save asked for says it failed, each time
 
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a)

@@ -248,6 +248,22 @@ def test_pan_with_middle_button_and_space_drag(qtbot, window):
     assert (window.current_mask() == UNLABELLED).all()  # panning paints nothing
 
 
+def test_keys_follow_the_mouse_onto_the_canvas_unless_a_field_is_being_typed_in(qtbot, window):
+    from PySide6.QtWidgets import QApplication
+
+    images = window.images_panel.list
+    qtbot.mouseClick(images.viewport(), Qt.MouseButton.LeftButton,
+                     pos=images.visualItemRect(images.item(1)).center())
+    assert QApplication.focusWidget() is images
+    qtbot.mouseMove(window.canvas.viewport(), view_pos(window, 100.5, 100.5))
+    assert QApplication.focusWidget() is window.canvas  # Space now pans, as expected
+    spin = window.training.panel.time_spin
+    spin.setFocus()
+    qtbot.mouseMove(images.viewport(), images.visualItemRect(images.item(0)).center())
+    qtbot.mouseMove(window.canvas.viewport(), view_pos(window, 120.5, 100.5))
+    assert QApplication.focusWidget() is spin
+
+
 def test_status_bar_shows_position_value_and_class(qtbot, window, isbi_dir):
     drag(qtbot, window, [(30.5, 40.5), (35.5, 40.5)])
     qtbot.mouseMove(window.canvas.viewport(), view_pos(window, 32.5, 40.5))
