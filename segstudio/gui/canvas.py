@@ -11,7 +11,6 @@ import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QApplication,
     QGraphicsScene,
     QGraphicsView,
@@ -26,9 +25,11 @@ from segstudio.gui.rendering import confidence_colors, label_colors
 
 MIN_ZOOM, MAX_ZOOM = 1 / 64, 64.0
 WHEEL_STEP = 1.25
-TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QTextEdit, QPlainTextEdit)
-MODIFIER_KEYS = {Qt.Key.Key_Control, Qt.Key.Key_Shift, Qt.Key.Key_Alt, Qt.Key.Key_Meta,
-                 Qt.Key.Key_Space}
+TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit)
+# Keys that do not end a stroke: modifiers, Space (pan) and Escape (the tool's: a lasso
+# being dragged is dropped).
+TOOL_KEYS = {Qt.Key.Key_Control, Qt.Key.Key_Shift, Qt.Key.Key_Alt, Qt.Key.Key_Meta,
+             Qt.Key.Key_Space, Qt.Key.Key_Escape}
 
 
 class Canvas(QGraphicsView):
@@ -281,7 +282,7 @@ class Canvas(QGraphicsView):
 
     def enterEvent(self, event) -> None:
         # Keys follow the mouse onto the canvas (Space to pan, Enter to close a polygon),
-        # unless a text field is being typed in.
+        # unless a text field is being typed in (a spin box's arrows are done with).
         if not isinstance(QApplication.focusWidget(), TEXT_INPUTS):
             self.setFocus(Qt.FocusReason.MouseFocusReason)
         super().enterEvent(event)
@@ -294,7 +295,7 @@ class Canvas(QGraphicsView):
     def event(self, event) -> bool:
         # A shortcut pressed mid-stroke (undo, save, another tool...) acts on the stroke
         # painted so far, as one undo step, never on a half-recorded one.
-        if event.type() == QEvent.Type.ShortcutOverride and event.key() not in MODIFIER_KEYS:
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() not in TOOL_KEYS:
             self.end_stroke()
         return super().event(event)
 

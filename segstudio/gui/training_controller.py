@@ -319,6 +319,7 @@ class TrainingController(QObject):
             self.modelSaved.emit(self.model_dir)
         else:  # stopped before its first step: the model in use stays, and shows again
             self._show_current_model()
+            self._adopt_project_classes()
         finished = done.reason not in ("stopped", "failed")
         self.panel.show_progress(1.0 if finished else self.fraction_done, text)
         self.trainingFinished.emit(done)
@@ -332,6 +333,7 @@ class TrainingController(QObject):
             return
         self._thread_done()
         self._show_current_model()  # not "Training U-Net…" any longer
+        self._adopt_project_classes()  # renamed or recoloured while it tried
         self.panel.show_progress(0.0, "Training failed: " + message)
         self.trainingFailed.emit(message)
         self.window.show_error("Training failed", message)

@@ -102,6 +102,15 @@ def test_shortcuts_pressed_mid_stroke_act_on_the_stroke_painted_so_far(qtbot, wi
     key(qtbot, window, Qt.Key.Key_Z, CTRL)
     assert (mask == UNLABELLED).all()
 
+    # Escape is the tool's: a lasso being dragged is dropped, not filled.
+    key(qtbot, window, Qt.Key.Key_L)
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=view_pos(window, 100.5, 100.5))
+    for x, y in ((300.5, 100.5), (300.5, 300.5), (100.5, 300.5)):
+        qtbot.mouseMove(viewport, view_pos(window, x, y))
+    key(qtbot, window, Qt.Key.Key_Escape)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=view_pos(window, 100.5, 300.5))
+    assert (mask == UNLABELLED).all() and history.index() == 0
+
 
 def test_eraser_and_only_unlabelled(qtbot, window):
     mask = window.current_mask()
@@ -249,7 +258,7 @@ def test_pan_with_middle_button_and_space_drag(qtbot, window):
 
 
 def test_keys_follow_the_mouse_onto_the_canvas_unless_a_field_is_being_typed_in(qtbot, window):
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QLineEdit
 
     images = window.images_panel.list
     qtbot.mouseClick(images.viewport(), Qt.MouseButton.LeftButton,
@@ -257,11 +266,24 @@ def test_keys_follow_the_mouse_onto_the_canvas_unless_a_field_is_being_typed_in(
     assert QApplication.focusWidget() is images
     qtbot.mouseMove(window.canvas.viewport(), view_pos(window, 100.5, 100.5))
     assert QApplication.focusWidget() is window.canvas  # Space now pans, as expected
+    # A spin box's value typed in is taken as the mouse moves on; text being typed keeps
+    # the keyboard.
     spin = window.training.panel.time_spin
     spin.setFocus()
-    qtbot.mouseMove(images.viewport(), images.visualItemRect(images.item(0)).center())
-    qtbot.mouseMove(window.canvas.viewport(), view_pos(window, 120.5, 100.5))
-    assert QApplication.focusWidget() is spin
+    spin.lineEdit().selectAll()
+    qtbot.keyClicks(spin.lineEdit(), "45")
+
+    def move_onto_canvas():
+        qtbot.mouseMove(images.viewport(), images.visualItemRect(images.item(0)).center())
+        qtbot.mouseMove(window.canvas.viewport(), view_pos(window, 120.5, 100.5))
+
+    move_onto_canvas()
+    assert QApplication.focusWidget() is window.canvas and spin.value() == 45
+    field = QLineEdit()
+    window.statusBar().addWidget(field)
+    field.setFocus()
+    move_onto_canvas()
+    assert QApplication.focusWidget() is field
 
 
 def test_status_bar_shows_position_value_and_class(qtbot, window, isbi_dir):

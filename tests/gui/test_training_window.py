@@ -278,10 +278,14 @@ def test_stopping_before_the_first_step_shows_the_model_still_in_use(qtbot, isbi
     assert line.startswith("Model: U-Net")
     with qtbot.waitSignal(training.trainingFinished, timeout=60_000) as finished:
         click(qtbot, training.panel.train_button)
+        window.rename_class(1, "cytoplasm")  # while it starts: the model takes the name
         training.stop()
     assert finished.args[0].steps == 0
     assert training.model_dir == model_dir and training.panel.model_label.text() == line
+    assert training.metrics.iou_table.item(1, 0).text() == "cytoplasm"
     assert training.metrics.iou_table.item(2, 1).text() != "n/a"  # the model's own figures
+    saved = json.loads((model_dir / "model.json").read_text())
+    assert [c["name"] for c in saved["classes"]] == ["membrane", "cytoplasm"]
 
 
 def test_training_errors_show_as_messages_and_the_window_keeps_working(qtbot, tmp_path,
