@@ -40,8 +40,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        if isinstance(exc, OSError) and exc.filename == str(tmp):
-            raise OSError(exc.errno, exc.strerror, str(target)) from None
+        if isinstance(exc, OSError) and exc.filename in (None, str(tmp)):
+            # A full disk says nothing of where: the file asked for, not our temporary one.
+            raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from None
         raise
 
 

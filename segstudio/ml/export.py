@@ -9,6 +9,7 @@ class of a pixel is their argmax over K.
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import warnings
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from segstudio.core.atomic import atomic_path
+from segstudio.core.atomic import atomic_path, atomic_write_bytes
 from segstudio.core.errors import UserError
 from segstudio.ml.saved import SavedModel
 
@@ -79,8 +80,10 @@ def export_torchscript(saved: SavedModel, path: str | os.PathLike) -> Path:
         traced = torch.jit.trace(wrapped, _example(saved, _TRACE_SIZE), check_trace=False)
         check = _example(saved, _CHECK_SIZE)
         _check_same(traced(check).numpy(), wrapped(check).numpy(), path)
-        with atomic_path(path) as tmp:
-            torch.jit.save(traced, str(tmp))
+        # Into memory first: torch's own file writer aborts the process when the disk is full.
+        buffer = io.BytesIO()
+        torch.jit.save(traced, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
     return path
 
 

@@ -392,9 +392,12 @@ def _check_nothing_overwritten(out_dir: Path, names: list[Path]) -> None:
 
 
 def _mark_results_folder(out_dir: Path) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / RESULTS_MARKER).write_text("Label masks written by segstudio predict; a later "
-                                          "prediction of a folder above this one skips it.\n")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / RESULTS_MARKER).write_text("Label masks written by segstudio predict; a later "
+                                              "prediction of a folder above this one skips it.\n")
+    except OSError as exc:  # named after the folder asked for, not the marker file
+        raise OSError(exc.errno, exc.strerror, str(out_dir)) from None
 
 
 def _in_results_folder(path: Path, root: Path) -> bool:

@@ -45,6 +45,9 @@ def test_errors_name_the_file_asked_for_not_the_temporary_one(tmp_path, monkeypa
     with pytest.raises(OSError) as failed, atomic_path(target) as tmp:
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
     assert os_error_message(failed.value) == f"{target}: No space left on device"
+    with pytest.raises(OSError) as failed, atomic_path(target):
+        raise OSError(errno.ENOSPC, "No space left on device")  # as a full disk's write says
+    assert os_error_message(failed.value) == f"{target}: No space left on device"
     assert list(tmp_path.iterdir()) == []
 
     def read_only(*args, **kwargs):  # what a read-only file system answers (root ignores modes)

@@ -1,5 +1,6 @@
 """ONNX and TorchScript exports reproduce the model, loaded where segstudio is not."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -91,4 +92,26 @@ def test_export_leaves_the_model_where_it_was(tmp_path):
 def test_export_to_a_folder_is_a_clear_error(tmp_path, export):
     with pytest.raises(UserError, match="is a folder"):
         export(make_saved(), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_is_an_error_naming_the_file_not_an_abort(tmp_path, monkeypatch):
+    import errno
+
+    import torch
+
+    # torch.jit.save's own file writer aborts the process on a full disk (c10::Error in a
+    # destructor): the module is saved into memory, and written by segstudio.
+    real_save = torch.jit.save
+    monkeypatch.setattr(torch.jit, "save", lambda module, target: (
+        pytest.fail("torch.jit.save was given a file name") if isinstance(target, (str, os.PathLike))
+        else real_save(module, target)))
+
+    def full_disk(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)  # as a full disk fails a write
+    with pytest.raises(OSError, match="No space left") as failed:
+        export_torchscript(make_saved(), tmp_path / "model.pt")
+    assert failed.value.filename == str(tmp_path / "model.pt")
     assert list(tmp_path.iterdir()) == []
