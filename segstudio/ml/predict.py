@@ -301,7 +301,7 @@ def predict_folder(
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"{out_dir}: is a file; give a folder for the masks")
-    paths = _image_paths(images, out_dir)
+    paths = _image_paths(images, out_dir, overlay)
     result = FolderPrediction(out_dir)
     for done, (path, relative) in enumerate(paths, start=1):
         if should_stop is not None and should_stop():
@@ -345,10 +345,10 @@ def write_overlay(
         Image.fromarray(overlay(image_hwc, labels, classes, alpha)).save(tmp, format="PNG")
 
 
-def _image_paths(images, out_dir: Path) -> list[tuple[Path, Path]]:
+def _image_paths(images, out_dir: Path, overlay: bool) -> list[tuple[Path, Path]]:
     """(image file, output name) pairs; output names keep the images' sub-folders. Earlier
     results (folders that `predict_folder` marked) are not images to predict, and no
-    output may overwrite an image."""
+    output may overwrite an image, another output or a file of the user's."""
     if isinstance(images, (str, os.PathLike)):
         root = Path(images)
         if root.resolve() == out_dir.resolve():
@@ -374,15 +374,27 @@ def _image_paths(images, out_dir: Path) -> list[tuple[Path, Path]]:
             raise UserError(f"{path}: its mask would be written over it; give another "
                             "output folder")
         pairs.append((path, name))
-    _check_nothing_overwritten(out_dir, [name for _, name in pairs])
+    _check_nothing_overwritten(out_dir, pairs, overlay)
     return pairs
 
 
-def _check_nothing_overwritten(out_dir: Path, names: list[Path]) -> None:
-    """Refuse to write over files that are not earlier results (ground-truth masks, say)."""
+def _check_nothing_overwritten(out_dir: Path, pairs: list[tuple[Path, Path]], overlay: bool
+                               ) -> None:
+    """Refuse outputs that would land on one another, or on files that are not earlier
+    results (ground-truth masks, say)."""
+    written: dict[Path, Path] = {}  # output name -> the image it is for
+    for path, name in pairs:
+        for output in (name, Path(OVERLAY_FOLDER) / name) if overlay else (name,):
+            if output in written:
+                raise UserError(
+                    f"{path}: its results and those of {written[output]} would both be "
+                    f"{out_dir / output}; predict without overlays, or rename the "
+                    f"\"{OVERLAY_FOLDER}\" folder among the images"
+                )
+            written[output] = path
     if (out_dir / RESULTS_MARKER).exists():
         return  # a folder of earlier results: predicting again replaces them
-    existing = [str(name) for name in names if (out_dir / name).exists()]
+    existing = [str(name) for name in written if (out_dir / name).exists()]
     if existing:
         more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
         raise UserError(

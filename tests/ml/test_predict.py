@@ -17,6 +17,7 @@ from segstudio.core.images import load_image
 from segstudio.core.masks import read_mask, read_mask_values
 from segstudio.ml.predict import (
     OVERLAY_FOLDER,
+    RESULTS_MARKER,
     PredictionStopped,
     predict_folder,
     predict_image,
@@ -284,6 +285,26 @@ def test_predict_folder_never_overwrites_files_that_are_not_earlier_results(tmp_
     first = predict_folder(pointwise_saved(2), images, tmp_path / "results")
     again = predict_folder(pointwise_saved(2), images, tmp_path / "results")
     assert again.written == first.written and len(again.written) == 5
+
+
+def test_overlays_never_land_on_the_users_files_or_on_other_results(tmp_path, isbi_dir):
+    images, out = tmp_path / "images", tmp_path / "out"
+    (images / OVERLAY_FOLDER).mkdir(parents=True)
+    (out / OVERLAY_FOLDER).mkdir(parents=True)
+    source = load_image(isbi_dir / "images" / "07.png")[:64, :80, 0]
+    Image.fromarray(source).save(images / "a.png")
+    (out / OVERLAY_FOLDER / "a.png").write_bytes(b"mine")
+    predict_folder(pointwise_saved(2), [images / "a.png"], out)  # without overlays: fine
+    (out / "a.png").unlink()
+    (out / RESULTS_MARKER).unlink()
+    with pytest.raises(UserError, match=r"already holds overlays/a.png"):
+        predict_folder(pointwise_saved(2), [images / "a.png"], out, overlay=True)
+    assert (out / OVERLAY_FOLDER / "a.png").read_bytes() == b"mine"
+    # An image in a sub-folder named "overlays": its mask would be a.png's overlay.
+    Image.fromarray(source).save(images / OVERLAY_FOLDER / "a.png")
+    with pytest.raises(UserError, match=r"would both be .*overlays/a.png"):
+        predict_folder(pointwise_saved(2), images, tmp_path / "new", overlay=True)
+    assert len(predict_folder(pointwise_saved(2), images, tmp_path / "new").written) == 2
 
 
 def test_worker_threads_with_model_copies_agree(em_mosaic, trained_saved):
