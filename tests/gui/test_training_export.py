@@ -169,6 +169,24 @@ def test_exporting_over_a_saved_model_asks_first(qtbot, window, monkeypatch, tmp
     classes = json.loads((other / "model.json").read_text())["classes"]
     assert [c["name"] for c in classes] == ["membrane", "cell"]
 
+    # Weights without a model.json are a model too.
+    (other / "model.json").unlink()
+    answer, asked[:] = QMessageBox.StandardButton.Cancel, []
+    jobs.ask_export_model_folder()
+    assert asked and not (other / "model.json").exists()
+
+
+def test_exporting_into_a_folder_of_other_files_makes_a_sub_folder(qtbot, window, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    root = window.project.root  # where the dialog opens: accepting it must not litter it
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(root))
+    jobs = window.training.jobs
+    with qtbot.waitSignal(jobs.jobFinished, timeout=60_000) as done:
+        jobs.ask_export_model_folder()
+    assert done.args[1] == root / "unet-model"
+    assert (root / "unet-model" / "model.json").is_file() and not (root / "model.json").exists()
+
 
 def test_the_prediction_summary_says_where_the_results_are_and_what_was_skipped(tmp_path):
     from segstudio.gui.panels.export import _describe

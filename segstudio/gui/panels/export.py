@@ -112,13 +112,18 @@ class ModelJobs(QObject):
         return str(folder / file_name) if file_name else str(folder)
 
     def ask_export_model_folder(self) -> None:
-        from segstudio.ml.saved import METADATA_FILE
+        """A folder holding a model is replaced if the user says so; one holding other files
+        (the project's, say) gets the model in a new sub-folder."""
+        from segstudio.gui.predict_models import unique_folder
+        from segstudio.ml.saved import METADATA_FILE, WEIGHTS_FILE
 
-        folder = QFileDialog.getExistingDirectory(self.window, "Export the model into a folder",
+        chosen = QFileDialog.getExistingDirectory(self.window, "Export the model into a folder",
                                                   self._start_path())
-        if not folder:
+        model = self._model_or_error()
+        if not chosen or model is None:
             return
-        if (Path(folder) / METADATA_FILE).exists():
+        folder = Path(chosen)
+        if any((folder / name).exists() for name in (METADATA_FILE, WEIGHTS_FILE)):
             answer = QMessageBox.question(
                 self.window, "Export model folder",
                 f"{folder} already holds a model. Replace it with the current one?",
@@ -127,6 +132,8 @@ class ModelJobs(QObject):
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return
+        elif any(folder.iterdir()):
+            folder = unique_folder(folder / f"{model.architecture.get('name', 'model')}-model")
         self.export_model_folder(folder)
 
     def ask_export_onnx(self) -> None:
