@@ -41,13 +41,15 @@ def read_mask_values(path: str | os.PathLike, colour: bool = False) -> np.ndarra
                 if image.mode not in ("P", "L", "I", "I;16", "1", "PA", "LA"):
                     raise MaskError(
                         f"{path}: a mask must hold class indices (palette or single-channel), "
-                        f"this one is a colour image ({image.mode}); to read colour masks, give "
-                        "a classes file with each class's colour"
+                        f"not colours ({image.mode}); colour masks are read with a classes file "
+                        "giving each class's colour"
                     )
                 values = np.asarray(image)
     except MaskError:
         raise
-    except (OSError, UnidentifiedImageError, ValueError, tifffile.TiffFileError) as exc:
+    except UnidentifiedImageError:
+        raise MaskError(f"{path}: not a readable image file (corrupt or of another format)") from None
+    except (OSError, ValueError, tifffile.TiffFileError) as exc:
         raise MaskError(f"{path}: cannot read the mask ({exc})") from None
     if colour and values.ndim == 3 and values.shape[2] in (3, 4) and values.dtype == np.uint8:
         return values[:, :, :3]  # an RGB(A) TIFF
@@ -100,13 +102,17 @@ def read_mask(
     """Read a segstudio label mask: uint8 class indices, 255 = unlabelled.
 
     With `shape`, a mask of another size is an error; with `num_classes`, so is
-    a value that is neither a class index nor 255 (`hint`: what to do about either).
+    a value that is neither a class index nor 255. `hint` (what to do) ends every error.
     """
-    values = read_mask_values(path)
-    if values.dtype != np.uint8:
-        if values.size and (values.min() < 0 or values.max() > 255):
-            raise MaskError(f"{path}: mask values must be 0..255, found {values.min()}..{values.max()}")
-        values = values.astype(np.uint8)
+    try:
+        values = read_mask_values(path)
+        if values.dtype != np.uint8:
+            if values.size and (values.min() < 0 or values.max() > 255):
+                raise MaskError(f"{path}: mask values must be 0..255, found "
+                                f"{values.min()}..{values.max()}")
+            values = values.astype(np.uint8)
+    except MaskError as exc:
+        raise MaskError(f"{exc}; {hint}" if hint else str(exc)) from None
     check_mask(values, path, shape, num_classes, hint)
     return values
 

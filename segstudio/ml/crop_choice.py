@@ -50,8 +50,8 @@ def plan_crops(crop_size: int | str, batch_size: int | str, sparse: bool,
     cap = -(-largest // CROP_MULTIPLE) * CROP_MULTIPLE
     if plan.crop_size <= cap:
         return plan
-    return CropPlan(cap, plan.batch_size, f"{plan.reason}; {plan.crop_size} cut to the largest "
-                                          f"image, {largest} px")
+    return CropPlan(cap, plan.batch_size, f"{plan.reason}; {plan.crop_size} cut to {cap} for "
+                                          f"the largest image ({largest} px)")
 
 
 def _planned(crop_size, batch_size, sparse: bool, masks: list[np.ndarray],

@@ -46,8 +46,13 @@ def test_wrong_size_and_out_of_range_values_name_the_file(tmp_path):
 
 def test_colour_image_is_not_a_mask(tmp_path):
     Image.fromarray(np.zeros((3, 3, 3), np.uint8)).save(tmp_path / "rgb.png")
-    with pytest.raises(MaskError, match="colour image"):
+    with pytest.raises(MaskError, match=r"not colours \(RGB\)"):
         read_mask(tmp_path / "rgb.png")
+    (tmp_path / "junk.png").write_bytes(b"not a png")
+    with pytest.raises(MaskError) as failed:
+        read_mask(tmp_path / "junk.png", hint="fix or remove the label file")
+    assert str(failed.value) == (f"{tmp_path / 'junk.png'}: not a readable image file (corrupt "
+                                 "or of another format); fix or remove the label file")
 
 
 def test_map_mask_values_binary_and_ignore():

@@ -53,7 +53,7 @@ def test_no_crop_is_larger_than_the_largest_image_needs():
     masks = [np.zeros((512, 512), np.uint8), np.zeros((300, 200), np.uint8)]
     plan = plan_crops(1024, 2, False, masks, RNG)
     assert (plan.crop_size, plan.batch_size) == (512, 2)
-    assert plan.reason == "as set; 1024 cut to the largest image, 512 px"
+    assert plan.reason == "as set; 1024 cut to 512 for the largest image (512 px)"
     assert plan_crops(1024, 2, False, [np.zeros((100, 520), np.uint8)], RNG).crop_size == 544
     small = plan_crops("auto", "auto", True, [np.zeros((60, 40), np.uint8)], RNG)
     assert (small.crop_size, small.batch_size) == (64, 8)

@@ -90,7 +90,7 @@ def test_colour_masks_are_read_by_the_classes_colours(camvid_dir, tmp_path):
     (tmp_path / "classes.json").write_text(json.dumps(spec))  # black is no class now
     with pytest.raises(UserError, match=r"colour.png: colours \(0, 0, 0\) are not the colour"):
         MaskMapping.from_classes_file(tmp_path / "classes.json").read(tmp_path / "colour.png")
-    with pytest.raises(UserError, match=r"colour image \(RGB\); to read colour masks, give a classes"):
+    with pytest.raises(UserError, match=r"not colours \(RGB\); colour masks are read with a classes file"):
         MaskMapping.from_values("0,255").read(tmp_path / "colour.png")
 
 
