@@ -257,8 +257,9 @@ class MainWindow(ProjectMixin, QMainWindow):
 
     # ------------------------------------------------------------------ images
 
-    def show_entry(self, entry) -> bool:
-        """Make `entry` the current image: save the previous one, load image and labels."""
+    def show_entry(self, entry, failures: list[str] | None = None) -> bool:
+        """Make `entry` the current image: save the previous one, load image and labels.
+        If it cannot be opened, a message says why, or the reason joins `failures`."""
         if self.project is None or entry is None:
             return False
         if self.current_entry is not None and entry.id == self.current_entry.id:
@@ -272,6 +273,9 @@ class MainWindow(ProjectMixin, QMainWindow):
         except (UserError, OSError) as exc:
             hint = "" if entry.exists else "\n\nRight-click it in the Images list to relink it."
             title = "Cannot open the labels" if isinstance(exc, MaskError) else "Cannot open the image"
+            if failures is not None:
+                failures.append(str(exc))
+                return False
             self.show_error(title, f"{exc}{hint}")
             # Back to the image still shown, once the list has finished its own change.
             QTimer.singleShot(0, lambda: self.images_panel.select(self.current_entry))

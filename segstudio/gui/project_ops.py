@@ -23,7 +23,7 @@ from segstudio.gui.settings import add_recent_project, recent_projects, remove_r
 
 PROJECT_FILE = "project.json"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp)"
-FIRST_IMAGE_TRIES = 5  # images tried when a project opens, until one shows
+FIRST_IMAGE_TRIES = 50  # images tried when a project opens, until one shows
 
 
 class ProjectMixin:
@@ -106,10 +106,7 @@ class ProjectMixin:
         if project is not None:
             add_recent_project(project.root)
             self.update_recent_menu()
-            # The first image that opens; each that does not says why (a few at most).
-            entries = [e for e in project.images if e.exists][:FIRST_IMAGE_TRIES]
-            if entries and not any(self.show_entry(entry) for entry in entries):
-                self.welcome.show_unreadable()
+            self._show_first_image(project)
             missing = [e.name for e in project.images if not e.exists]
             if missing:
                 self.show_error("Missing images", f"{len(missing)} image(s) of {project.root} "
@@ -117,6 +114,18 @@ class ProjectMixin:
         self._update_title()
         self._update_paint_label()
         self.projectChanged.emit(project)
+
+    def _show_first_image(self, project) -> None:
+        """Show the first image that opens; one message lists those that did not."""
+        failures: list[str] = []
+        entries = [e for e in project.images if e.exists][:FIRST_IMAGE_TRIES]
+        opened = any(self.show_entry(entry, failures) for entry in entries)
+        if failures:
+            more = f"\n…and {len(failures) - 5} more" if len(failures) > 5 else ""
+            self.show_error(f"{len(failures)} image(s) could not be opened",
+                            "\n".join(failures[:5]) + more)
+        if entries and not opened:
+            self.welcome.show_unreadable()
 
     def open_project_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a project folder")

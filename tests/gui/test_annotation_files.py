@@ -183,11 +183,19 @@ def test_a_first_image_whose_labels_cannot_be_read_gives_way_to_the_next(qtbot, 
     Image.fromarray(np.full((10, 10), 1, np.uint8)).save(project.label_path(first))
     window = open_window(qtbot, project.root)
     assert window.current_entry.id == second.id
-    title, message = window.errors[0]
-    assert title == "Cannot open the labels"
+    [(title, message)] = window.errors
+    assert title == "1 image(s) could not be opened"
     assert message.endswith("the mask is 10x10 but its image is 512x512 (width x height); "
                             "fix or remove the label file")
     assert "--" not in message  # no command-line options in the window
+    window.close()
+
+    project.label_path(second).write_bytes(b"not a png")  # none opens: one message, and a hint
+    window = open_window(qtbot, project.root)
+    [(title, message)] = window.errors
+    assert title == "2 image(s) could not be opened" and len(message.splitlines()) == 2
+    assert window.central.currentWidget() is window.welcome
+    assert "could not be opened" in window.welcome.hint.text()
 
 
 def test_quitting_saves_unsaved_strokes_without_asking(qtbot, project, monkeypatch):
