@@ -47,7 +47,7 @@ FRACTION_DELAY_MS = 100  # the "% labelled" of the Images list follows edits thi
 
 
 # Bump when the docks change place, so a layout saved by an older version is not restored.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 
 
 class MainWindow(ProjectMixin, QMainWindow):
@@ -344,8 +344,9 @@ class MainWindow(ProjectMixin, QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
             self._fit_to_screen(self.width(), self.height())  # the screen may have changed
-        if state is not None:
-            self.restoreState(state, LAYOUT_VERSION)  # an older layout is ignored
+        # An older layout is ignored; without one, the training settings get room.
+        if state is None or not self.restoreState(state, LAYOUT_VERSION):
+            QTimer.singleShot(0, self.training.give_docks_room)  # once shown and sized
 
     def _fit_to_screen(self, width: int, height: int) -> None:
         screen = self.screen()

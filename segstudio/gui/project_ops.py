@@ -319,6 +319,7 @@ class ProjectMixin:
         if rewrites_labels:
             self._reload_labels()
             self._show_saved_fractions()
+        self.statusBar().clearMessage()  # an earlier failure's message is out of date
         self.canvas.set_classes(self.project.classes)
         selected = max(min(self.paint.class_index, len(self.project.classes) - 1), 0)
         self.paint.class_index = selected if self.project.classes else -1

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QDockWidget
 
 from segstudio.core.errors import UserError
 from segstudio.gui.panels.export import ModelJobs
@@ -59,6 +60,8 @@ SHUTDOWN_WAIT_MS = 30_000
 # even when Stop comes before the first validation; a larger held-out set is not waited for.
 STOP_VALIDATION_LIMIT_S = 0.5
 WARM_UP_DELAY_MS = 1000
+CLASSES_DOCK_HEIGHT = 170  # a list of a few classes and its buttons
+MIN_METRICS_HEIGHT = 120  # the Metrics dock's first lines
 
 
 def attach_training(window) -> TrainingController:
@@ -111,6 +114,8 @@ class TrainingController(QObject):
         build_model_menu(self, window.menu("Model"))
 
         self.panel.trainRequested.connect(self.start)
+        self.panel.moreSettingsShown.connect(  # once the panel's new size is known
+            lambda _shown: QTimer.singleShot(0, self.give_docks_room))
         self.panel.stopRequested.connect(self.stop)
         self.prediction_panel.visibilityChanged.connect(window.canvas.set_prediction_visible)
         self.prediction_panel.opacityChanged.connect(window.canvas.set_prediction_opacity)
@@ -120,10 +125,24 @@ class TrainingController(QObject):
         window.canvas.set_prediction_opacity(self.prediction_panel.opacity())
         window.projectChanged.connect(self.project_changed)
         window.currentImageChanged.connect(self._image_changed)
-        self.live.modelChanged.connect(lambda _model: update_model_actions(self))
+        self.live.modelChanged.connect(self._model_changed)
         self.project_changed(getattr(window, "project", None))
         self.warm_up_thread = self.warm_up_worker = None
         QTimer.singleShot(WARM_UP_DELAY_MS, self._warm_up)
+
+    def give_docks_room(self) -> None:
+        """Heights for the right-hand docks: the classes a short list, the training panel
+        what it needs (its finer settings folded), Metrics and Prediction the rest."""
+        classes = self.window.findChild(QDockWidget, "dock_classes")
+        docks = [classes, self.training_dock, self.metrics_dock]
+        if classes is None or any(dock.isFloating() or not dock.isVisible() for dock in docks):
+            return
+        total = sum(dock.height() for dock in docks)
+        training = min(self.training_dock.sizeHint().height(),
+                       total - CLASSES_DOCK_HEIGHT - MIN_METRICS_HEIGHT)
+        if training > 0:  # else as Qt shares it out
+            heights = [CLASSES_DOCK_HEIGHT, training, total - CLASSES_DOCK_HEIGHT - training]
+            self.window.resizeDocks(docks, heights, Qt.Orientation.Vertical)
 
     def _warm_up(self) -> None:
         if not self._closing:
@@ -416,9 +435,8 @@ class TrainingController(QObject):
         project_classes = [c.name for c in project.classes] if project else []
         if project is not None and [c.name for c in saved.classes] != project_classes:
             self.panel.model_label.setText(
-                f"{Path(folder).name} was trained for the classes "
-                f"{', '.join(c.name for c in saved.classes)}, not "
-                f"{', '.join(project_classes)}: train a new model.{self._still_using()}")
+                f"Train a model for these classes: {Path(folder).name} was trained for "
+                f"{', '.join(c.name for c in saved.classes)}.{self._still_using()}")
             return False
         self.model_dir = Path(folder)
         self.live.set_model(saved)
@@ -444,6 +462,12 @@ class TrainingController(QObject):
         self.panel.model_label.setToolTip(str(folder))
         self.prediction_panel.set_status("Predicting with " + folder.name)
         self.metrics.show_saved_model(folder.name, saved.metrics, saved_loss_history(saved))
+
+    def _model_changed(self, saved) -> None:
+        update_model_actions(self)
+        if saved is None:  # nothing to accept, and the panel says why
+            self.prediction_panel.set_has_prediction(False)
+            self.prediction_panel.set_status("No model yet for these classes: click Train.")
 
     def _image_changed(self, *_args) -> None:
         self.prediction_panel.set_has_prediction(False)

@@ -10,6 +10,7 @@ START_HINT = (
     "Start with a project, a folder of images, or the demo."
 )
 NO_IMAGES_HINT = "<b>This project has no images to show.</b><br>Add some with File ▸ Add Images…"
+PAGE_WIDTH = 420
 UNREADABLE_HINT = ("<b>The first images of this project could not be opened</b> (see the "
                    "messages).<br>Pick another in the Images list.")
 
@@ -19,9 +20,10 @@ class WelcomePage(QWidget):
         super().__init__(parent)
         self.setObjectName("welcome")
         title = QLabel("<h2>segstudio</h2>")
-        self.hint = hint = QLabel(START_HINT)
+        self.hint = hint = QLabel()
         hint.setWordWrap(True)
-        hint.setMinimumWidth(380)
+        hint.setFixedWidth(PAGE_WIDTH)
+        self._set_hint(START_HINT)
         self.open_button = QPushButton("Open a project…")
         self.folder_button = QPushButton("New project from a folder of images…")
         self.demo_button = QPushButton("Try the demo project")
@@ -31,7 +33,7 @@ class WelcomePage(QWidget):
         layout = QVBoxLayout(self)
         layout.addStretch(1)
         for widget in (title, hint, self.open_button, self.folder_button, self.demo_button):
-            widget.setMaximumWidth(420)
+            widget.setMaximumWidth(PAGE_WIDTH)
             layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(2)
         for label in (title, hint):
@@ -39,7 +41,12 @@ class WelcomePage(QWidget):
 
     def show_project(self, project) -> None:
         """The hint for no project, or for a project without images to show."""
-        self.hint.setText(START_HINT if project is None else NO_IMAGES_HINT)
+        self._set_hint(START_HINT if project is None else NO_IMAGES_HINT)
 
     def show_unreadable(self) -> None:
-        self.hint.setText(UNREADABLE_HINT)
+        self._set_hint(UNREADABLE_HINT)
+
+    def _set_hint(self, text: str) -> None:
+        # A centred layout gives a wrapped label one line's height unless told its own.
+        self.hint.setText(text)
+        self.hint.setFixedHeight(self.hint.heightForWidth(PAGE_WIDTH))

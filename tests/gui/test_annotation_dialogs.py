@@ -85,3 +85,13 @@ def test_new_project_dialog_counts_files_and_lists_the_skipped_ones(
     assert title == "Some files were skipped" and "The project has 4 images" in message
     assert "broken.png" in message and "notes.txt" in message
     assert window.last_message_box.isVisible()
+
+
+def test_the_class_swatch_keeps_its_colour_in_the_selected_row(qapp):
+    from PySide6.QtCore import QSize
+    from PySide6.QtGui import QIcon
+
+    from segstudio.gui.panels.classes import color_icon
+
+    pixmap = color_icon((230, 25, 75)).pixmap(QSize(16, 16), QIcon.Mode.Selected)
+    assert pixmap.toImage().pixelColor(8, 8).getRgb()[:3] == (230, 25, 75)

@@ -79,6 +79,26 @@ def test_the_window_fits_1280x800_with_progress_and_iou_in_view(qtbot, isbi_proj
     window.close()
 
 
+def test_at_1280x800_the_settings_show_and_the_finer_ones_unfold(qtbot, isbi_project):  # noqa: F811
+    window = open_window(qtbot, isbi_project.root)
+    window.resize(*SCREEN)
+    qtbot.waitUntil(lambda: window.size().toTuple() == SCREEN, timeout=3000)
+    panel, dock = window.training.panel, window.training.training_dock
+    key_settings = (panel.model_combo, panel.limit_combo, panel.time_spin,
+                    panel.continue_check, panel.more_button)
+    # Whole, once the window has its size: no scrolling, no clipping.
+    qtbot.waitUntil(lambda: all(shown_part(w) == w.rect() for w in key_settings), timeout=3000)
+    assert not panel.crop_spin.isVisible() and panel.more_button.text() == "More settings"
+    height = dock.height()
+    assert panel.settings()["crop_size"] == panel.crop_spin.value()  # folded, still applied
+    qtbot.mouseClick(panel.more_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dock.height() > height, timeout=3000)  # the dock makes room
+    finer = (panel.crop_spin, panel.batch_spin, panel.lr_spin)
+    qtbot.waitUntil(lambda: all(shown_part(w) == w.rect() for w in finer), timeout=3000)
+    qtbot.mouseClick(panel.more_button, Qt.MouseButton.LeftButton)
+    assert not panel.crop_spin.isVisible()
+
+
 def test_the_training_panel_keeps_its_layout_when_training_ends(qtbot):
     panel = TrainingPanel(["unet"], ["ce"], DEVICES)
     qtbot.addWidget(panel)

@@ -268,6 +268,9 @@ def test_class_edits_while_training(qtbot, isbi_project, isbi_dir):
     assert window.add_class("mitochondria")
     assert not training.running and training.panel.train_button.isEnabled()
     assert training.panel.status_label.text().startswith("Training stopped: the classes changed")
+    assert training.panel.model_label.text().startswith("Train a model for these classes")
+    panel = training.prediction_panel
+    assert not panel.accept_all_button.isEnabled() and "No model yet" in panel.status_label.text()
 
 
 def test_stopping_before_the_first_step_shows_the_model_still_in_use(qtbot, isbi_project):

@@ -26,9 +26,12 @@ from segstudio.core.classes import LabelClass, default_color
 
 
 def color_icon(color: tuple[int, int, int], size: int = 16) -> QIcon:
+    """A swatch of the colour, shown as it is also in a selected row (not tinted)."""
     pixmap = QPixmap(size, size)
     pixmap.fill(QColor(*color))
-    return QIcon(pixmap)
+    icon = QIcon(pixmap)
+    icon.addPixmap(pixmap, QIcon.Mode.Selected)
+    return icon
 
 
 class ClassesPanel(QWidget):

@@ -165,8 +165,9 @@ class ModelJobs(QObject):
                                                   self._start_path())
         if not images:
             return
-        out_dir = QFileDialog.getExistingDirectory(self.window, "Write the predictions into",
-                                                   str(Path(images).parent))
+        out_dir = QFileDialog.getExistingDirectory(
+            self.window, "Write the predictions into (an empty folder, or earlier results)",
+            self._start_path())
         if out_dir:
             self.predict_images(images, out_dir, title="Predict folder")
 

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -46,6 +47,7 @@ NO_PROJECT_TEXT = "Open a project (or a folder of images) to train a model."
 STATUS_LINES = 2  # lines reserved for the progress text ("Step 25/100, loss ...")
 MODEL_LINES = 2  # and for the model in use
 MIN_SETTINGS_HEIGHT = 40  # the settings scroll rather than overlap in a short dock
+COMBO_MIN_LETTERS = 6
 
 DEFAULT_SETTINGS = {
     "model": "unet",
@@ -65,6 +67,7 @@ DEFAULT_SETTINGS = {
 class TrainingPanel(QWidget):
     trainRequested = Signal()
     stopRequested = Signal()
+    moreSettingsShown = Signal(bool)  # the finer settings were shown or hidden
 
     def __init__(self, model_names: list[str], loss_names: list[str],
                  devices: dict[str, str | None], defaults: dict | None = None, parent=None):
@@ -75,6 +78,10 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self.defaults = {**DEFAULT_SETTINGS, **(defaults or {})}
         self.model_combo = _combo(model_names, MODEL_TITLES)
+        self.model_combo.setToolTip(
+            "U-Net: fine detail from few images (microscopy, scribbles); FCN: the simplest; "
+            "DeepLabV3 and V3+: wider context for scenes (V3+ draws sharper borders)"
+        )
         self.crop_spin = _spin(32, 2048, 32, " px")
         self.crop_spin.setToolTip(
             "Side of the square pieces of image trained on. Smaller crops make more steps in "
@@ -82,23 +89,28 @@ class TrainingPanel(QWidget):
             "context of 256 px or more"
         )
         self.batch_spin = _spin(1, 256, 1)
+        self.batch_spin.setToolTip("Crops per step: more give steadier steps, but fewer of "
+                                   "them in the same time")
         self.lr_spin = QDoubleSpinBox()
+        self.lr_spin.setToolTip("Peak learning rate (AdamW: a short warm-up, held, then "
+                                "lowered over the last quarter); 0.003 suits most data")
         self.lr_spin.setDecimals(5)
         self.lr_spin.setRange(1e-5, 1.0)
         self.lr_spin.setSingleStep(1e-4)
         self.loss_combo = _combo(loss_names, LOSS_TITLES)
+        self.loss_combo.setToolTip("On the labelled pixels only. Cross-entropy suits most "
+                                   "labels; Dice and Focal weigh small or hard classes more")
         self.augment_check = QCheckBox("Flips, rotations, brightness")
         self.augment_check.setToolTip(
             "Mirror crops left to right and vary their brightness; turn them by quarter turns "
             "too while fewer than half of the labelled images' pixels are painted (scribbles "
             "need it; complete masks train better without)"
         )
-        self.limit_combo = QComboBox()
-        self.limit_combo.addItem("Time budget", "time")
-        self.limit_combo.addItem("Steps", "steps")
+        self.limit_combo = _combo(["time", "steps"], {"time": "Time budget", "steps": "Steps"})
         self.time_spin = _spin(1, 7 * 24 * 3600, 10, " s")
         self.steps_spin = _spin(1, 10_000_000, 100)
         self.device_combo = _combo(list(devices), DEVICE_TITLES)
+        self.device_combo.setToolTip("Automatic: a CUDA GPU, else Apple MPS, else the CPU")
         _disable_unavailable(self.device_combo, devices)
         self.continue_check = QCheckBox("Start from the current model")
         self.continue_check.setToolTip(
@@ -121,26 +133,40 @@ class TrainingPanel(QWidget):
         limit_row.addWidget(self.limit_combo)
         limit_row.addWidget(self.time_spin)
         limit_row.addWidget(self.steps_spin)
-        form_widget = QWidget()
-        form = QFormLayout(form_widget)
+        self.more_button = QToolButton()
+        self.more_button.setCheckable(True)
+        self.more_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.more_button.setAutoRaise(True)
+        self.more_button.toggled.connect(self.show_more_settings)
+        self._form_widget = form_widget = QWidget()
+        self._form = form = QFormLayout(form_widget)
         form.setContentsMargins(0, 0, 0, 0)
-        # What is changed from one training to the next first: a short dock shows those
-        # without scrolling; the finer settings follow.
+        # What is changed from one training to the next first; the finer settings show on
+        # request, so that a short dock holds the first ones and the buttons below.
         form.addRow("Model", self.model_combo)
         form.addRow("Stop after", limit_row)
         form.addRow("", self.continue_check)
+        form.addRow("", self.more_button)
+        self._more_rows = [form.rowCount() + i for i in range(6)]
         form.addRow("Crop size", self.crop_spin)
         form.addRow("Batch size", self.batch_spin)
         form.addRow("Learning rate", self.lr_spin)
         form.addRow("Loss", self.loss_combo)
         form.addRow("Augmentation", self.augment_check)
         form.addRow("Device", self.device_combo)
+        # The label column as wide from the start as the finer settings make it, so that
+        # showing them moves nothing (and the dock is wide enough for them).
+        labels = [form.itemAt(row, QFormLayout.ItemRole.LabelRole) for row in range(form.rowCount())]
+        widths = [item.widget().sizeHint().width() for item in labels if item and item.widget()]
+        for item in labels:
+            if item and item.widget():
+                item.widget().setMinimumWidth(max(widths))
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.stop_button)
         # The settings scroll in a short dock; the buttons, progress and model stay in view.
         self.settings_area = scrolled(form_widget, min_height=MIN_SETTINGS_HEIGHT)
-        self.settings_area.setMaximumHeight(form_widget.sizeHint().height())
+        self.show_more_settings(False)
         layout = QVBoxLayout(self)
         layout.addWidget(self.settings_area, 1)
         layout.addLayout(buttons)
@@ -153,6 +179,17 @@ class TrainingPanel(QWidget):
         self.train_button.clicked.connect(self.trainRequested)
         self.stop_button.clicked.connect(self.stopRequested)
         self.set_settings(self.defaults)
+
+    def show_more_settings(self, shown: bool) -> None:
+        """Show or hide the finer settings (crop, batch, learning rate, loss, augmentation,
+        device); they apply either way."""
+        for row in self._more_rows:
+            self._form.setRowVisible(row, shown)
+        self.more_button.setChecked(shown)
+        self.more_button.setText("Fewer settings" if shown else "More settings")
+        self.more_button.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        self.settings_area.setMaximumHeight(self._form_widget.sizeHint().height())
+        self.moreSettingsShown.emit(shown)
 
     def settings(self) -> dict:
         return {
@@ -308,6 +345,9 @@ def _combo(names: list[str], titles: dict[str, str]) -> QComboBox:
     combo = QComboBox()
     for name in names:
         combo.addItem(titles.get(name, name), name)
+    # As narrow as a few letters allow: the dock column stays narrow, the list shows all.
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(COMBO_MIN_LETTERS)
     return combo
 
 
