@@ -193,6 +193,9 @@ def training_source(project) -> HoldOutSource:
     return HoldOutSource(ProjectSource(project))
 
 
+CHOOSE_VAL = "right-click images in the Images list to use them for validation"
+
+
 def validation_note(project) -> str:
     """Which images validate, said before the training starts."""
     val_entries = [e for e in project.images if getattr(e, "split", "train") == "val"]
@@ -201,9 +204,9 @@ def validation_note(project) -> str:
     labelled = [e for e in project.images if project.label_stats(e).labelled]
     if len(labelled) < 2:
         return ("No 'val' split and fewer than two labelled images: no validation, so no IoU. "
-                "Label another image, or mark one as 'val'.")
+                f"Label another image, or {CHOOSE_VAL}.")
     return (f"No 'val' split: about one labelled image in {HOLD_OUT_ONE_IN} is held out "
-            "automatically for validation. Mark images as 'val' to choose them.")
+            f"automatically for validation; {CHOOSE_VAL} to choose.")
 
 
 def held_out_note(source: HoldOutSource) -> str | None:
@@ -211,4 +214,4 @@ def held_out_note(source: HoldOutSource) -> str | None:
     if not source.held_out:
         return None
     return ("No 'val' split: held out automatically for validation: "
-            f"{', '.join(source.held_out)}. Mark images as 'val' to choose them.")
+            f"{', '.join(source.held_out)}; {CHOOSE_VAL} to choose.")

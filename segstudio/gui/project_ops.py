@@ -174,6 +174,18 @@ class ProjectMixin:
         self.projectChanged.emit(self.project)
         return True
 
+    def set_split(self, entry, split: str) -> bool:
+        """Use an image for training or for validation ("train" or "val")."""
+        try:
+            self.project.set_split(entry, split)
+        except (UserError, OSError) as exc:
+            self.show_error("Image not moved", str(exc))
+            return False
+        self.images_panel.show_split(entry)
+        self.say(f"{entry.name} is now used for "
+                 + ("validation" if split == "val" else "training"))
+        return True
+
     def relink_image(self, entry, path=None) -> bool:
         """Point a moved or missing image at its file (asked for when `path` is None)."""
         if path is None:

@@ -7,7 +7,12 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from segstudio.gui.panels.images import PLACEHOLDER_GREY, THUMB_SIZE, make_thumbnail  # noqa: E402
+from segstudio.gui.panels.images import (  # noqa: E402
+    ENTRY_ROLE,
+    PLACEHOLDER_GREY,
+    THUMB_SIZE,
+    make_thumbnail,
+)
 
 
 def test_thumbnails_are_square_with_the_image_fitted_and_centred():
@@ -71,3 +76,28 @@ def test_images_of_an_unusual_number_of_channels_are_marked(qtbot, tmp_path):
     assert texts[2] == "c.png\n0% labelled · 3 channels"
     assert "unlike most images" in panel.list.item(2).toolTip()
     assert all("channel" not in text for text in texts[:2])
+
+
+def test_the_images_context_menu_moves_an_image_to_validation_and_back(qtbot, tmp_path):
+    import cv2
+
+    from segstudio.core.project import Project
+    from tests.gui.window_helpers import make_project, open_window
+
+    paths = [tmp_path / "a.png", tmp_path / "b.png"]
+    for path in paths:
+        cv2.imwrite(str(path), np.full((30, 40), 100, np.uint8))
+    window = open_window(qtbot, make_project(tmp_path / "proj", paths).root)
+    panel = window.images_panel
+
+    def right_click_and_pick(text):
+        menu = panel.entry_menu(panel.list.item(1).data(ENTRY_ROLE))
+        next(action for action in menu.actions() if action.text() == text).trigger()
+
+    right_click_and_pick("Use for Validation")
+    assert panel.list.item(1).text() == "b.png\n0% labelled · validation"
+    assert [e.split for e in Project.open(window.project.root).images] == ["train", "val"]
+    assert "now used for validation" in window.statusBar().currentMessage()
+    right_click_and_pick("Use for Validation")  # checked: unchecking moves it back
+    assert panel.list.item(1).text() == "b.png\n0% labelled"
+    assert [e.split for e in Project.open(window.project.root).images] == ["train", "train"]

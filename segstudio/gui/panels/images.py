@@ -81,6 +81,7 @@ def make_thumbnail(image: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
 class ImagesPanel(QWidget):
     entryActivated = Signal(object)  # the ImageEntry the user picked
     relinkRequested = Signal(object)  # the ImageEntry whose file should be found again
+    splitRequested = Signal(object, str)  # the ImageEntry, and "val" or "train" for it
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -148,6 +149,10 @@ class ImagesPanel(QWidget):
         self._fractions[entry.id] = fraction
         self._update_text(entry)
 
+    def show_split(self, entry) -> None:
+        """Show an entry's text again after it moved between training and validation."""
+        self._update_text(entry)
+
     def refresh(self, project, entry) -> None:
         """Show an entry again after its file changed (relinked): text and thumbnail."""
         self._update_text(entry)
@@ -172,6 +177,9 @@ class ImagesPanel(QWidget):
         else:
             status = f"{labelled_percent(fraction)} labelled"
         tip = str(entry.path)
+        if entry.split == "val":
+            status += " · validation"
+            tip += "\nValidation: its labels score the models, they are not trained on"
         odd = self._odd_channels(entry.id)
         if odd is not None:
             status += f" · {odd} channel{'s' if odd > 1 else ''}"
@@ -211,13 +219,22 @@ class ImagesPanel(QWidget):
 
     def _context_menu(self, pos) -> None:
         item = self.list.itemAt(pos)
-        if item is None:
-            return
-        entry = item.data(ENTRY_ROLE)
+        if item is not None:
+            self.entry_menu(item.data(ENTRY_ROLE)).exec(self.list.viewport().mapToGlobal(pos))
+
+    def entry_menu(self, entry) -> QMenu:
+        """The right-click menu of an image."""
         menu = QMenu(self)
+        validation = menu.addAction("Use for Validation")
+        validation.setCheckable(True)
+        validation.setChecked(entry.split == "val")
+        validation.setToolTip("Score the models on this image's labels instead of training "
+                              "on them (per-class IoU in Metrics)")
+        validation.toggled.connect(
+            lambda on: self.splitRequested.emit(entry, "val" if on else "train"))
         relink = menu.addAction("Relink Image File…", lambda: self.relinkRequested.emit(entry))
         relink.setToolTip("Point this image at its file's new place; its labels stay")
-        menu.exec(self.list.viewport().mapToGlobal(pos))
+        return menu
 
     def _current_changed(self, current, _previous) -> None:
         if current is not None:
