@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import nn
 
 from segstudio import __version__
-from segstudio.core.atomic import atomic_path, atomic_write_text
+from segstudio.core.atomic import atomic_path
 from segstudio.core.classes import LabelClass
 from segstudio.core.errors import UserError
 from segstudio.ml.devices import pick_device
@@ -92,9 +92,9 @@ def save_model(saved: SavedModel, folder: str | os.PathLike) -> Path:
         raise UserError(f"{folder}: the model's weights are not all finite numbers (first: "
                         f"{spoilt[0]}); training diverged, nothing was saved")
     folder.mkdir(parents=True, exist_ok=True)
-    weights_path = folder / WEIGHTS_FILE
-    with atomic_path(weights_path) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "pt"})
+    # Serialised in memory and written by segstudio: a full disk is then an OSError naming
+    # the file (safetensors' own writer raises an error of its own).
+    weights = save(tensors, metadata={"format": "pt"})
     metadata = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -104,10 +104,14 @@ def save_model(saved: SavedModel, folder: str | os.PathLike) -> Path:
         "normalization": saved.normalization.to_json(),
         "training": saved.training,
         "metrics": saved.metrics,
-        "weights": {"file": WEIGHTS_FILE, "sha256": _sha256(weights_path)},
+        "weights": {"file": WEIGHTS_FILE, "sha256": hashlib.sha256(weights).hexdigest()},
     }
-    # model.json goes last: it is what makes the folder a saved model.
-    atomic_write_text(folder / METADATA_FILE, json.dumps(metadata, indent=2) + "\n")
+    # Both files are written in full before either replaces the old one (a failure leaves
+    # the folder as it was); the weights go first, model.json last: it makes the model.
+    with atomic_path(folder / METADATA_FILE) as metadata_tmp, \
+            atomic_path(folder / WEIGHTS_FILE) as weights_tmp:
+        weights_tmp.write_bytes(weights)
+        metadata_tmp.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
     return folder
 
 

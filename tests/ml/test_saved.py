@@ -1,6 +1,7 @@
 """Saved models: round trip, and clear refusals of files that cannot be used."""
 
 import json
+import os
 import pickle
 
 import numpy as np
@@ -212,3 +213,20 @@ def test_saving_over_a_file_is_a_clear_error(tmp_path):
     (tmp_path / "model").write_text("a file")
     with pytest.raises(UserError, match="is a file"):
         save_model(make_saved(), tmp_path / "model")
+
+
+def test_a_failed_save_leaves_the_model_folder_as_it_was(tmp_path, monkeypatch):
+    import errno
+
+    folder = save_model(make_saved(), tmp_path / "model")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def full_disk(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)  # as a full disk fails a write
+    with pytest.raises(OSError, match="No space left") as failed:
+        save_model(make_saved(num_classes=3), folder)
+    assert failed.value.filename in {str(folder / "model.json"),
+                                     str(folder / "weights.safetensors")}
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
