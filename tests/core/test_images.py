@@ -32,6 +32,15 @@ def test_16bit_png_and_tiff_keep_their_values(tmp_path):
         np.testing.assert_array_equal(image[..., 0], data)
 
 
+def test_compressed_tiffs_as_opencv_and_microscopes_write_them(tmp_path):
+    data = (np.arange(60, dtype=np.uint16) * 1000).reshape(6, 10)
+    cv2.imwrite(str(tmp_path / "lzw.tif"), data)  # OpenCV writes LZW
+    tifffile.imwrite(tmp_path / "deflate.tif", data, compression="zlib")
+    tifffile.imwrite(tmp_path / "zstd.tif", data, compression="zstd")
+    for name in ("lzw.tif", "deflate.tif", "zstd.tif"):
+        np.testing.assert_array_equal(load_image(tmp_path / name)[..., 0], data, err_msg=name)
+
+
 def test_multichannel_tiff_channels_first_or_last(tmp_path):
     planes = np.random.default_rng(0).integers(0, 4000, (5, 80, 90), dtype=np.uint16)
     tifffile.imwrite(tmp_path / "first.tif", planes)
