@@ -106,11 +106,7 @@ def run(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from segstudio.ml.train import DoneReport, StepReport, TrainConfig, Trainer, ValReport
 
-    source = _source(args)
-    for path in getattr(source, "unpaired_masks", [])[:3]:
-        _note(f"{path} has no image of the same name; ignored")
-    if args.project is None:
-        _check_mask_values(source, values_given=args.mask_values is not None or bool(args.classes))
+    # The settings are checked (TrainConfig) before the data is read: a bad one fails at once.
     options = {
         name: value for name, value in
         (("crop_size", args.crop_size), ("batch_size", args.batch_size), ("lr", args.lr))
@@ -125,6 +121,11 @@ def _train(args: argparse.Namespace) -> int:
         elastic=args.elastic, rotate90=args.rotate90, class_weights=_class_weights(args.class_weights),
         model_options=_model_options(args.model_option), **options,
     )
+    source = _source(args)
+    for path in getattr(source, "unpaired_masks", [])[:3]:
+        _note(f"{path} has no image of the same name; ignored")
+    if args.project is None:
+        _check_mask_values(source, values_given=args.mask_values is not None or bool(args.classes))
     trainer = Trainer(config, source, source.classes)
     progress = Progress()
     done = None

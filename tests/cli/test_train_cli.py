@@ -60,6 +60,9 @@ def test_time_budget_without_validation(isbi_split, tmp_path, capsys):
         (["--model-option", "widht=8"], "unknown option(s) widht"),
         (["--lr", "inf"], "learning rate must be a positive number"),
         (["--seed", "-1"], "seed must be a whole number"),
+        # Settings are checked before the data is read (a split with seed -1 raised).
+        (["--val-fraction", "0.5", "--seed", "-1"], "seed must be a whole number"),
+        (["--val-fraction", "0.5", "--steps", "0"], "steps must be at least 1"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(isbi_split, tmp_path, capsys, change, message):
