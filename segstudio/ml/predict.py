@@ -26,6 +26,11 @@ from segstudio.core.display import OVERLAY_ALPHA, overlay
 from segstudio.core.errors import UserError
 from segstudio.core.images import list_images, load_image
 from segstudio.core.masks import write_mask
+from segstudio.core.results_folder import (
+    check_results_folder,
+    in_results_folder,
+    mark_results_folder,
+)
 from segstudio.ml.devices import pick_device
 from segstudio.ml.normalization import Normalization
 from segstudio.ml.saved import SavedModel
@@ -248,8 +253,6 @@ def _model_device(model: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-# Written into every folder of results, so that predicting a folder above skips them.
-RESULTS_MARKER = ".segstudio-predictions"
 OVERLAY_FOLDER = "overlays"
 
 
@@ -299,9 +302,8 @@ def predict_folder(
     """
     check_tiling(predict_options.get("tile_size", 512), predict_options.get("overlap", 64))
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"{out_dir}: is a file; give a folder for the masks")
     paths = _image_paths(images, out_dir, overlay)
+    check_results_folder(out_dir, "masks")
     result = FolderPrediction(out_dir)
     for done, (path, relative) in enumerate(paths, start=1):
         if should_stop is not None and should_stop():
@@ -320,7 +322,7 @@ def predict_folder(
             result.skipped.append((path, message if str(path) in message else f"{path}: {message}"))
         else:
             if not result.written:
-                _mark_results_folder(out_dir)
+                mark_results_folder(out_dir, "Label masks")
             write_mask(out_dir / relative, prediction.labels, saved.classes)
             if overlay:
                 write_overlay(out_dir / OVERLAY_FOLDER / relative, image, prediction.labels,
@@ -355,7 +357,7 @@ def _image_paths(images, out_dir: Path, overlay: bool) -> list[tuple[Path, Path]
             raise UserError(f"{out_dir}: is the folder of images; the masks would overwrite "
                             "or mix with them, so give another output folder")
         paths, _ = list_images(root)
-        paths = [path for path in paths if not _in_results_folder(path, root)]
+        paths = [path for path in paths if not in_results_folder(path, root)]
         if not paths:
             raise UserError(f"{root}: no images found (looked for PNG, JPEG, TIFF and BMP files)")
     else:
@@ -374,14 +376,12 @@ def _image_paths(images, out_dir: Path, overlay: bool) -> list[tuple[Path, Path]
             raise UserError(f"{path}: its mask would be written over it; give another "
                             "output folder")
         pairs.append((path, name))
-    _check_nothing_overwritten(out_dir, pairs, overlay)
+    _check_no_collision(out_dir, pairs, overlay)
     return pairs
 
 
-def _check_nothing_overwritten(out_dir: Path, pairs: list[tuple[Path, Path]], overlay: bool
-                               ) -> None:
-    """Refuse outputs that would land on one another, or on files that are not earlier
-    results (ground-truth masks, say)."""
+def _check_no_collision(out_dir: Path, pairs: list[tuple[Path, Path]], overlay: bool) -> None:
+    """Refuse outputs that would land on one another (an image in an "overlays" folder)."""
     written: dict[Path, Path] = {}  # output name -> the image it is for
     for path, name in pairs:
         for output in (name, Path(OVERLAY_FOLDER) / name) if overlay else (name,):
@@ -392,31 +392,3 @@ def _check_nothing_overwritten(out_dir: Path, pairs: list[tuple[Path, Path]], ov
                     f"\"{OVERLAY_FOLDER}\" folder among the images"
                 )
             written[output] = path
-    if (out_dir / RESULTS_MARKER).exists():
-        return  # a folder of earlier results: predicting again replaces them
-    existing = [str(name) for name in written if (out_dir / name).exists()]
-    if existing:
-        more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
-        raise UserError(
-            f"{out_dir}: already holds {', '.join(existing[:3])}{more}, which the masks would "
-            "overwrite; give an empty folder (or one of earlier segstudio results)"
-        )
-
-
-def _mark_results_folder(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / RESULTS_MARKER).write_text("Label masks written by segstudio predict; a later "
-                                              "prediction of a folder above this one skips it.\n")
-    except OSError as exc:  # named after the folder asked for, not the marker file
-        raise OSError(exc.errno, exc.strerror, str(out_dir)) from None
-
-
-def _in_results_folder(path: Path, root: Path) -> bool:
-    """Whether `path` lies in a folder below `root` that holds earlier results."""
-    for folder in path.parents:
-        if folder == root or root not in folder.parents:
-            return False
-        if (folder / RESULTS_MARKER).exists():
-            return True
-    return False

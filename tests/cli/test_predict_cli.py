@@ -151,11 +151,16 @@ def test_results_inside_the_images_folder_are_not_read_as_images(model_dir, imag
     assert capsys.readouterr().out.count("wrote 2 label mask(s)") == 3
 
 
-def test_images_in_a_sub_folder_used_as_out_are_still_predicted(model_dir, images_dir, capsys):
+def test_a_folder_of_the_users_files_is_refused_as_out_and_stays_images(model_dir, images_dir,
+                                                                         tmp_path, capsys):
     sub = images_dir / "sub"
     sub.mkdir()
     (images_dir / "01.png").rename(sub / "01.png")  # the user's own images, not results
+    (sub / "notes.txt").write_text("mine")
     assert main(["predict", "--model", str(model_dir), "--images", str(images_dir),
-                 "--out", str(sub), "--device", "cpu"]) == 0
-    assert "wrote 2 label mask(s)" in capsys.readouterr().out
-    assert (sub / "00.png").exists() and (sub / "sub" / "01.png").exists()
+                 "--out", str(sub), "--device", "cpu"]) == 2
+    _one_error_line(capsys.readouterr().err, str(sub), "give a new or empty folder")
+    assert sorted(path.name for path in sub.iterdir()) == ["01.png", "notes.txt"]
+    assert main(["predict", "--model", str(model_dir), "--images", str(images_dir),
+                 "--out", str(tmp_path / "out"), "--device", "cpu"]) == 0
+    assert "wrote 2 label mask(s)" in capsys.readouterr().out  # sub/01.png is still an image

@@ -7,7 +7,7 @@ import tifffile
 from PIL import Image
 
 from segstudio.core.classes import UNLABELLED, default_classes, load_classes_file
-from segstudio.core.errors import MaskError, ProjectError
+from segstudio.core.errors import MaskError, ProjectError, UserError
 from segstudio.core.formats.coco import export_coco, import_coco
 from segstudio.core.formats.export import export_labels
 from segstudio.core.formats.mask_folder import import_masks
@@ -55,6 +55,17 @@ def test_palette_and_index_png_export(isbi_project, isbi_dir, tmp_path):
     plain = cv2.imread(str(tmp_path / "index" / "01.png"), cv2.IMREAD_UNCHANGED)
     assert plain.ndim == 2
     np.testing.assert_array_equal(plain, truth)
+
+    # Exporting again replaces the earlier export; a folder of the user's files is refused.
+    again, _ = export_labels(isbi_project, tmp_path / "png", "index")
+    assert again == files
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "01.png").write_bytes(b"an image of mine")
+    with pytest.raises(UserError, match="mine: already holds 01.png; give a new or empty"):
+        export_labels(isbi_project, mine, "overlay")
+    assert [p.name for p in mine.iterdir()] == ["01.png"]
+    assert (mine / "01.png").read_bytes() == b"an image of mine"
 
 
 def test_coco_rle_round_trip_is_pixel_exact(isbi_project, isbi_dir, tmp_path):

@@ -17,7 +17,6 @@ from segstudio.core.images import load_image
 from segstudio.core.masks import read_mask, read_mask_values
 from segstudio.ml.predict import (
     OVERLAY_FOLDER,
-    RESULTS_MARKER,
     PredictionStopped,
     predict_folder,
     predict_image,
@@ -294,11 +293,10 @@ def test_overlays_never_land_on_the_users_files_or_on_other_results(tmp_path, is
     source = load_image(isbi_dir / "images" / "07.png")[:64, :80, 0]
     Image.fromarray(source).save(images / "a.png")
     (out / OVERLAY_FOLDER / "a.png").write_bytes(b"mine")
-    predict_folder(pointwise_saved(2), [images / "a.png"], out)  # without overlays: fine
-    (out / "a.png").unlink()
-    (out / RESULTS_MARKER).unlink()
-    with pytest.raises(UserError, match=r"already holds overlays/a.png"):
-        predict_folder(pointwise_saved(2), [images / "a.png"], out, overlay=True)
+    for overlay in (True, False):
+        with pytest.raises(UserError, match=r"already holds overlays; give a new or empty"):
+            predict_folder(pointwise_saved(2), [images / "a.png"], out, overlay=overlay)
+    assert sorted(out.rglob("*")) == [out / OVERLAY_FOLDER, out / OVERLAY_FOLDER / "a.png"]
     assert (out / OVERLAY_FOLDER / "a.png").read_bytes() == b"mine"
     # An image in a sub-folder named "overlays": its mask would be a.png's overlay.
     Image.fromarray(source).save(images / OVERLAY_FOLDER / "a.png")
