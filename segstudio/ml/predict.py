@@ -365,13 +365,19 @@ def _image_paths(images, out_dir: Path, overlay: bool) -> list[tuple[Path, Path]
         if not paths:
             raise UserError("no images to predict")
         root = Path(os.path.commonpath([p.absolute().parent for p in paths]))
-    pairs, taken = [], set()
-    for path in paths:
-        relative = path.absolute().relative_to(root.absolute())
-        name = relative.with_suffix(".png")
-        if name in taken:  # a.png and a.tif side by side: keep both results
-            name = relative.with_name(relative.name + ".png")
-        taken.add(name)
+    relatives = [path.absolute().relative_to(root.absolute()) for path in paths]
+    # A PNG's mask takes its own name; another image beside one of its stem (a.jpg beside
+    # a.png), or beside another of its stem, takes its full name (a.jpg.png).
+    taken = {relative for relative in relatives if relative.suffix == ".png"}
+    names = {}
+    for relative in relatives:
+        if relative not in taken:
+            name = relative.with_suffix(".png")
+            names[relative] = relative.with_name(relative.name + ".png") if name in taken else name
+            taken.add(names[relative])
+    pairs = []
+    for path, relative in zip(paths, relatives, strict=True):
+        name = names.get(relative, relative)
         if (out_dir / name).resolve() == path.resolve():
             raise UserError(f"{path}: its mask would be written over it; give another "
                             "output folder")

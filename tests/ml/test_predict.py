@@ -256,10 +256,16 @@ def test_predict_folder_keeps_images_with_the_same_stem_apart(tmp_path, isbi_dir
     source = load_image(isbi_dir / "images" / "07.png")[:64, :80, 0]
     Image.fromarray(source).save(images / "a.png")
     Image.fromarray(source[:, ::-1]).save(images / "a.tif")
+    Image.fromarray(source[:32]).save(images / "a.jpg")  # sorted before a.png
+    Image.fromarray(source[:16]).save(images / "b.jpg")
+    Image.fromarray(source[:8]).save(images / "b.tif")
     result = predict_folder(pointwise_saved(2), images, tmp_path / "out")
-    assert sorted(p.name for p in result.written) == ["a.png", "a.tif.png"]
-    saved_masks = [read_mask(p) for p in sorted(result.written)]
-    np.testing.assert_array_equal(saved_masks[0][:, ::-1], saved_masks[1])
+    out = tmp_path / "out"
+    assert sorted(p.name for p in result.written) == [
+        "a.jpg.png", "a.png", "a.tif.png", "b.png", "b.tif.png"]
+    np.testing.assert_array_equal(read_mask(out / "a.png")[:, ::-1], read_mask(out / "a.tif.png"))
+    assert [read_mask(out / name).shape[0] for name in ("a.png", "a.jpg.png", "b.png")] == [
+        64, 32, 16]  # each mask is its own image's
 
 
 def test_predict_folder_never_overwrites_files_that_are_not_earlier_results(tmp_path, isbi_dir):
