@@ -94,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         if given is not None and given.resolve() == args.out.resolve():
             raise UserError(f"{args.out}: is also an input folder; give the model a folder "
                             "of its own (--out)")
+    _check_out_holds_no_other_files(args.out)
     created = not args.out.exists()
     args.out.mkdir(parents=True, exist_ok=True)  # a bad --out fails now, not after training
     try:
@@ -101,6 +102,18 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if created and args.out.is_dir() and not any(args.out.iterdir()):
             args.out.rmdir()  # nothing was saved: leave no empty folder behind
+
+
+def _check_out_holds_no_other_files(out: Path) -> None:
+    """--out is new, empty, or a saved model to replace: never a folder of other files."""
+    from segstudio.ml.saved import METADATA_FILE, read_metadata
+
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not (out / METADATA_FILE).is_file():
+        raise UserError(f"{out}: holds other files than a saved model; give a new or empty "
+                        "folder for the model (--out), or a model folder to replace")
+    read_metadata(out / METADATA_FILE)  # a model.json of segstudio's, or an error saying so
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -97,6 +97,16 @@ def test_an_empty_or_input_out_is_refused(isbi_split, tmp_path, capsys, monkeypa
     assert main(_train_args(isbi_split, images, "--steps", "1")) == 2
     assert "is also an input folder" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [] and not (images / "model.json").exists()
+    # A folder of other files, or another program's model.json, is not a model to replace.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "model.json").write_text('{"name": "someone else\'s"}')
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("mine")
+    for out, message in ((other, "not a segstudio model"), (tmp_path / "notes", "other files")):
+        assert main(_train_args(isbi_split, out, "--steps", "1")) == 2
+        assert message in capsys.readouterr().err
+    assert (other / "model.json").read_text() == '{"name": "someone else\'s"}'
 
 
 def test_a_failed_training_leaves_no_empty_out_folder(isbi_split, tmp_path, capsys):
