@@ -205,21 +205,19 @@ class PanopticQuality:
     def _update_class(self, cls: int, pred_mask, true_mask, void) -> None:
         n_pred, pred_ids = _components(pred_mask)
         n_true, true_ids = _components(true_mask)
-        # Joint counts of (true segment, predicted segment) over non-void pixels; id 0 = neither.
-        joint = np.bincount((true_ids[~void] * n_pred + pred_ids[~void]).ravel(),
-                            minlength=n_true * n_pred).reshape(n_true, n_pred)
-        intersection = joint[1:, 1:]
-        true_area = joint[1:, :].sum(axis=1)
-        pred_area = joint[:, 1:].sum(axis=0)  # without its void pixels
-        union = true_area[:, None] + pred_area[None, :] - intersection
-        iou = _ratio(intersection, union)
-        matched = np.nan_to_num(iou, nan=0.0) > self.MATCH_IOU
-        matched_pred = matched.any(axis=0)
-        pred_void = np.bincount(pred_ids[void].ravel(), minlength=n_pred)[1:]
+        pred_void = np.bincount(pred_ids[void], minlength=n_pred)[1:]
+        true_ids, pred_ids = true_ids[~void], pred_ids[~void]
+        true_area = np.bincount(true_ids, minlength=n_true)[1:]
+        pred_area = np.bincount(pred_ids, minlength=n_pred)[1:]  # without its void pixels
+        t, p, overlap = _overlaps(true_ids, pred_ids, n_true, n_pred)
+        iou = overlap / (true_area[t - 1] + pred_area[p - 1] - overlap)
+        matched = iou > self.MATCH_IOU  # above 0.5: at most one match for any segment
         mostly_void = pred_void > self.VOID_FRACTION * (pred_area + pred_void)
+        unmatched_pred = np.ones(n_pred - 1, bool)
+        unmatched_pred[p[matched] - 1] = False
         self.tp[cls] += int(matched.sum())
-        self.fn[cls] += int((~matched.any(axis=1)).sum())
-        self.fp[cls] += int((~matched_pred & ~mostly_void).sum())
+        self.fn[cls] += int(n_true - 1 - matched.sum())
+        self.fp[cls] += int((unmatched_pred & ~mostly_void).sum())
         self.iou_sum[cls] += float(iou[matched].sum())
 
     def per_class(self) -> dict[str, np.ndarray]:
@@ -253,3 +251,23 @@ def _components(mask: np.ndarray) -> tuple[int, np.ndarray]:
     """(number of labels including background 0, int64 label image) of a boolean mask."""
     count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     return count, labels.astype(np.int64)
+
+
+# Above this many (true, predicted) segment pairs, overlaps are counted pair by pair rather
+# than in a dense table (a noisy prediction of a large image has millions of segments).
+_DENSE_PAIRS = 1 << 22
+
+
+def _overlaps(true_ids: np.ndarray, pred_ids: np.ndarray, n_true: int, n_pred: int):
+    """(true segment, predicted segment, pixels in common) for every pair that overlaps,
+    segments numbered from 1 (0: neither)."""
+    codes = true_ids.astype(np.int64) * n_pred + pred_ids
+    if n_true * n_pred <= _DENSE_PAIRS:
+        counts = np.bincount(codes, minlength=n_true * n_pred)
+        codes = np.flatnonzero(counts)
+        counts = counts[codes]
+    else:
+        codes, counts = np.unique(codes, return_counts=True)
+    t, p = np.divmod(codes, n_pred)
+    both = (t > 0) & (p > 0)
+    return t[both], p[both], counts[both]

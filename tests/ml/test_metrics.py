@@ -165,3 +165,21 @@ def test_perfect_prediction_on_real_masks(isbi_dir):
     pq = PanopticQuality(2).update(mask, mask)
     assert cm.mean_iou() == 1.0 and pq.pq() == 1.0
     assert pq.tp[1] > 50  # the cells of a slice are many separate segments
+
+
+def test_panoptic_counts_of_many_segments_pair_by_pair_are_the_same(monkeypatch):
+    # A noisy prediction has thousands of segments: the pairs are counted without a
+    # (true x predicted) table, which for a large image would not fit in memory.
+    from segstudio.ml import metrics
+
+    rng = np.random.default_rng(0)
+    target = (rng.random((120, 160)) < 0.5).astype(np.uint8)
+    target[:10] = 255
+    pred = np.where(rng.random((120, 160)) < 0.1, 1 - target % 2, target % 2).astype(np.uint8)
+    dense = PanopticQuality(2).update(pred, target)
+    monkeypatch.setattr(metrics, "_DENSE_PAIRS", 0)
+    paired = PanopticQuality(2).update(pred, target)
+    for name in ("tp", "fp", "fn"):
+        np.testing.assert_array_equal(getattr(paired, name), getattr(dense, name))
+    np.testing.assert_allclose(paired.iou_sum, dense.iou_sum)
+    assert dense.tp.sum() > 50 and dense.fp.sum() > 50  # many segments, both ways
