@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -104,6 +106,28 @@ def run(args: argparse.Namespace) -> int:
             args.out.rmdir()  # nothing was saved: leave no empty folder behind
 
 
+@contextlib.contextmanager
+def _stop_on_signals(trainer, progress):
+    """Ctrl+C (or a scheduler's SIGTERM) ends the training like Stop in the window: after
+    the current step, with the model saved. A second Ctrl+C quits at once. Yields the list
+    that gets the signal's name."""
+    signalled: list[str] = []
+
+    def stop(signum, _frame):
+        signalled.append(signal.Signals(signum).name)
+        progress.message(f"{signalled[0]}: stopping after this step and saving the model "
+                         "(Ctrl+C again quits without saving)")
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        trainer.stop()
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield signalled
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def _check_out_holds_no_other_files(out: Path) -> None:
     """--out is new, empty, or a saved model to replace: never a folder of other files."""
     from segstudio.ml.saved import METADATA_FILE, read_metadata
@@ -142,14 +166,17 @@ def _train(args: argparse.Namespace) -> int:
     trainer = Trainer(config, source, source.classes)
     progress = Progress()
     done = None
-    for report in trainer:
-        if isinstance(report, StepReport):
-            progress.step(report)
-        elif isinstance(report, ValReport):
-            progress.message(f"step {report.step}: validation mIoU {_fmt(report.miou)}")
-        elif isinstance(report, DoneReport):
-            done = report
+    with _stop_on_signals(trainer, progress) as signalled:
+        for report in trainer:
+            if isinstance(report, StepReport):
+                progress.step(report)
+            elif isinstance(report, ValReport):
+                progress.message(f"step {report.step}: validation mIoU {_fmt(report.miou)}")
+            elif isinstance(report, DoneReport):
+                done = report
     progress.close()
+    if signalled and not done.steps:
+        raise UserError(f"stopped by {signalled[0]} before the first step: no model saved")
     trainer.save(args.out)
     if done.error is not None:  # failed after some steps: its last good state was saved
         raise UserError(f"{done.error}; the model as it was before (step {done.steps}) is "
@@ -165,6 +192,8 @@ def _train(args: argparse.Namespace) -> int:
     if val is not None:
         print(f"validation mIoU {_fmt(val.miou)} at step {val.step}; IoU per class: "
               + ", ".join(f"{name} {_fmt(value)}" for name, value in val.iou.items()))
+    if signalled:
+        _note(f"stopped by {signalled[0]}: the model of step {done.steps} is saved")
     if args.json:
         print(json.dumps({
             "miou": val.miou if val else None,
@@ -176,7 +205,8 @@ def _train(args: argparse.Namespace) -> int:
             "steps": done.steps,
             "model": str(args.out),
         }))
-    return 0
+    # Stopped by a signal: saved, but the shell's usual code says the run was cut short.
+    return 128 + signal.Signals[signalled[0]].value if signalled else 0
 
 
 def _model_options(pairs: list[str]) -> dict:

@@ -1,6 +1,10 @@
 import json
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -307,3 +311,21 @@ def test_a_stray_mask_value_is_pointed_out_in_one_note(tmp_path, capsys):
     notes = [line for line in capsys.readouterr().err.splitlines() if "note:" in line]
     assert len(notes) == 1
     assert "5 of the 8 classes have no pixel" in notes[0] and "indices 0, 1, 7" in notes[0]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_stops_after_the_step_and_saves_the_model(isbi_split, tmp_path,
+                                                                     capsys, signum):
+    out = tmp_path / "model"
+    timer = threading.Timer(2.0, os.kill, (os.getpid(), signum))
+    timer.start()
+    started = time.monotonic()
+    try:
+        code = main(_train_args(isbi_split, out, "--time-budget", "60"))
+    finally:
+        timer.cancel()
+    assert code == 128 + signum and time.monotonic() - started < 30
+    saved = load_model(out)
+    assert saved.training["steps_done"] > 0
+    assert f"stopped by {signal.Signals(signum).name}: the model of step" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is not None  # the handlers are put back
