@@ -281,6 +281,13 @@ def check_image_fits(normalization: Normalization, image_hwc: np.ndarray) -> Non
             f"the image has {image.dtype} pixels but the model was trained on 8-bit images; "
             "convert the image to 8 bits or train a model on images like it"
         )
+    typical = max(normalization.offset)  # the training pixels' mean value
+    if normalization.method == "percentile" and image.dtype == np.uint8 and typical > 255:
+        raise UserError(
+            f"the image has 8-bit pixels but the model was trained on images of higher "
+            f"values (around {typical:.0f}), which 8 bits cannot hold; give it images like "
+            "those, or train a model on 8-bit images"
+        )
 
 
 def predict_folder(

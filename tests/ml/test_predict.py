@@ -164,6 +164,23 @@ def test_wrong_channel_count_is_a_clear_error(em_mosaic):
         predict_image(make_saved(), rgb)
 
 
+def test_a_model_of_16_bit_images_refuses_8_bit_ones_and_the_reverse():
+    from segstudio.ml.normalization import Normalization
+    from segstudio.ml.predict import check_image_fits
+
+    ramp = np.arange(64, dtype=np.uint16).reshape(8, 8, 1)
+    sixteen = Normalization.fit([3000 + ramp])
+    with pytest.raises(UserError, match="8-bit pixels but the model was trained on images of"):
+        check_image_fits(sixteen, np.zeros((8, 8, 1), np.uint8))
+    check_image_fits(sixteen, np.zeros((8, 8, 1), np.uint16))
+    eight = Normalization.fit([np.arange(64, dtype=np.uint8).reshape(8, 8, 1)])
+    with pytest.raises(UserError, match="trained on 8-bit images"):
+        check_image_fits(eight, np.zeros((8, 8, 1), np.uint16))
+    # 16-bit files whose values fit in 8 bits make a model that takes 8-bit images too.
+    small = Normalization.fit([ramp])
+    check_image_fits(small, np.zeros((8, 8, 1), np.uint8))
+
+
 @pytest.mark.parametrize(("tile", "overlap"), [(16, 0), (256, 200), (256, -1)])
 def test_bad_tiling_is_refused(em_mosaic, tile, overlap):
     with pytest.raises(UserError, match="tile size"):
