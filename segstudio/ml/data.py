@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,9 +136,15 @@ class FolderSource:
         if not masks_dir.is_dir():
             raise UserError(f"{masks_dir}: not a folder of masks")
         masks = _by_key(masks_dir)
+        keys = [image.relative_to(images_dir).with_suffix("").as_posix() for image in images]
+        for key, count in Counter(keys).items():
+            if count > 1 and key in masks:
+                first, second = [image for image, k in zip(images, keys, strict=True)
+                                 if k == key][:2]
+                raise UserError(f"{second}: two images for one mask ({first.name} and "
+                                f"{second.name}, mask {masks[key]}); keep one, or rename it")
         samples = []
-        for image_path in images:
-            key = image_path.relative_to(images_dir).with_suffix("").as_posix()
+        for image_path, key in zip(images, keys, strict=True):
             mask_path = masks.pop(key, None)
             if mask_path is None:
                 self.unpaired_images.append(image_path)

@@ -175,6 +175,10 @@ def test_folder_errors(tmp_path):
     _write_png(tmp_path / "masks" / "a.png", np.zeros((4, 4), np.uint8))
     with pytest.raises(UserError, match="two masks for the same image"):
         FolderSource(tmp_path / "images", tmp_path / "masks")
+    (tmp_path / "masks" / "a.tif").unlink()  # one mask a.png, and images a.png and a.tif
+    _write_png(tmp_path / "images" / "a.tif", np.zeros((4, 4), np.uint8))
+    with pytest.raises(UserError, match=r"a\.tif: two images for one mask \(a\.png and a\.tif"):
+        FolderSource(tmp_path / "images", tmp_path / "masks")
 
 
 def test_project_source_gives_labelled_images_by_split(isbi_dir, tmp_path):
