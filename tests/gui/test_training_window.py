@@ -237,7 +237,7 @@ def test_opening_another_project_while_training(qtbot, isbi_project, tmp_path, i
     assert training.metrics.iou_table.rowCount() == 4  # three classes and the mean
 
 
-def test_class_edits_while_training(qtbot, isbi_project, isbi_dir):
+def test_class_edits_while_training(qtbot, isbi_project, isbi_dir, monkeypatch):
     """New colours, names or images leave the training running and the model in use (under
     the new names); a new class stops it, saying why."""
     window = open_window(qtbot, isbi_project.root)
@@ -262,6 +262,15 @@ def test_class_edits_while_training(qtbot, isbi_project, isbi_dir):
     assert training.panel.model_label.text().startswith("Model: U-Net")
     table = training.metrics.iou_table
     assert table.item(0, 0).text() == "boundary" and table.item(0, 1).text() != "n/a"
+
+    # Adding a class says first that the model will not fit the new classes.
+    from PySide6.QtWidgets import QInputDialog
+
+    asked = []
+    monkeypatch.setattr(QInputDialog, "getText",
+                        lambda parent, title, label, *a, **k: (asked.append(label), ("", False))[1])
+    window.classes_panel.add_clicked()
+    assert "train a model for the new ones" in asked[0]
 
     with qtbot.waitSignal(training.progressed, timeout=60_000):
         click(qtbot, training.panel.train_button)

@@ -24,6 +24,10 @@ from PySide6.QtWidgets import (
 
 from segstudio.core.classes import LabelClass, default_color
 
+# Said where a change of classes makes the current model one of other classes.
+MODEL_NOTE = ("\n\nThe current model knows the classes as they are now: after this change, "
+              "train a model for the new ones.")
+
 
 def color_icon(color: tuple[int, int, int], size: int = 16) -> QIcon:
     """A swatch of the colour, shown as it is also in a selected row (not tinted)."""
@@ -110,11 +114,16 @@ class ClassesPanel(QWidget):
     # ------------------------------------------------------------------ actions
 
     def add_clicked(self) -> None:
-        name, ok = QInputDialog.getText(self, "Add class", "Name of the new class:")
+        note = MODEL_NOTE if self._has_model() else ""
+        name, ok = QInputDialog.getText(self, "Add class", f"Name of the new class:{note}")
         if ok and name.strip():
             count = len(self.window.project.classes)
             if self.window.add_class(name.strip(), default_color(count)):
                 self.select(count)
+
+    def _has_model(self) -> bool:
+        training = getattr(self.window, "training", None)
+        return training is not None and training.live.model is not None
 
     def rename_selected(self) -> None:
         index = self.selected()
@@ -146,7 +155,8 @@ class ClassesPanel(QWidget):
         if index < 0:
             return
         usage = self.window.class_usage(index)
-        ok, merge_into = ask_delete_class(self, self.window.project.classes, index, usage)
+        ok, merge_into = ask_delete_class(self, self.window.project.classes, index, usage,
+                                          model_note=self._has_model())
         if ok:
             self.window.delete_class(index, merge_into)
 
@@ -162,11 +172,13 @@ def usage_text(name: str, usage: tuple[int, int, int] | None) -> str:
 
 
 def ask_delete_class(
-    parent, classes: list[LabelClass], index: int, usage: tuple[int, int, int] | None = None
+    parent, classes: list[LabelClass], index: int, usage: tuple[int, int, int] | None = None,
+    model_note: bool = False,
 ) -> tuple[bool, int | None]:
     """Ask what becomes of the class's pixels: (confirmed, index to merge into or None).
 
-    `usage` is (pixels labelled with the class, images using it, images) for the message."""
+    `usage` is (pixels labelled with the class, images using it, images) for the message;
+    `model_note` adds that the current model will not fit the classes any more."""
     dialog = QDialog(parent)
     dialog.setWindowTitle("Delete class")
     layout = QVBoxLayout(dialog)
@@ -188,7 +200,7 @@ def ask_delete_class(
         layout.addWidget(button)
     layout.addWidget(others)
     warning = QLabel("This cannot be undone: the label files are rewritten, and the undo "
-                     "history of every image ends here.")
+                     f"history of every image ends here.{MODEL_NOTE if model_note else ''}")
     warning.setObjectName("warning")
     warning.setWordWrap(True)
     layout.addWidget(warning)
