@@ -156,7 +156,7 @@ class ClassesPanel(QWidget):
             return
         usage = self.window.class_usage(index)
         ok, merge_into = ask_delete_class(self, self.window.project.classes, index, usage,
-                                          model_note=self._has_model())
+                                          self._has_model())
         if ok:
             self.window.delete_class(index, merge_into)
 
