@@ -2,8 +2,9 @@
 
 `attach_training(window)` builds the docks and the Model menu and returns the
 TrainingController, which owns the training worker thread, the live
-predictor and the export jobs. The window calls `shutdown()` when it closes:
-it sets the stop flag, quits and waits for every worker thread.
+predictor and the export jobs (the model in use for the open project is its
+ModelInUseMixin's, in models_in_use.py). The window calls `shutdown()` when it
+closes: it sets the stop flag, quits and waits for every worker thread.
 
 The training itself is the engine's Trainer (segstudio.ml.train) reading the
 project through a ProjectSource, which re-reads label files that changed on
@@ -21,6 +22,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDockWidget
 
 from segstudio.core.errors import UserError
+from segstudio.gui.models_in_use import ModelInUseMixin
 from segstudio.gui.panels.export import ModelJobs
 from segstudio.gui.panels.metrics import MetricsPanel
 from segstudio.gui.panels.training import MODEL_TITLES, TrainingPanel, scrolled
@@ -29,15 +31,12 @@ from segstudio.gui.predict_live import LivePredictor
 from segstudio.gui.predict_menu import build_model_menu, update_model_actions
 from segstudio.gui.predict_models import (
     add_loss_history,
-    adopt_classes,
     can_continue,
     default_settings,
     device_status,
     held_out_note,
-    latest_model_dir,
     loss_names,
     model_names,
-    saved_loss_history,
     training_device_words,
     training_source,
     training_threads,
@@ -53,7 +52,6 @@ from segstudio.gui.workers import (
 )
 from segstudio.ml.holdout import HoldOutSource
 
-SETTINGS_KEY = "training"
 STOPPING_TEXT = "Stopping training and saving the model…"
 SHUTDOWN_WAIT_MS = 30_000
 # Stop validates the final model (its IoU is saved with it) when that takes no longer,
@@ -68,7 +66,7 @@ def attach_training(window) -> TrainingController:
     return TrainingController(window)
 
 
-class TrainingController(QObject):
+class TrainingController(ModelInUseMixin, QObject):
     trainingStarted = Signal()
     progressed = Signal(object)  # StepReport
     validated = Signal(object)  # ValReport
@@ -364,125 +362,6 @@ class TrainingController(QObject):
         self.thread = None
         self._set_running(False)
 
-    # --- project and models ------------------------------------------------------
-
-    def project_changed(self, project) -> None:
-        edited = project is not None and project is self._project
-        names = [c.name for c in project.classes] if project is not None else []
-        if edited and self._class_edit_keeps_the_model(project, names):
-            return
-        self._class_names = names
-        self._keep_settings()  # into the project being closed
-        self._project = project
-        stopped = self.running
-        if stopped:  # its model is saved into the project it was started for
-            self._stop_and_save()
-            self.window.statusBar().clearMessage()
-            self.thread = self.worker = None  # its queued reports are ignored
-        self.model_dir = None
-        self.live.set_model(None)
-        self._set_running(False)
-        self.panel.set_project_open(project is not None)
-        if edited and stopped:
-            self.panel.show_progress(0.0, "Training stopped: the classes changed. Click Train "
-                                          "to train for the new ones.")
-        if project is None:
-            self.metrics.reset([])
-            return
-        self.panel.set_settings((project.settings or {}).get(SETTINGS_KEY, {}))
-        self._shown_settings = self.panel.settings()
-        self.metrics.reset(list(project.classes))
-        folder = latest_model_dir(Path(project.models_dir))
-        if folder is None:
-            self.panel.model_label.setText("No model yet: click Train.")
-            return
-        self.load_model(folder)
-
-    def _class_edit_keeps_the_model(self, project, names: list[str]) -> bool:
-        """After a change to the open project: new colours, a new name or new images keep the
-        training running and the model in use (renamed to match); other class changes
-        (added, moved, deleted) make it a model of other classes."""
-        old = self._class_names
-        renamed = len(names) == len(old) and set(names) != set(old)
-        if names != old and not renamed:
-            return False
-        self._class_names = names
-        if not self.running:  # a running training's model gets them when saved
-            self._adopt_project_classes()
-        return True
-
-    def _adopt_project_classes(self) -> None:
-        """The model in use takes the project's class names and colours, if they changed."""
-        saved, classes = self.live.model, list(self.window.project.classes)
-        if self.model_dir is None or saved is None or saved.classes == classes:
-            return
-        try:
-            adopt_classes(saved, self.model_dir, classes)
-        except (UserError, OSError):
-            pass  # a read-only model folder: the model in memory has them anyway
-        self.metrics.reset(classes)
-        self._show_model(saved, self.model_dir)
-
-    def load_model(self, folder: str | Path) -> bool:
-        from segstudio.ml.saved import load_model
-
-        try:
-            saved = load_model(folder, device="cpu")
-        except UserError as exc:
-            self.panel.model_label.setText(f"Could not load the model: {exc}{self._still_using()}")
-            return False
-        project = self.window.project
-        project_classes = [c.name for c in project.classes] if project else []
-        if project is not None and [c.name for c in saved.classes] != project_classes:
-            self.panel.model_label.setText(
-                f"Train a model for these classes: {Path(folder).name} was trained for "
-                f"{', '.join(c.name for c in saved.classes)}.{self._still_using()}")
-            return False
-        self.model_dir = Path(folder)
-        self.live.set_model(saved)
-        self._show_model(saved, self.model_dir)
-        return True
-
-    def _still_using(self) -> str:
-        return f" Still using {self.model_dir.name}." if self.model_dir is not None else ""
-
-    def _show_current_model(self) -> None:
-        """The model line and metrics for the model in use, after a training that failed."""
-        if self.model_dir is not None and self.live.model is not None:
-            self._show_model(self.live.model, self.model_dir)
-        else:
-            self.panel.model_label.setText("No model yet: click Train.")
-
-    def _show_model(self, saved, folder: Path) -> None:
-        miou = (saved.metrics or {}).get("miou")
-        score = f", mIoU {miou:.3f}" if isinstance(miou, (int, float)) else ""
-        name = saved.architecture.get("name")
-        self.panel.model_label.setText(
-            f"Model: {MODEL_TITLES.get(name, name)} ({folder.name}{score})")
-        self.panel.model_label.setToolTip(str(folder))
-        self.prediction_panel.set_status("Predicting with " + folder.name)
-        self.metrics.show_saved_model(folder.name, saved.metrics, saved_loss_history(saved))
-
-    def _model_changed(self, saved) -> None:
-        update_model_actions(self)
-        if saved is None:  # nothing to accept, and the panel says why
-            self.prediction_panel.set_has_prediction(False)
-            self.prediction_panel.set_status("No model yet for these classes: click Train.")
-
     def _image_changed(self, *_args) -> None:
         self.prediction_panel.set_has_prediction(False)
         self.live.image_changed()
-
-    def _save_settings(self, project, settings: dict) -> None:
-        project.set_setting(SETTINGS_KEY, dict(settings))
-        self._shown_settings = dict(settings)
-
-    def _keep_settings(self) -> None:
-        """Store changed settings in the project shown until now, quietly: it is closing."""
-        project, settings = self._project, self.panel.settings()
-        if project is None or settings == self._shown_settings:
-            return
-        try:
-            self._save_settings(project, settings)
-        except (UserError, OSError):
-            pass  # a read-only project keeps its old settings

@@ -1,0 +1,141 @@
+"""The training controller's model side: which saved model the window uses for the
+open project, and what becomes of it when the project or its classes change.
+
+A new project shows its latest model that fits its classes. New class colours, a new
+name or new images keep the model (it takes the new names and colours); added, moved
+or deleted classes make it a model of other classes, and stop a running training.
+The training settings are kept in the project (project.json) under SETTINGS_KEY.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from segstudio.core.errors import UserError
+from segstudio.gui.panels.training import MODEL_TITLES
+from segstudio.gui.predict_menu import update_model_actions
+from segstudio.gui.predict_models import adopt_classes, latest_model_dir, saved_loss_history
+
+SETTINGS_KEY = "training"
+
+
+class ModelInUseMixin:
+    """Methods of TrainingController about the model in use (kept apart to keep modules
+    short); they use its panels, live predictor and training state."""
+
+    def project_changed(self, project) -> None:
+        edited = project is not None and project is self._project
+        names = [c.name for c in project.classes] if project is not None else []
+        if edited and self._class_edit_keeps_the_model(project, names):
+            return
+        self._class_names = names
+        self._keep_settings()  # into the project being closed
+        self._project = project
+        stopped = self.running
+        if stopped:  # its model is saved into the project it was started for
+            self._stop_and_save()
+            self.window.statusBar().clearMessage()
+            self.thread = self.worker = None  # its queued reports are ignored
+        self.model_dir = None
+        self.live.set_model(None)
+        self._set_running(False)
+        self.panel.set_project_open(project is not None)
+        if edited and stopped:
+            self.panel.show_progress(0.0, "Training stopped: the classes changed. Click Train "
+                                          "to train for the new ones.")
+        if project is None:
+            self.metrics.reset([])
+            return
+        self.panel.set_settings((project.settings or {}).get(SETTINGS_KEY, {}))
+        self._shown_settings = self.panel.settings()
+        self.metrics.reset(list(project.classes))
+        folder = latest_model_dir(Path(project.models_dir))
+        if folder is None:
+            self.panel.model_label.setText("No model yet: click Train.")
+            return
+        self.load_model(folder)
+
+    def _class_edit_keeps_the_model(self, project, names: list[str]) -> bool:
+        """After a change to the open project: new colours, a new name or new images keep the
+        training running and the model in use (renamed to match); other class changes
+        (added, moved, deleted) make it a model of other classes."""
+        old = self._class_names
+        renamed = len(names) == len(old) and set(names) != set(old)
+        if names != old and not renamed:
+            return False
+        self._class_names = names
+        if not self.running:  # a running training's model gets them when saved
+            self._adopt_project_classes()
+        return True
+
+    def _adopt_project_classes(self) -> None:
+        """The model in use takes the project's class names and colours, if they changed."""
+        saved, classes = self.live.model, list(self.window.project.classes)
+        if self.model_dir is None or saved is None or saved.classes == classes:
+            return
+        try:
+            adopt_classes(saved, self.model_dir, classes)
+        except (UserError, OSError):
+            pass  # a read-only model folder: the model in memory has them anyway
+        self.metrics.reset(classes)
+        self._show_model(saved, self.model_dir)
+
+    def load_model(self, folder: str | Path) -> bool:
+        from segstudio.ml.saved import load_model
+
+        try:
+            saved = load_model(folder, device="cpu")
+        except UserError as exc:
+            self.panel.model_label.setText(f"Could not load the model: {exc}{self._still_using()}")
+            return False
+        project = self.window.project
+        project_classes = [c.name for c in project.classes] if project else []
+        if project is not None and [c.name for c in saved.classes] != project_classes:
+            self.panel.model_label.setText(
+                f"Train a model for these classes: {Path(folder).name} was trained for "
+                f"{', '.join(c.name for c in saved.classes)}.{self._still_using()}")
+            return False
+        self.model_dir = Path(folder)
+        self.live.set_model(saved)
+        self._show_model(saved, self.model_dir)
+        return True
+
+    def _still_using(self) -> str:
+        return f" Still using {self.model_dir.name}." if self.model_dir is not None else ""
+
+    def _show_current_model(self) -> None:
+        """The model line and metrics for the model in use, after a training that failed."""
+        if self.model_dir is not None and self.live.model is not None:
+            self._show_model(self.live.model, self.model_dir)
+        else:
+            self.panel.model_label.setText("No model yet: click Train.")
+
+    def _show_model(self, saved, folder: Path) -> None:
+        miou = (saved.metrics or {}).get("miou")
+        score = f", mIoU {miou:.3f}" if isinstance(miou, (int, float)) else ""
+        name = saved.architecture.get("name")
+        self.panel.model_label.setText(
+            f"Model: {MODEL_TITLES.get(name, name)} ({folder.name}{score})")
+        self.panel.model_label.setToolTip(str(folder))
+        self.prediction_panel.set_status("Predicting with " + folder.name)
+        self.metrics.show_saved_model(folder.name, saved.metrics, saved_loss_history(saved))
+
+    def _model_changed(self, saved) -> None:
+        update_model_actions(self)
+        if saved is None:  # nothing to accept, and the panel says why
+            self.prediction_panel.set_has_prediction(False)
+            self.prediction_panel.set_status("No model yet for these classes: click Train.")
+
+    def _save_settings(self, project, settings: dict) -> None:
+        project.set_setting(SETTINGS_KEY, dict(settings))
+        self._shown_settings = dict(settings)
+
+    def _keep_settings(self) -> None:
+        """Store changed settings in the project shown until now, quietly: it is closing."""
+        project, settings = self._project, self.panel.settings()
+        if project is None or settings == self._shown_settings:
+            return
+        try:
+            self._save_settings(project, settings)
+        except (UserError, OSError):
+            pass  # a read-only project keeps its old settings
