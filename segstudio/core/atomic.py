@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from segstudio.core.errors import naming
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -27,8 +29,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         fd, tmp_name = tempfile.mkstemp(
             prefix=f".{target.stem}.", suffix=f"{target.suffix}.tmp", dir=target.parent
         )
-    except OSError as exc:  # named after the file asked for, not our temporary one
-        raise OSError(exc.errno, exc.strerror, str(target)) from None
+    except OSError as exc:
+        raise naming(exc, target) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -41,8 +43,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         if isinstance(exc, OSError) and exc.filename in (None, str(tmp)):
-            # A full disk says nothing of where: the file asked for, not our temporary one.
-            raise OSError(exc.errno, exc.strerror or str(exc), str(target)) from None
+            raise naming(exc, target) from None
         raise
 
 

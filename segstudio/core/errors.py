@@ -21,6 +21,12 @@ class ProjectError(UserError):
     """A project folder or project.json that cannot be used."""
 
 
+def naming(exc: OSError, path) -> OSError:
+    """The same error about `path`: the file the user asked for, rather than a temporary or
+    marker file of ours (or none, as a full disk says)."""
+    return OSError(exc.errno, exc.strerror or str(exc), str(path))
+
+
 def os_error_message(exc: OSError) -> str:
     """One line for a file that cannot be read or written: "PATH: Permission denied"."""
     where = f"{exc.filename}: " if exc.filename else ""

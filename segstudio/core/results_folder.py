@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from segstudio.core.errors import UserError
+from segstudio.core.errors import UserError, naming
 
 RESULTS_MARKER = ".segstudio-results"
 
@@ -36,8 +36,8 @@ def mark_results_folder(out_dir: Path, what: str) -> None:
         (out_dir / RESULTS_MARKER).write_text(
             f"{what} written by segstudio: writing results here again replaces them, and "
             "images are not read from this folder.\n")
-    except OSError as exc:  # named after the folder asked for, not the marker file
-        raise OSError(exc.errno, exc.strerror, str(out_dir)) from None
+    except OSError as exc:
+        raise naming(exc, out_dir) from None
 
 
 def in_results_folder(path: Path, root: Path) -> bool:
