@@ -23,9 +23,9 @@ import cv2
 import numpy as np
 
 from segstudio.core.classes import UNLABELLED
+from segstudio.ml.models import MAX_DOWNSAMPLING
 
 SMALL, LARGE = (128, 8), (256, 4)  # crop side, batch size
-CROP_MULTIPLE = 32  # the downsampling factor of the deepest encoders
 NEAR_BOUNDARY_PX = 32  # a quarter of the small crop
 NEAR_SHARE = 0.8  # of the labelled pixels, for the small crops
 _WINDOW = 512  # boundaries are measured in windows of this side...
@@ -44,10 +44,10 @@ def plan_crops(crop_size: int | str, batch_size: int | str, sparse: bool,
     """The crop side and batch size to train with, given the labelled images' masks and
     whether their labels are sparse. An "auto" batch goes with the crop "auto" chose; with
     a crop side set, it is 4. No crop is larger than the largest image needs (rounded up to
-    CROP_MULTIPLE): the rest would be padding, costing time and teaching nothing."""
+    MAX_DOWNSAMPLING): the rest would be padding, costing time and teaching nothing."""
     plan = _planned(crop_size, batch_size, sparse, masks, rng)
     largest = max((max(mask.shape) for mask in masks), default=plan.crop_size)
-    cap = -(-largest // CROP_MULTIPLE) * CROP_MULTIPLE
+    cap = -(-largest // MAX_DOWNSAMPLING) * MAX_DOWNSAMPLING
     if plan.crop_size <= cap:
         return plan
     return CropPlan(cap, plan.batch_size, f"{plan.reason}; {plan.crop_size} cut to {cap} for "

@@ -32,11 +32,11 @@ from segstudio.core.results_folder import (
     mark_results_folder,
 )
 from segstudio.ml.devices import pick_device
+from segstudio.ml.models import MAX_DOWNSAMPLING
 from segstudio.ml.normalization import Normalization
 from segstudio.ml.saved import SavedModel
 
-# The smallest tile: the downsampling factor of the deepest supported encoders.
-MIN_TILE = 32
+MIN_TILE = MAX_DOWNSAMPLING  # the smallest tile
 # Weight left at the very edge of a tile; never zero, so that an image border
 # covered by a single tile still gets that tile's prediction.
 _EDGE_WEIGHT = 1e-3

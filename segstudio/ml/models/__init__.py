@@ -23,6 +23,9 @@ from segstudio.ml.models.unet import INPUT_STRIDES, UPSAMPLING, UNet
 from segstudio.ml.registry import builder_options, check_options, lookup
 
 MAX_IN_CHANNELS = 1024
+# The total downsampling of the deepest encoders: a side of a multiple of it reaches their
+# deepest layer whole (smaller tiles or crops would be padding there).
+MAX_DOWNSAMPLING = 32
 
 
 def _unet(num_classes: int, in_channels: int, depth: int = 4, base_width: int = 32,
