@@ -110,12 +110,12 @@ def run(args: argparse.Namespace) -> int:
 def _stop_on_signals(trainer, progress):
     """Ctrl+C (or a scheduler's SIGTERM) ends the training like Stop in the window: after
     the current step, with the model saved. A second Ctrl+C quits at once. Yields the list
-    that gets the signal's name."""
-    signalled: list[str] = []
+    that gets the signal."""
+    signalled: list[signal.Signals] = []
 
     def stop(signum, _frame):
-        signalled.append(signal.Signals(signum).name)
-        progress.message(f"{signalled[0]}: stopping after this step and saving the model "
+        signalled.append(signal.Signals(signum))
+        progress.message(f"{signalled[0].name}: stopping after this step and saving the model "
                          "(Ctrl+C again quits without saving)")
         signal.signal(signal.SIGINT, signal.default_int_handler)
         trainer.stop()
@@ -176,7 +176,7 @@ def _train(args: argparse.Namespace) -> int:
                 done = report
     progress.close()
     if signalled and not done.steps:
-        raise UserError(f"stopped by {signalled[0]} before the first step: no model saved")
+        raise UserError(f"stopped by {signalled[0].name} before the first step: no model saved")
     trainer.save(args.out)
     if done.error is not None:  # failed after some steps: its last good state was saved
         raise UserError(f"{done.error}; the model as it was before (step {done.steps}) is "
@@ -193,7 +193,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"validation mIoU {_fmt(val.miou)} at step {val.step}; IoU per class: "
               + ", ".join(f"{name} {_fmt(value)}" for name, value in val.iou.items()))
     if signalled:
-        _note(f"stopped by {signalled[0]}: the model of step {done.steps} is saved")
+        _note(f"stopped by {signalled[0].name}: the model of step {done.steps} is saved")
     if args.json:
         print(json.dumps({
             "miou": val.miou if val else None,
@@ -206,7 +206,7 @@ def _train(args: argparse.Namespace) -> int:
             "model": str(args.out),
         }))
     # Stopped by a signal: saved, but the shell's usual code says the run was cut short.
-    return 128 + signal.Signals[signalled[0]].value if signalled else 0
+    return 128 + signalled[0] if signalled else 0
 
 
 def _model_options(pairs: list[str]) -> dict:

@@ -272,11 +272,11 @@ class MainWindow(ProjectMixin, QMainWindow):
                 image = self.project.load_image(entry)
                 document = self.documents.get(entry.id) or self._load_document(entry, image)
         except (UserError, OSError) as exc:
-            hint = "" if entry.exists else "\n\nRight-click it in the Images list to relink it."
-            title = "Cannot open the labels" if isinstance(exc, MaskError) else "Cannot open the image"
             if failures is not None:
                 failures.append(str(exc))
                 return False
+            hint = "" if entry.exists else "\n\nRight-click it in the Images list to relink it."
+            title = "Cannot open the labels" if isinstance(exc, MaskError) else "Cannot open the image"
             self.show_error(title, f"{exc}{hint}")
             # Back to the image still shown, once the list has finished its own change.
             QTimer.singleShot(0, lambda: self.images_panel.select(self.current_entry))
