@@ -8,7 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from segstudio.cli.mask_options import add_mask_options, mask_mapping_from_args
+from segstudio.cli.mask_options import (
+    add_mask_options,
+    mask_mapping_from_args,
+    saved_mask_mapping,
+)
 from segstudio.core.errors import UserError
 
 
@@ -44,8 +48,9 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     saved = load_model(args.model, device=pick_device(args.device))
     mapping = mask_mapping_from_args(args, num_classes=saved.num_classes)
-    if mapping.values is None and args.classes is None and "mask_values" in saved.training:
-        mapping = _training_mapping(saved)
+    if mapping.values is None and args.classes is None and \
+            (trained_with := saved_mask_mapping(saved.training, saved.classes)) is not None:
+        mapping = trained_with
         print(f"masks read with the model's training mask values "
               f"{','.join(map(str, mapping.values))} (override with --mask-values)",
               file=sys.stderr)
@@ -101,14 +106,3 @@ def run(args: argparse.Namespace) -> int:
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
-
-
-def _training_mapping(saved):
-    from segstudio.ml.mask_mapping import MaskMapping
-
-    return MaskMapping(
-        values=tuple(int(v) for v in saved.training["mask_values"]),
-        ignore_value=saved.training.get("mask_ignore_value"),
-        classes=tuple(saved.classes),
-        num_classes=saved.num_classes,
-    )

@@ -30,3 +30,19 @@ def mask_mapping_from_args(args: argparse.Namespace, num_classes: int | None = N
     if getattr(args, "classes", None) is not None:
         return MaskMapping.from_classes_file(args.classes)
     return MaskMapping.indices(num_classes)
+
+
+def saved_mask_mapping(training: dict, classes):
+    """How a saved model's training masks stored each class (its training settings'
+    mask_values), so that masks read for it now are read alike; None when they held
+    class indices."""
+    from segstudio.ml.mask_mapping import MaskMapping
+
+    if "mask_values" not in training:
+        return None
+    return MaskMapping(
+        values=tuple(int(v) for v in training["mask_values"]),
+        ignore_value=training.get("mask_ignore_value"),
+        classes=tuple(classes),
+        num_classes=len(classes),
+    )

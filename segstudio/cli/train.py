@@ -13,7 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from segstudio.cli import output_path
-from segstudio.cli.mask_options import add_mask_options, mask_mapping_from_args
+from segstudio.cli.mask_options import (
+    add_mask_options,
+    mask_mapping_from_args,
+    saved_mask_mapping,
+)
 from segstudio.core.classes import UNLABELLED
 from segstudio.core.errors import UserError
 from segstudio.core.masks import value_histogram
@@ -162,7 +166,7 @@ def _train(args: argparse.Namespace) -> int:
     for path in getattr(source, "unpaired_masks", [])[:3]:
         _note(f"{path} has no image of the same name; ignored")
     if args.project is None:
-        _check_mask_values(source, values_given=args.mask_values is not None or bool(args.classes))
+        _check_mask_values(source, values_given=source.mapping.values is not None or bool(args.classes))
     trainer = Trainer(config, source, source.classes)
     progress = Progress()
     done = None
@@ -241,9 +245,13 @@ def _source(args: argparse.Namespace):
     from segstudio.ml.data import FolderSource, ProjectSource
 
     if args.project is not None:
-        if args.images or args.masks or args.mask_values or args.classes or args.val_images:
+        if args.images or args.masks or args.mask_values or args.classes:
             raise UserError("--project takes its images, labels and classes from the project; "
                             "leave out --images, --masks and the mask options")
+        if args.val_images or args.val_masks or args.val_fraction is not None:
+            raise UserError("--project validates on the project's 'val' images (without any, "
+                            "it holds some labelled images out itself); leave out --val-images, "
+                            "--val-masks and --val-fraction, and mark images as 'val' instead")
         from segstudio.core.project import Project
         from segstudio.ml.holdout import HoldOutSource
 
@@ -254,9 +262,11 @@ def _source(args: argparse.Namespace):
         return source
     if args.images is None or args.masks is None:
         raise UserError("give --images and --masks (or --project)")
+    mapping = _mask_mapping(args)
+
     def folder_source(val_fraction):
         return FolderSource(
-            args.images, args.masks, mapping=mask_mapping_from_args(args),
+            args.images, args.masks, mapping=mapping,
             val_images=args.val_images, val_masks=args.val_masks,
             val_fraction=val_fraction, seed=args.seed,
         )
@@ -271,6 +281,29 @@ def _source(args: argparse.Namespace):
                   f"({', '.join(held_out[:4])}{', ...' if len(held_out) > 4 else ''}); "
                   "choose with --val-fraction or --val-images")
     return source
+
+
+def _mask_mapping(args: argparse.Namespace):
+    """The mask options; without them, a model continued with --init reads the masks as
+    its training did (e.g. 0/255 masks it was trained on with --mask-values 0,255)."""
+    mapping = mask_mapping_from_args(args)
+    if args.init is None or args.mask_values is not None or args.classes is not None:
+        return mapping
+    from segstudio.core.classes import LabelClass
+    from segstudio.ml.saved import METADATA_FILE, read_metadata
+
+    folder = args.init.parent if args.init.name == METADATA_FILE else args.init
+    metadata = read_metadata(folder / METADATA_FILE)
+    try:
+        classes = [LabelClass.from_json(c) for c in metadata["classes"]]
+        trained_with = saved_mask_mapping(metadata.get("training") or {}, classes)
+    except (KeyError, TypeError, ValueError):
+        return mapping  # loading the model reports what is wrong with it
+    if trained_with is None:
+        return mapping
+    _note(f"masks read with the --init model's training mask values "
+          f"{','.join(map(str, trained_with.values))} (override with --mask-values)")
+    return trained_with
 
 
 def _check_mask_values(source, values_given: bool) -> None:

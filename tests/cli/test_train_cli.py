@@ -241,6 +241,38 @@ def test_a_project_without_val_split_holds_an_image_out(isbi_split, tmp_path, ca
     assert json.loads(captured.out.strip().splitlines()[-1])["miou"] is not None
 
 
+def test_a_project_refuses_the_folder_validation_options(isbi_split, tmp_path, capsys):
+    from segstudio.core.classes import default_classes
+    from segstudio.core.project import Project
+
+    images = sorted((isbi_split / "train" / "images").glob("*.png"))[:2]
+    Project.create(tmp_path / "p", images, default_classes(["membrane", "cell"]))
+    for option in (["--val-fraction", "0.5"], ["--val-masks", str(tmp_path)]):
+        assert main(["train", "--project", str(tmp_path / "p"), *option,
+                     "--out", str(tmp_path / "model")]) == 2
+        error = capsys.readouterr().err
+        assert "--project validates on the project's 'val' images" in error
+        assert "Traceback" not in error
+    assert not (tmp_path / "model").exists()
+
+
+def test_init_reads_the_masks_as_the_model_was_trained(isbi_split, tmp_path, capsys):
+    first = tmp_path / "first"
+    assert main(_train_args(isbi_split, first, "--steps", "1", "--val-fraction", "0")) == 0
+    capsys.readouterr()
+    # 0/255 masks without --mask-values: the continued model's 0,255 are used, not class
+    # indices (which would read every cell pixel as unlabelled).
+    again = tmp_path / "again"
+    assert main(["train", "--images", str(isbi_split / "train" / "images"),
+                 "--masks", str(isbi_split / "train" / "masks"), "--init", str(first),
+                 "--out", str(again), "--crop-size", "64", "--batch-size", "2",
+                 "--steps", "1", "--val-fraction", "0"]) == 0
+    error = capsys.readouterr().err
+    assert "training mask values 0,255 (override with --mask-values)" in error
+    assert "no pixel" not in error and "255, which means unlabelled" not in error
+    assert load_model(again).training["mask_values"] == [0, 255]
+
+
 def _isbi_pairs(isbi_dir, root, numbers):
     for kind in ("images", "masks"):
         (root / kind).mkdir(parents=True)
