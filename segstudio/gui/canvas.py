@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from segstudio.core.classes import LabelClass
 from segstudio.gui.layers import ArrayLayer, IndexLayer, TwoToneEllipse
-from segstudio.gui.rendering import confidence_colors, label_colors
+from segstudio.gui.rendering import confidence_colors, highlight_color, label_colors
 
 MIN_ZOOM, MAX_ZOOM = 1 / 64, 64.0
 WHEEL_STEP = 1.25
@@ -63,7 +63,6 @@ class Canvas(QGraphicsView):
             self.scene().addItem(layer)
         self.label_layer.setOpacity(0.5)
         self.prediction_layer.setOpacity(0.4)
-        self.uncertainty_layer.set_colors(confidence_colors())
 
         self.brush_outline = TwoToneEllipse()
         self.brush_outline.setZValue(10)
@@ -73,6 +72,7 @@ class Canvas(QGraphicsView):
 
         self.tool = None
         self._classes: list[LabelClass] = []
+        self.set_classes([])
         self._space_down = False
         self._pan_from: QPoint | None = None
         self._tool_pressed = False
@@ -97,6 +97,8 @@ class Canvas(QGraphicsView):
         self._classes = list(classes)
         self.label_layer.set_colors(label_colors(self._classes))
         self.prediction_layer.set_colors(label_colors(self._classes))
+        self.uncertainty_color = highlight_color(self._classes)
+        self.uncertainty_layer.set_colors(confidence_colors(self.uncertainty_color))
 
     def set_labels(self, mask: np.ndarray | None) -> None:
         """Show `mask` (kept by reference: edits to it appear after refresh_labels)."""

@@ -24,6 +24,7 @@ class ModelInUseMixin:
     short); they use its panels, live predictor and training state."""
 
     def project_changed(self, project) -> None:
+        self.prediction_panel.set_highlight_color(self.window.canvas.uncertainty_color)
         edited = project is not None and project is self._project
         names = [c.name for c in project.classes] if project is not None else []
         if edited and self._class_edit_keeps_the_model(project, names):

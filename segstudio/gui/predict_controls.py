@@ -13,6 +13,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from segstudio.gui.panels.classes import color_icon
+
 
 class PredictionPanel(QWidget):
     visibilityChanged = Signal(bool)
@@ -30,7 +32,8 @@ class PredictionPanel(QWidget):
         self.uncertainty_check = QCheckBox("Highlight uncertain pixels")
         self.uncertainty_check.setToolTip(
             "Marks the pixels where the model's most likely class has a low probability: "
-            "the places worth checking and labelling."
+            "the places worth checking and labelling. Their colour, shown here, is "
+            "chosen unlike any class colour."
         )
         self.accept_all_button = QPushButton("Accept all")
         self.accept_all_button.setToolTip("Replace the labels with the prediction (undoable)")
@@ -68,6 +71,11 @@ class PredictionPanel(QWidget):
     def set_has_prediction(self, available: bool) -> None:
         self.accept_all_button.setEnabled(available)
         self.accept_unlabelled_button.setEnabled(available)
+
+    def set_highlight_color(self, color: tuple[int, int, int]) -> None:
+        """Show the uncertainty highlight's colour (chosen unlike the classes') by the box."""
+        self.uncertainty_check.setIcon(color_icon(color, size=12))
+        self.highlight_color = color
 
     def set_status(self, text: str) -> None:
         self.status_label.setText(text)

@@ -150,14 +150,36 @@ def label_colors(classes: list[LabelClass], alpha: int = 255) -> np.ndarray:
     return table
 
 
-def confidence_colors() -> np.ndarray:
+# Saturated colours for the uncertainty highlight, in order of preference; gray and
+# white are left out because images are often gray.
+_HIGHLIGHT_CANDIDATES: list[tuple[int, int, int]] = [
+    (255, 255, 0), (255, 0, 255), (0, 255, 255), (255, 128, 0), (0, 255, 0), (0, 64, 255),
+]
+_CLEARLY_DISTINCT = 20_000  # squared RGB distance (about 140 levels in two channels)
+
+
+def color_distance(one: tuple[int, int, int], other: tuple[int, int, int]) -> int:
+    """Squared RGB distance."""
+    return sum((a - b) ** 2 for a, b in zip(one, other, strict=True))
+
+
+def highlight_color(classes: list[LabelClass]) -> tuple[int, int, int]:
+    """The highlight colour least like any class colour, so that it never reads as a class."""
+    def distance_to_classes(color) -> int:
+        return min((color_distance(color, c.color) for c in classes), default=0)
+
+    distinct = (c for c in _HIGHLIGHT_CANDIDATES if distance_to_classes(c) >= _CLEARLY_DISTINCT)
+    return next(distinct, max(_HIGHLIGHT_CANDIDATES, key=distance_to_classes))
+
+
+def confidence_colors(color: tuple[int, int, int] = _HIGHLIGHT_CANDIDATES[0]) -> np.ndarray:
     """A (256, 4) premultiplied RGBA table for confidence 0..255: doubtful pixels glow."""
     confidence = np.arange(256, dtype=np.float32) / 255.0
     alpha = np.clip((0.75 - confidence) / 0.75, 0, 1) * 200
     table = np.zeros((256, 4), dtype=np.uint8)
     table[:, 3] = alpha.astype(np.uint8)
-    table[:, 0] = table[:, 3]  # premultiplied yellow: r = g = alpha, b = 0
-    table[:, 1] = table[:, 3]
+    for channel, value in enumerate(color):
+        table[:, channel] = (alpha * (value / 255.0)).astype(np.uint8)
     return table
 
 

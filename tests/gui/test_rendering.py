@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from segstudio.core.classes import UNLABELLED, default_classes  # noqa: E402
+from segstudio.core.classes import UNLABELLED, LabelClass, default_classes  # noqa: E402
 from segstudio.gui.layers import IndexLayer  # noqa: E402
 from segstudio.gui.rendering import (  # noqa: E402
     DisplaySettings,
@@ -147,3 +147,17 @@ def test_index_layer_keeps_no_colour_copy_of_a_big_mask(qapp):
     tracemalloc.stop()
     assert shown[200, 200, 3] == 255
     assert peak < 4_000_000  # an RGBA copy of the mask would be 64 MB
+
+
+def test_the_uncertainty_highlight_takes_a_colour_unlike_the_classes():
+    from segstudio.gui.rendering import color_distance, confidence_colors, highlight_color
+
+    assert highlight_color([]) == (255, 255, 0)  # yellow when nothing competes
+    yellow_magenta = [LabelClass("a", (255, 255, 0)), LabelClass("b", (255, 0, 255))]
+    # Cyan is 255 away in two channels from both; blue (0, 64, 255) only 69121 from magenta.
+    assert highlight_color(yellow_magenta) == (0, 255, 255)
+    table = confidence_colors((0, 255, 255))
+    assert tuple(table[0]) == (0, 200, 200, 200) and tuple(table[255]) == (0, 0, 0, 0)
+    eleven = default_classes([str(i) for i in range(11)])
+    color = highlight_color(eleven)
+    assert min(color_distance(color, c.color) for c in eleven) > 5000

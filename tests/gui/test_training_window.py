@@ -394,3 +394,16 @@ def test_a_continued_run_that_finds_nothing_better_keeps_the_model_without_a_cop
     assert training.model_dir == first
     assert sorted(isbi_project.models_dir.iterdir()) == [first]
     assert "the model it started from (kept" in training.panel.status_label.text()
+
+
+def test_the_uncertainty_highlight_never_takes_a_class_colour(qtbot, isbi_project):
+    window = open_window(qtbot, isbi_project.root)
+    canvas, panel = window.canvas, window.training.prediction_panel
+    first = canvas.uncertainty_color
+    assert panel.highlight_color == first
+    assert first not in [c.color for c in window.project.classes]
+    assert window.recolor_class(0, first)  # a class now wears the highlight's colour
+    assert canvas.uncertainty_color != first and panel.highlight_color == canvas.uncertainty_color
+    canvas.set_uncertainty(np.zeros(window.current_mask().shape, np.float32))
+    shown = tuple(int(v) for v in canvas.uncertainty_layer.pixels[0, 0, :3])
+    assert shown == tuple(int(v * 200 / 255) for v in canvas.uncertainty_color)
