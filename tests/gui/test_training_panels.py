@@ -104,6 +104,19 @@ def test_metrics_panel_shows_loss_and_per_class_iou(qtbot):
     assert not panel.loss_curve.grab().isNull()
 
 
+def test_eleven_classes_and_their_mean_show_without_a_scroll_bar_of_the_table(qtbot):
+    panel = MetricsPanel()
+    qtbot.addWidget(panel)
+    panel.reset(default_classes([f"class {i}" for i in range(11)]))
+    panel.show()
+    qtbot.waitExposed(panel)
+    table = panel.iou_table
+    assert table.rowCount() == 12
+    assert table.verticalScrollBar().maximum() == 0  # the mean row is in view, not scrolled to
+    panel.reset(default_classes([f"class {i}" for i in range(40)]))
+    assert table.verticalScrollBar().maximum() > 0  # very many classes scroll in the table
+
+
 def test_prediction_panel_signals(qtbot):
     panel = PredictionPanel()
     qtbot.addWidget(panel)

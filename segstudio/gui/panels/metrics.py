@@ -150,6 +150,8 @@ class MetricsPanel(QWidget):
         self.iou_table = QTableWidget(0, 3)
         self.iou_table.setHorizontalHeaderLabels(["Class", "IoU", "Dice"])
         self.iou_table.verticalHeader().setVisible(False)
+        # Compact rows: a dozen classes fit beside the loss curve.
+        self.iou_table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.iou_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.iou_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.iou_chart = IoUBarChart()
@@ -230,8 +232,9 @@ class MetricsPanel(QWidget):
         classes = self.classes or [LabelClass(n, (100, 100, 200)) for n in names]
         self.iou_chart.set_values(classes, values)
 
-    def _fit_table_height(self, max_rows: int = 8) -> None:
-        """As tall as its rows (up to max_rows, then it scrolls)."""
+    def _fit_table_height(self, max_rows: int = 17) -> None:
+        """As tall as its rows, so that the dock's own scroll bar is the only one: up to
+        max_rows (16 classes and the mean: CamVid's 11 fit), then it scrolls."""
         table = self.iou_table
         rows = min(table.rowCount(), max_rows)
         height = table.horizontalHeader().height() + 2 * table.frameWidth()
