@@ -99,6 +99,20 @@ def test_at_1280x800_the_settings_show_and_the_finer_ones_unfold(qtbot, isbi_pro
     assert not panel.crop_spin.isVisible()
 
 
+def test_reopened_with_its_saved_layout_the_settings_are_whole(qtbot, isbi_project):  # noqa: F811
+    """The second start restores the docks, which could make the Training dock narrower
+    than its settings: they were cut off on the right."""
+    for start in ("first", "restored"):
+        window = open_window(qtbot, isbi_project.root)
+        window.resize(*SCREEN)
+        qtbot.waitUntil(lambda w=window: w.size().toTuple() == SCREEN, timeout=3000)
+        panel = window.training.panel
+        settings = (panel.model_combo, panel.limit_combo, panel.time_spin, panel.continue_check)
+        qtbot.wait(200)
+        assert all(shown_part(w) == w.rect() for w in settings), start
+        window.close()
+
+
 def test_the_training_panel_keeps_its_layout_when_training_ends(qtbot):
     panel = TrainingPanel(["unet"], ["ce"], DEVICES)
     qtbot.addWidget(panel)

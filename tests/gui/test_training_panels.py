@@ -62,6 +62,18 @@ def test_machine_specific_defaults(qtbot):
     assert panel.settings()["crop_size"] == 128
 
 
+def test_before_the_panel_shows_its_width_counts_only_the_shown_limit_box(qtbot):
+    """The seconds or the steps box shows, never both; a width counting both, computed
+    before the window showed, laid the settings out wider than the dock (cut off)."""
+    panel = make_panel(qtbot)
+    panel.set_settings({"limit": "steps"})
+    before = panel.settings_area.minimumSizeHint().width()
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert before == panel.settings_area.minimumSizeHint().width()
+    assert panel.minimumSizeHint().width() >= before  # the dock cannot squeeze them
+
+
 def test_train_and_stop_buttons(qtbot):
     panel = make_panel(qtbot)
     with qtbot.waitSignal(panel.trainRequested, timeout=1000):

@@ -129,7 +129,7 @@ class TrainingPanel(QWidget):
         self._project_open = True
         self._running = False
 
-        limit_row = QHBoxLayout()
+        self._limit_row = limit_row = QHBoxLayout()
         limit_row.addWidget(self.limit_combo)
         limit_row.addWidget(self.time_spin)
         limit_row.addWidget(self.steps_spin)
@@ -264,6 +264,9 @@ class TrainingPanel(QWidget):
         by_time = self.limit_combo.currentData() == "time"
         self.time_spin.setVisible(by_time)
         self.steps_spin.setVisible(not by_time)
+        # Before the window first shows, hiding a widget leaves its row's size cached with
+        # both boxes: the dock would lay the settings out too wide for it, cut off on the right.
+        self._limit_row.invalidate()
 
 
 def scrolled(widget: QWidget, min_height: int = 60) -> QScrollArea:
@@ -288,6 +291,14 @@ class _ScrollArea(QScrollArea):
             return super().sizeHint()
         bar = self.verticalScrollBar().sizeHint().width()
         return QSize(widget.minimumSizeHint().width() + bar, widget.sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:
+        """Never narrower than its contents need: they would scroll sideways, cut off."""
+        widget = self.widget()
+        if widget is None:
+            return super().minimumSizeHint()
+        bar = self.verticalScrollBar().sizeHint().width()
+        return QSize(widget.minimumSizeHint().width() + bar, super().minimumSizeHint().height())
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
