@@ -10,18 +10,41 @@ from __future__ import annotations
 from importlib.resources import files
 from types import SimpleNamespace
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
-from PySide6.QtWidgets import QToolBar
+from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPainter, QPalette, QPixmap
+from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtWidgets import QApplication, QToolBar
 
 from segstudio.gui.tools import TOOL_CLASSES
 
 MENU_ORDER = ("&File", "&Edit", "&View", "&Tools", "&Help")
 
 
+# The icons' dark ink, and what it becomes on a dark system theme.
+INK, INK_ON_DARK = "#37474f", "#cfd8dc"
+ICON_SIZES = (16, 24, 32, 48)
+
+
 def icon(name: str) -> QIcon:
     path = files("segstudio.resources").joinpath("icons", f"{name}.svg")
-    return QIcon(str(path)) if path.is_file() else QIcon()
+    if not path.is_file():
+        return QIcon()
+    if not dark_theme():
+        return QIcon(str(path))
+    svg = QSvgRenderer(QByteArray(path.read_bytes().replace(INK.encode(), INK_ON_DARK.encode())))
+    result = QIcon()
+    for size in ICON_SIZES:
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        svg.render(painter)
+        painter.end()
+        result.addPixmap(pixmap)
+    return result
+
+
+def dark_theme() -> bool:
+    return QApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
 
 
 def _action(window, text, slot=None, shortcut=None, icon_name=None, tip=None, checkable=False):
