@@ -43,6 +43,15 @@ def icon(name: str) -> QIcon:
     return result
 
 
+def connect_triggered(action: QAction, slot) -> None:
+    """Call `slot` when the action is triggered; with the checked state only if the action
+    is checkable (a slot's optional first parameter must not receive checked=False)."""
+    if action.isCheckable():
+        action.triggered.connect(slot)
+    else:
+        action.triggered.connect(lambda _checked=False: slot())
+
+
 def dark_theme() -> bool:
     return QApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
 
@@ -62,7 +71,7 @@ def _action(window, text, slot=None, shortcut=None, icon_name=None, tip=None, ch
     action.setToolTip(hint)
     action.setStatusTip(tip or plain)
     if slot is not None:
-        action.triggered.connect(slot)
+        connect_triggered(action, slot)
     window.addAction(action)  # shortcuts work while any part of the window has focus
     return action
 

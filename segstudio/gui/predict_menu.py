@@ -10,6 +10,8 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
+from segstudio.gui.actions import connect_triggered
+
 TRAIN_SHORTCUT = "Ctrl+T"
 STOP_SHORTCUT = "Ctrl+."  # Esc alone belongs to the polygon and lasso tools
 
@@ -27,7 +29,7 @@ def build_model_menu(controller, menu) -> None:
             act.setChecked(checked)
             act.toggled.connect(slot)
         else:
-            act.triggered.connect(slot)
+            connect_triggered(act, slot)
         menu.addAction(act)
         return act
 

@@ -87,6 +87,33 @@ def test_new_project_dialog_counts_files_and_lists_the_skipped_ones(
     assert window.last_message_box.isVisible()
 
 
+def test_ctrl_n_asks_for_the_image_folder_and_makes_the_project(
+        qtbot, tmp_path, isbi_dir, monkeypatch):
+    """The menu action passed its checked state (False) as the folder: a TypeError."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from segstudio.gui import dialogs
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for n in range(2):
+        (folder / f"{n:02d}.png").symlink_to(isbi_dir / "images" / f"{n:02d}.png")
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        lambda *args: asked.append(args[1]) or str(folder))
+
+    def accept(dialog):
+        dialog.location.setText(str(tmp_path / "proj"))
+        return True
+
+    monkeypatch.setattr(dialogs.NewProjectDialog, "exec", accept)
+    window = open_window(qtbot)
+    key(qtbot, window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.project is not None, timeout=5000)
+    assert asked == ["Folder of images to label"] and not window.errors
+    assert window.project.root == tmp_path / "proj" and len(window.project.images) == 2
+
+
 def test_the_class_swatch_keeps_its_colour_in_the_selected_row(qapp):
     from PySide6.QtCore import QSize
     from PySide6.QtGui import QIcon
