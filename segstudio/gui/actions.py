@@ -34,12 +34,15 @@ def icon(name: str) -> QIcon:
     svg = QSvgRenderer(QByteArray(path.read_bytes().replace(INK.encode(), INK_ON_DARK.encode())))
     result = QIcon()
     for size in ICON_SIZES:
-        pixmap = QPixmap(size, size)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pixmap)
-        svg.render(painter)
-        painter.end()
-        result.addPixmap(pixmap)
+        # Qt's greyed-out version of light ink stays light: disabled ones are drawn faint.
+        for mode, opacity in ((QIcon.Mode.Normal, 1.0), (QIcon.Mode.Disabled, 0.35)):
+            pixmap = QPixmap(size, size)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
+            painter.setOpacity(opacity)
+            svg.render(painter)
+            painter.end()
+            result.addPixmap(pixmap, mode)
     return result
 
 

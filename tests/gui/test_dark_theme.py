@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from PySide6.QtGui import QColor, QPalette  # noqa: E402
+from PySide6.QtGui import QColor, QIcon, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication, QDockWidget  # noqa: E402
 
 from segstudio.gui.actions import icon  # noqa: E402
@@ -31,11 +31,16 @@ def dark_palette(qapp):
     QApplication.setPalette(light)
 
 
-def ink_lightness(qicon) -> float:
-    """Mean lightness of the icon's opaque gray pixels (its ink, not its blue accents)."""
-    image = qicon.pixmap(24, 24).toImage()
-    values = [image.pixelColor(x, y) for x in range(24) for y in range(24)]
-    ink = [c.lightness() for c in values if c.alpha() > 200 and c.saturation() < 120]
+def ink_lightness(qicon, mode=QIcon.Mode.Normal) -> float:
+    """Mean lightness of the icon's gray pixels (its ink, not its blue accents) as seen
+    over the dark window colour."""
+    image = qicon.pixmap(24, 24, mode).toImage()
+    background = QColor(DARK[QPalette.ColorRole.Window]).lightness()
+    ink = []
+    for color in (image.pixelColor(x, y) for x in range(24) for y in range(24)):
+        if color.alpha() > 60 and color.saturation() < 120:
+            alpha = color.alphaF()
+            ink.append(alpha * color.lightness() + (1 - alpha) * background)
     assert ink, "the icon has gray ink"
     return sum(ink) / len(ink)
 
@@ -46,6 +51,7 @@ def test_icons_are_drawn_dark_on_a_light_theme(qapp):
 
 def test_icons_are_drawn_light_on_a_dark_theme(dark_palette):
     assert ink_lightness(icon("open")) > 180
+    assert ink_lightness(icon("open"), QIcon.Mode.Disabled) < 120  # faint when disabled
 
 
 def test_dock_titles_follow_a_dark_palette(qtbot, dark_palette):
