@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 START_HINT = (
-    "Paint labels on your images, then train a segmentation model on them.<br>"
+    "Paint labels on your images, then train a model on them.<br>"
     "Start with a project, a folder of images, or the demo."
 )
 NO_IMAGES_HINT = "<b>This project has no images to show.</b><br>Add some with File ▸ Add Images…"
@@ -19,6 +19,9 @@ class WelcomePage(QWidget):
     def __init__(self, window, parent=None):
         super().__init__(parent)
         self.setObjectName("welcome")
+        # Its fixed-width column must not set the window's minimum width once an image
+        # shows in its place (the central widget stacks both).
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         title = QLabel("<h2>segstudio</h2>")
         self.hint = hint = QLabel()
         hint.setWordWrap(True)
