@@ -344,10 +344,13 @@ class MainWindow(ProjectMixin, QMainWindow):
         geometry, state = settings.value("window/geometry"), settings.value("window/state")
         if geometry is not None:
             self.restoreGeometry(geometry)
-            self._fit_to_screen(self.width(), self.height())  # the screen may have changed
-        # An older layout is ignored; without one, the training settings get room.
-        if state is None or not self.restoreState(state, LAYOUT_VERSION):
-            QTimer.singleShot(0, self.training.give_docks_room)  # once shown and sized
+            screen = self.screen()  # it may be smaller now: then the window is fitted to it
+            if screen is not None and not screen.availableGeometry().contains(self.geometry()):
+                self._fit_to_screen(self.width(), self.height())
+        if state is not None:
+            self.restoreState(state, LAYOUT_VERSION)  # an older layout is ignored
+        # The docks as they were, the right-hand column's heights as its panels need them.
+        QTimer.singleShot(0, self.training.dock_room.give)  # once shown and sized
 
     def _fit_to_screen(self, width: int, height: int) -> None:
         screen = self.screen()

@@ -19,9 +19,9 @@ from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import QDockWidget
 
 from segstudio.core.errors import UserError
+from segstudio.gui.dock_room import DockRoom
 from segstudio.gui.models_in_use import ModelInUseMixin
 from segstudio.gui.panels.export import ModelJobs
 from segstudio.gui.panels.metrics import MetricsPanel
@@ -58,8 +58,6 @@ SHUTDOWN_WAIT_MS = 30_000
 # even when Stop comes before the first validation; a larger held-out set is not waited for.
 STOP_VALIDATION_LIMIT_S = 0.5
 WARM_UP_DELAY_MS = 1000
-CLASSES_DOCK_HEIGHT = 170  # a list of a few classes and its buttons
-MIN_METRICS_HEIGHT = 120  # the Metrics dock's first lines
 
 
 def attach_training(window) -> TrainingController:
@@ -108,12 +106,13 @@ class TrainingController(ModelInUseMixin, QObject):
         self.prediction_dock = window.add_dock(scrolled(self.prediction_panel), "Prediction",
                                                right)
         window.tabifyDockWidget(self.metrics_dock, self.prediction_dock)
+        self.dock_room = DockRoom(window, self.training_dock, self.metrics_dock)
         self.metrics_dock.raise_()
         build_model_menu(self, window.menu("Model"))
 
         self.panel.trainRequested.connect(self.start)
         self.panel.moreSettingsShown.connect(  # once the panel's new size is known
-            lambda _shown: QTimer.singleShot(0, self.give_docks_room))
+            lambda _shown: QTimer.singleShot(0, self.dock_room.give))
         self.panel.stopRequested.connect(self.stop)
         self.prediction_panel.visibilityChanged.connect(window.canvas.set_prediction_visible)
         self.prediction_panel.opacityChanged.connect(window.canvas.set_prediction_opacity)
@@ -127,20 +126,6 @@ class TrainingController(ModelInUseMixin, QObject):
         self.project_changed(getattr(window, "project", None))
         self.warm_up_thread = self.warm_up_worker = None
         QTimer.singleShot(WARM_UP_DELAY_MS, self._warm_up)
-
-    def give_docks_room(self) -> None:
-        """Heights for the right-hand docks: the classes a short list, the training panel
-        what it needs (its finer settings folded), Metrics and Prediction the rest."""
-        classes = self.window.findChild(QDockWidget, "dock_classes")
-        docks = [classes, self.training_dock, self.metrics_dock]
-        if classes is None or any(dock.isFloating() or not dock.isVisible() for dock in docks):
-            return
-        total = sum(dock.height() for dock in docks)
-        training = min(self.training_dock.sizeHint().height(),
-                       total - CLASSES_DOCK_HEIGHT - MIN_METRICS_HEIGHT)
-        if training > 0:  # else as Qt shares it out
-            heights = [CLASSES_DOCK_HEIGHT, training, total - CLASSES_DOCK_HEIGHT - training]
-            self.window.resizeDocks(docks, heights, Qt.Orientation.Vertical)
 
     def _warm_up(self) -> None:
         if not self._closing:

@@ -99,18 +99,41 @@ def test_at_1280x800_the_settings_show_and_the_finer_ones_unfold(qtbot, isbi_pro
     assert not panel.crop_spin.isVisible()
 
 
-def test_reopened_with_its_saved_layout_the_settings_are_whole(qtbot, isbi_project):  # noqa: F811
-    """The second start restores the docks, which could make the Training dock narrower
-    than its settings: they were cut off on the right."""
-    for start in ("first", "restored"):
+def settings_whole(window) -> bool:
+    panel = window.training.panel
+    settings = (panel.model_combo, panel.limit_combo, panel.time_spin, panel.continue_check,
+                panel.more_button)
+    return all(shown_part(w) == w.rect() for w in settings)
+
+
+def test_the_settings_stay_whole_across_starts_sizes_and_docking(qtbot, isbi_project):  # noqa: F811
+    """The saved layout came back as it was: a Training dock narrower than its settings (cut
+    off on the right), or squeezed to a scrolling sliver after a start in a smaller window,
+    or after being floated and docked again."""
+    for start, size in (("first", SCREEN), ("smaller", (1024, 700)), ("restored", None)):
         window = open_window(qtbot, isbi_project.root)
-        window.resize(*SCREEN)
-        qtbot.waitUntil(lambda w=window: w.size().toTuple() == SCREEN, timeout=3000)
-        panel = window.training.panel
-        settings = (panel.model_combo, panel.limit_combo, panel.time_spin, panel.continue_check)
-        qtbot.wait(200)
-        assert all(shown_part(w) == w.rect() for w in settings), start
+        if size is not None:
+            window.resize(*size)
+            qtbot.waitUntil(lambda w=window, s=size: w.size().toTuple() == s, timeout=3000)
+        qtbot.waitUntil(lambda w=window: settings_whole(w), timeout=3000)
+        assert window.minimumSizeHint().width() <= 1024, start  # fits a 1024-pixel screen
         window.close()
+    window = open_window(qtbot, isbi_project.root)
+    dock = window.training.training_dock
+    dock.setFloating(True)
+    qtbot.wait(100)
+    dock.setFloating(False)
+    qtbot.waitUntil(lambda: settings_whole(window), timeout=3000)
+
+
+def test_a_restarted_window_keeps_its_size(qtbot, isbi_project):  # noqa: F811
+    size = (780, 700)  # within the test screen (800 x 800), wider than 95% of it
+    window = open_window(qtbot, isbi_project.root)
+    window.resize(*size)
+    qtbot.waitUntil(lambda: window.size().toTuple() == size, timeout=3000)
+    window.close()
+    window = open_window(qtbot, isbi_project.root)
+    assert window.size().toTuple() == size
 
 
 def test_the_training_panel_keeps_its_layout_when_training_ends(qtbot):
