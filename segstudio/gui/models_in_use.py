@@ -71,15 +71,21 @@ class ModelInUseMixin:
 
     def _adopt_project_classes(self) -> None:
         """The model in use takes the project's class names and colours, if they changed."""
-        saved, classes = self.live.model, list(self.window.project.classes)
-        if self.model_dir is None or saved is None or saved.classes == classes:
-            return
+        if self._adopt_classes(self.live.model, self.model_dir):
+            self.metrics.reset(list(self.window.project.classes))
+            self._show_model(self.live.model, self.model_dir)
+
+    def _adopt_classes(self, saved, folder: Path | None) -> bool:
+        """Give the saved model in `folder` the project's class names and colours; False when
+        it has them already."""
+        classes = list(self.window.project.classes)
+        if folder is None or saved is None or saved.classes == classes:
+            return False
         try:
-            adopt_classes(saved, self.model_dir, classes)
+            adopt_classes(saved, folder, classes)
         except (UserError, OSError):
             pass  # a read-only model folder: the model in memory has them anyway
-        self.metrics.reset(classes)
-        self._show_model(saved, self.model_dir)
+        return True
 
     def load_model(self, folder: str | Path) -> bool:
         from segstudio.ml.saved import load_model

@@ -222,6 +222,10 @@ class TrainingController(ModelInUseMixin, QObject):
         self._keep_settings()
         if self.worker is not None:
             self._stop_and_save()
+            if self.worker.result is not None and self.window.project is not None:
+                # Its report is not handled any more: it gets classes renamed while it ran.
+                folder, saved = self.worker.result
+                self._adopt_classes(saved, Path(folder))
         self.live.shutdown()
         self.jobs.shutdown()
         stop_thread(self.warm_up_thread, self.warm_up_worker, SHUTDOWN_WAIT_MS)

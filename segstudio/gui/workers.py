@@ -103,6 +103,7 @@ class TrainingWorker(QObject):
         self.stop_requested_at: float | None = None
         # (step, loss) of every step, thinned as it grows; read by on_done (same thread).
         self.loss_history: list[tuple[int, float]] = []
+        self.result = None  # on_done's, also sent with `finished`: for a caller that stopped waiting
 
     def stop(self) -> None:
         """Ask the training to stop; safe from any thread, returns at once."""
@@ -168,6 +169,7 @@ class TrainingWorker(QObject):
                 if pending_step is not None:
                     self.progress.emit(pending_step)
                 result = self._on_done(trainer, report) if self._on_done else None
+                self.result = result
                 with self._lock:
                     self._trainer = None  # let the data set and model go
                 self.finished.emit(report, result)

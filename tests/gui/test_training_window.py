@@ -282,6 +282,24 @@ def test_class_edits_while_training(qtbot, isbi_project, isbi_dir, monkeypatch):
     assert not panel.accept_all_button.isEnabled() and "No model yet" in panel.status_label.text()
 
 
+def test_a_class_renamed_during_a_training_closed_with_the_window_keeps_the_model(
+        qtbot, isbi_project):
+    """Closing stops the training and saves its model; that model kept the old name (its
+    report came after the window stopped listening), so the reopened project had no model."""
+    window = open_window(qtbot, isbi_project.root)
+    training = window.training
+    training.panel.set_settings({**FAST_SETTINGS, "time_budget": 30})
+    with qtbot.waitSignal(training.progressed, timeout=60_000):
+        click(qtbot, training.panel.train_button)
+    assert window.rename_class(1, "cytoplasm")
+    window.close()
+    window = open_window(qtbot, isbi_project.root)
+    training = window.training
+    assert training.model_dir is not None and training.live.model is not None
+    assert [c.name for c in training.live.model.classes] == ["membrane", "cytoplasm"]
+    assert training.panel.model_label.text().startswith("Model: U-Net")
+
+
 def test_stopping_before_the_first_step_shows_the_model_still_in_use(qtbot, isbi_project):
     window = open_window(qtbot, isbi_project.root)
     training = window.training
