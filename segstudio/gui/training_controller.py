@@ -13,6 +13,7 @@ disk: labels painted while training runs reach it when the window autosaves.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import traceback
 from datetime import datetime
@@ -37,6 +38,7 @@ from segstudio.gui.predict_models import (
     held_out_note,
     loss_names,
     model_names,
+    record_validation,
     training_device_words,
     training_source,
     training_threads,
@@ -174,7 +176,10 @@ class TrainingController(ModelInUseMixin, QObject):
             best = trainer.best_val
             if best is not None and best.step == 0 and config.init_model_dir is not None:
                 kept = Path(config.init_model_dir)  # nothing better: no copy of it saved
-                return kept, load_model(kept, device="cpu")
+                saved = load_model(kept, device="cpu")
+                with contextlib.suppress(UserError, OSError):  # a read-only folder: in memory
+                    record_validation(saved, kept, best)
+                return kept, saved
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             folder = unique_folder(models_dir / f"{model_name}-{stamp}")
             trainer.save(folder)

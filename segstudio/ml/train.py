@@ -367,8 +367,7 @@ class Trainer:
         model.load_state_dict(state)
         metrics = {}
         if val is not None:
-            metrics = {"step": val.step, "miou": val.miou, "iou": val.iou, "dice": val.dice,
-                       "pixel_accuracy": val.pixel_accuracy, "pq": val.pq}
+            metrics = {"step": val.step, **val.figures()}
         training = {**self.config.to_json(), "steps_done": self.step}
         if self.rotate90 is not None:  # what "auto" chose
             training["rotate90"] = "on" if self.rotate90 else "off"

@@ -138,6 +138,11 @@ class ValReport:
     pixel_accuracy: float | None
     pq: float | None = None  # panoptic quality, each connected region a segment
 
+    def figures(self) -> dict:
+        """The scores as a saved model's metrics hold them (with "step" added there)."""
+        return {"miou": self.miou, "iou": self.iou, "dice": self.dice,
+                "pixel_accuracy": self.pixel_accuracy, "pq": self.pq}
+
 
 @dataclass(frozen=True)
 class DoneReport:

@@ -407,11 +407,21 @@ def test_a_continued_run_that_finds_nothing_better_keeps_the_model_without_a_cop
     training = window.training
     train_steps(qtbot, training, 30)
     first = training.model_dir
+    before = json.loads((first / "model.json").read_text())["metrics"]
+    # Other images validate now: the kept model's scores are those on them, not its old ones.
+    labelled = [e for e in window.project.images if window.project.has_labels(e)]
+    assert window.set_split(labelled[0], "val")  # with "02", validating already
     training.config_overrides["lr"] = 1.0  # three steps at this rate ruin the weights
     train_steps(qtbot, training, 3)
     assert training.model_dir == first
     assert sorted(isbi_project.models_dir.iterdir()) == [first]
-    assert "the model it started from (kept" in training.panel.status_label.text()
+    status = training.panel.status_label.text()
+    assert "the model it started from (kept" in status
+    after = json.loads((first / "model.json").read_text())["metrics"]
+    assert after["miou"] != before["miou"] and after["step"] == before["step"]
+    assert f"best mIoU {after['miou']:.3f}" in status
+    assert f"mIoU {after['miou']:.3f}" in training.metrics.summary_label.text()
+    assert training.live.model.metrics["miou"] == after["miou"]
 
 
 def test_the_uncertainty_highlight_never_takes_a_class_colour(qtbot, isbi_project):
