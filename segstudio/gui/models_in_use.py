@@ -1,7 +1,8 @@
 """The training controller's model side: which saved model the window uses for the
 open project, and what becomes of it when the project or its classes change.
 
-A new project shows its latest model that fits its classes. New class colours, a new
+A project opened shows the model in use when it was last open (MODEL_IN_USE_KEY), else
+its latest model that fits its classes. New class colours, a new
 name or new images keep the model (it takes the new names and colours); added, moved
 or deleted classes make it a model of other classes, and stop a running training.
 The training settings are kept in the project (project.json) under SETTINGS_KEY.
@@ -9,6 +10,7 @@ The training settings are kept in the project (project.json) under SETTINGS_KEY.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from segstudio.core.errors import UserError
@@ -17,6 +19,7 @@ from segstudio.gui.predict_menu import update_model_actions
 from segstudio.gui.predict_models import adopt_classes, latest_model_dir, saved_loss_history
 
 SETTINGS_KEY = "training"
+MODEL_IN_USE_KEY = "model_in_use"  # its folder, relative to the project's models folder
 
 
 class ModelInUseMixin:
@@ -50,6 +53,9 @@ class ModelInUseMixin:
         self.panel.set_settings((project.settings or {}).get(SETTINGS_KEY, {}))
         self._shown_settings = self.panel.settings()
         self.metrics.reset(list(project.classes))
+        chosen = (project.settings or {}).get(MODEL_IN_USE_KEY)
+        if chosen and self.load_model(Path(project.models_dir) / chosen):
+            return  # the model in use when the project was last open
         folder = latest_model_dir(Path(project.models_dir))
         if folder is None:
             self.panel.model_label.setText("No model yet: click Train.")
@@ -129,9 +135,24 @@ class ModelInUseMixin:
 
     def _model_changed(self, saved) -> None:
         update_model_actions(self)
+        if saved is not None:
+            self._remember_model_in_use()
         if saved is None:  # nothing to accept, and the panel says why
             self.prediction_panel.set_has_prediction(False)
             self.prediction_panel.set_status("No model yet for these classes: click Train.")
+
+    def _remember_model_in_use(self) -> None:
+        """Keep the model in use in the project, to use it again when the project is opened
+        (a model loaded by hand is not the most recent one)."""
+        project = self.window.project
+        if project is None or self.model_dir is None:
+            return
+        models, folder = Path(project.models_dir).resolve(), self.model_dir.resolve()
+        # One outside the project's models folder is kept by its whole path.
+        chosen = str(folder.relative_to(models)) if folder.is_relative_to(models) else str(folder)
+        if (project.settings or {}).get(MODEL_IN_USE_KEY) != chosen:
+            with contextlib.suppress(UserError, OSError):  # a read-only project: not kept
+                project.set_setting(MODEL_IN_USE_KEY, chosen)
 
     def _save_settings(self, project, settings: dict) -> None:
         project.set_setting(SETTINGS_KEY, dict(settings))

@@ -188,6 +188,25 @@ def test_reopening_the_project_loads_the_latest_model(qtbot, isbi_project):
     reopened.close()
 
 
+def test_reopening_the_project_uses_the_model_loaded_by_hand(qtbot, isbi_project, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    window = open_window(qtbot, isbi_project.root)
+    training = window.training
+    train_steps(qtbot, training, 4)
+    older = training.model_dir
+    training.panel.continue_check.setChecked(False)
+    train_steps(qtbot, training, 4)
+    assert training.model_dir != older  # the newer one is in use
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: str(older))
+    training.load_action.trigger()  # Model > Load model...
+    assert training.model_dir == older
+    window.close()
+    reopened = open_window(qtbot, isbi_project.root)
+    assert reopened.training.model_dir == older  # not the most recent one
+    assert older.name in reopened.training.panel.model_label.text()
+
+
 def test_without_a_val_split_images_are_held_out_and_named(qtbot, isbi_project):
     for entry in isbi_project.images:
         isbi_project.set_split(entry, "train")
