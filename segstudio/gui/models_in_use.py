@@ -16,7 +16,12 @@ from pathlib import Path
 from segstudio.core.errors import UserError
 from segstudio.gui.panels.training import MODEL_TITLES
 from segstudio.gui.predict_menu import update_model_actions
-from segstudio.gui.predict_models import adopt_classes, latest_model_dir, saved_loss_history
+from segstudio.gui.predict_models import (
+    adopt_classes,
+    latest_model_dir,
+    saved_loss_history,
+    validation_note,
+)
 
 SETTINGS_KEY = "training"
 MODEL_IN_USE_KEY = "model_in_use"  # its folder, relative to the project's models folder
@@ -53,6 +58,7 @@ class ModelInUseMixin:
         self.panel.set_settings((project.settings or {}).get(SETTINGS_KEY, {}))
         self._shown_settings = self.panel.settings()
         self.metrics.reset(list(project.classes))
+        self.metrics.set_validation_note(validation_note(project))
         chosen = (project.settings or {}).get(MODEL_IN_USE_KEY)
         if chosen and self.load_model(Path(project.models_dir) / chosen):
             return  # the model in use when the project was last open

@@ -204,7 +204,8 @@ def training_source(project) -> HoldOutSource:
     return HoldOutSource(ProjectSource(project))
 
 
-CHOOSE_VAL = "right-click images in the Images list to use them for validation"
+CHOOSE_VAL = ("to choose them yourself, right-click images in the Images list and use them "
+              "for validation")
 
 
 def validation_note(project) -> str:
@@ -215,9 +216,10 @@ def validation_note(project) -> str:
     labelled = [e for e in project.images if project.label_stats(e).labelled]
     if len(labelled) < 2:
         return ("No 'val' split and fewer than two labelled images: no validation, so no IoU. "
-                f"Label another image, or {CHOOSE_VAL}.")
+                "Label another image, or right-click images in the Images list and use "
+                "them for validation.")
     return (f"No 'val' split: about one labelled image in {HOLD_OUT_ONE_IN} is held out "
-            f"automatically for validation; {CHOOSE_VAL} to choose.")
+            f"automatically for validation; {CHOOSE_VAL}.")
 
 
 def held_out_note(source: HoldOutSource) -> str | None:
@@ -225,4 +227,4 @@ def held_out_note(source: HoldOutSource) -> str | None:
     if not source.held_out:
         return None
     return ("No 'val' split: held out automatically for validation: "
-            f"{', '.join(source.held_out)}; {CHOOSE_VAL} to choose.")
+            f"{', '.join(source.held_out)}; {CHOOSE_VAL}.")

@@ -175,6 +175,8 @@ def test_reopening_the_project_loads_the_latest_model(qtbot, isbi_project):
 
     reopened = open_window(qtbot, isbi_project.root)
     assert reopened.training.panel.settings()["batch_size"] == 3
+    note = reopened.training.metrics.validation_label.text()
+    assert note == "Validation: the 1 image(s) of the 'val' split."  # what the figures are of
     assert reopened.training.model_dir == saved_dir
     assert reopened.training.live.model is not None
     assert reopened.training.panel.settings()["steps"] == 8  # persisted in project.json
