@@ -60,6 +60,7 @@ SHUTDOWN_WAIT_MS = 30_000
 # even when Stop comes before the first validation; a larger held-out set is not waited for.
 STOP_VALIDATION_LIMIT_S = 0.5
 WARM_UP_DELAY_MS = 1000
+MIN_VAL_INTERVAL_S = 5.0  # validations of a short training: a quarter of it apart, at least this
 
 
 def attach_training(window) -> TrainingController:
@@ -269,6 +270,9 @@ class TrainingController(ModelInUseMixin, QObject):
             device=settings["device"],
             init_model_dir=init_dir,
         )
+        if by_time:  # a short training shows its IoU while it runs, not only at its end
+            values["val_interval_s"] = min(TrainConfig.val_interval_s,
+                                           max(MIN_VAL_INTERVAL_S, values["time_budget"] / 4))
         return TrainConfig(**{**values, **self.config_overrides})
 
     def _progress(self, report) -> None:

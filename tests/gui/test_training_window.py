@@ -456,3 +456,16 @@ def test_the_uncertainty_highlight_never_takes_a_class_colour(qtbot, isbi_projec
     canvas.set_uncertainty(np.zeros(window.current_mask().shape, np.float32))
     shown = tuple(int(v) for v in canvas.uncertainty_layer.pixels[0, 0, :3])
     assert shown == tuple(int(v * 200 / 255) for v in canvas.uncertainty_color)
+
+
+def test_a_short_training_validates_a_quarter_of_its_time_apart(qtbot, isbi_project):
+    """With the 30-second interval, a 30-second training showed no IoU until it ended."""
+    window = open_window(qtbot, isbi_project.root)
+    training = window.training
+    training.config_overrides = {}
+    settings = {**training.panel.settings(), "limit": "time"}
+    intervals = [training._config({**settings, "time_budget": budget}).val_interval_s
+                 for budget in (10, 30, 60, 600)]
+    assert intervals == [5.0, 7.5, 15.0, 30.0]
+    by_steps = training._config({**settings, "limit": "steps", "steps": 100})
+    assert by_steps.val_interval_s == 30.0
