@@ -122,3 +122,13 @@ def test_the_class_swatch_keeps_its_colour_in_the_selected_row(qapp):
 
     pixmap = color_icon((230, 25, 75)).pixmap(QSize(16, 16), QIcon.Mode.Selected)
     assert pixmap.toImage().pixelColor(8, 8).getRgb()[:3] == (230, 25, 75)
+
+
+def test_key_0_chooses_the_tenth_class(qtbot, tmp_path, isbi_dir):
+    names = [f"class {n}" for n in range(1, 12)]
+    make_project(tmp_path / "p", [isbi_dir / "images" / "00.png"], names)
+    window = open_window(qtbot, tmp_path / "p")
+    key(qtbot, window, Qt.Key.Key_0)
+    assert window.paint.class_index == 9
+    key(qtbot, window, Qt.Key.Key_3)
+    assert window.paint.class_index == 2
