@@ -100,6 +100,7 @@ class MainWindow(ProjectMixin, QMainWindow):
 
         self.fill_options = attach_tool_options(self)
         self.status = StatusInfo(self.statusBar())
+        self._cursor_pos: QPointF | None = None  # last seen over the image, in image pixels
         self.canvas.cursorMoved.connect(self._show_cursor_info)
         self.canvas.zoomChanged.connect(self.status.show_zoom)
         self.autosave_timer = QTimer(self)
@@ -205,6 +206,7 @@ class MainWindow(ProjectMixin, QMainWindow):
     def _document_changed(self, document: LabelDocument, diff: MaskDiff) -> None:
         if document is self.current_document():
             self.canvas.refresh_labels(diff.bbox)
+            self._show_cursor_info(self._cursor_pos)  # its class may have changed (undo)
         self._update_title()
         self.refresh_fraction(document.entry)
         self.labelsChanged.emit(document.entry)
@@ -321,6 +323,7 @@ class MainWindow(ProjectMixin, QMainWindow):
     # ------------------------------------------------------------------ status bar and title
 
     def _show_cursor_info(self, pos: QPointF | None) -> None:
+        self._cursor_pos = pos
         classes = self.project.classes if self.project is not None else []
         self.status.show_cursor(pos, self._image, self.current_mask(), classes)
 

@@ -293,6 +293,10 @@ def test_status_bar_shows_position_value_and_class(qtbot, window, isbi_dir):
     raw = int(window.current_image()[40, 32, 0])
     assert window.status.value_label.text() == f"value {raw}"
     assert window.status.class_label.text() == "class: membrane"
+    key(qtbot, window, Qt.Key.Key_Z, CTRL)  # the pixel under the cursor changes, the mouse not
+    assert window.status.class_label.text() == "class: unlabelled"
+    key(qtbot, window, Qt.Key.Key_Z, CTRL_SHIFT)
+    assert window.status.class_label.text() == "class: membrane"
 
 
 def test_typing_in_a_field_does_not_trigger_tool_or_class_keys(qtbot, window):
