@@ -213,7 +213,7 @@ def validation_note(project) -> str:
     val_entries = [e for e in project.images if getattr(e, "split", "train") == "val"]
     if val_entries:
         return f"Validation: the {len(val_entries)} image(s) of the 'val' split."
-    labelled = [e for e in project.images if project.label_stats(e).labelled]
+    labelled = [e for e in project.images if project.has_labels(e)]  # as training counts
     if len(labelled) < 2:
         return ("No 'val' split and fewer than two labelled images: no validation, so no IoU. "
                 "Label another image, or right-click images in the Images list and use "
