@@ -370,6 +370,7 @@ class MainWindow(ProjectMixin, QMainWindow):
             event.ignore()
             return
         self.autosave_timer.stop()
+        self.remember_current_image()
         settings = app_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState(LAYOUT_VERSION))

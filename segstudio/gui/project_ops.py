@@ -7,6 +7,7 @@ keeps the labels in memory and is retried by the next save.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from segstudio.gui.settings import add_recent_project, recent_projects, remove_r
 PROJECT_FILE = "project.json"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp)"
 FIRST_IMAGE_TRIES = 50  # images tried when a project opens, until one shows
+LAST_IMAGE_KEY = "last_image"  # in project.json settings: the image on screen at closing
 
 
 class ProjectMixin:
@@ -91,6 +93,7 @@ class ProjectMixin:
             return
         if self.canvas.tool is not None:
             self.canvas.tool.cancel()
+        self.remember_current_image()
         self._forget_documents()
         self.prefetcher.clear()
         self.project, self.current_entry, self._image = project, None, None
@@ -115,10 +118,21 @@ class ProjectMixin:
         self._update_paint_label()
         self.projectChanged.emit(project)
 
+    def remember_current_image(self) -> None:
+        """Keep the image on screen in the project, to show it first when it opens again."""
+        project, entry = self.project, self.current_entry
+        if project is None or entry is None or project.settings.get(LAST_IMAGE_KEY) == entry.id:
+            return
+        with contextlib.suppress(UserError, OSError):  # a read-only project: not kept
+            project.set_setting(LAST_IMAGE_KEY, entry.id)
+
     def _show_first_image(self, project) -> None:
-        """Show the first image that opens; one message lists those that did not."""
+        """Show the image last on screen, else the first that opens; one message lists
+        those that did not open."""
         failures: list[str] = []
-        entries = [e for e in project.images if e.exists][:FIRST_IMAGE_TRIES]
+        last = (project.settings or {}).get(LAST_IMAGE_KEY)  # where the user left off
+        entries = sorted((e for e in project.images if e.exists), key=lambda e: e.id != last)
+        entries = entries[:FIRST_IMAGE_TRIES]
         opened = any(self.show_entry(entry, failures) for entry in entries)
         if failures:
             more = f"\n…and {len(failures) - 5} more" if len(failures) > 5 else ""

@@ -381,3 +381,14 @@ def test_the_window_opens_within_the_screen(qtbot):
     qtbot.addWidget(window)
     available = window.screen().availableGeometry()
     assert window.width() <= available.width() and window.height() <= available.height()
+
+
+def test_a_reopened_project_shows_the_image_it_was_left_at(qtbot, tmp_path, isbi_dir):
+    project = make_project(tmp_path / "p", [isbi_dir / "images" / f"{n:02d}.png" for n in range(3)])
+    window = open_window(qtbot, project.root)
+    assert window.current_entry.name == "00.png"
+    window.show_entry(window.project.images[2])
+    window.close()
+    reopened = open_window(qtbot, project.root)
+    assert reopened.current_entry.name == "02.png"
+    assert reopened.images_panel.list.currentRow() == 2
