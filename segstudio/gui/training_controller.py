@@ -111,6 +111,8 @@ class TrainingController(ModelInUseMixin, QObject):
         window.tabifyDockWidget(self.metrics_dock, self.prediction_dock)
         self.dock_room = DockRoom(window, self.training_dock, self.metrics_dock)
         self.metrics_dock.raise_()
+        for dock in (self.metrics_dock, self.prediction_dock):  # brought back: in front
+            dock.toggleViewAction().triggered.connect(lambda shown, d=dock: shown and d.raise_())
         build_model_menu(self, window.menu("Model"))
 
         self.panel.trainRequested.connect(self.start)

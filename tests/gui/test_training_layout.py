@@ -306,3 +306,15 @@ def test_the_loss_history_is_thinned_evenly():
     steps = [step for step, _ in compact]
     assert steps == sorted(steps) and len(set(steps)) == 200
     assert compact_history(points[:5], 200) == [[s, round(v, 6)] for s, v in points[:5]]
+
+
+def test_a_dock_brought_back_from_the_view_menu_comes_in_front(qtbot, isbi_project):  # noqa: F811
+    window = open_window(qtbot, isbi_project.root)
+    metrics, prediction = window.training.metrics_dock, window.training.prediction_dock
+    for dock, other in ((metrics, prediction), (prediction, metrics)):
+        dock.toggleViewAction().trigger()  # View > Panels: closed
+        assert not dock.isVisible()
+        other.raise_()
+        dock.toggleViewAction().trigger()  # and back
+        qtbot.waitUntil(lambda d=dock: not d.visibleRegion().isEmpty(), timeout=3000)
+        assert other.visibleRegion().isEmpty()  # behind it, in the other tab
