@@ -134,7 +134,7 @@ def build_actions(window) -> SimpleNamespace:
     a.smaller_brush = _action(window, "S&maller Brush", lambda: window.grow_brush(-1), "[")
     a.larger_brush = _action(window, "&Larger Brush", lambda: window.grow_brush(1), "]")
     a.class_keys = [
-        _action(window, f"Class {n}", lambda _=False, i=n - 1: window.select_class(i), str(n % 10))
+        _action(window, f"Class {n}", lambda i=n - 1: window.select_class(i), str(n % 10))
         for n in range(1, 11)  # keys 1 to 9, and 0 for the tenth
     ]
     # Help

@@ -59,7 +59,7 @@ class ModelInUseMixin:
         self._shown_settings = self.panel.settings()
         self.metrics.reset(list(project.classes))
         self.metrics.set_validation_note(validation_note(project))
-        chosen = (project.settings or {}).get(MODEL_IN_USE_KEY)
+        chosen = project.settings.get(MODEL_IN_USE_KEY)
         if chosen and self.load_model(Path(project.models_dir) / chosen):
             return  # the model in use when the project was last open
         folder = latest_model_dir(Path(project.models_dir))
@@ -143,7 +143,7 @@ class ModelInUseMixin:
         update_model_actions(self)
         if saved is not None:
             self._remember_model_in_use()
-        if saved is None:  # nothing to accept, and the panel says why
+        else:  # nothing to accept, and the panel says why
             self.prediction_panel.set_has_prediction(False)
             self.prediction_panel.set_status("No model yet for these classes: click Train.")
 
@@ -156,7 +156,7 @@ class ModelInUseMixin:
         models, folder = Path(project.models_dir).resolve(), self.model_dir.resolve()
         # One outside the project's models folder is kept by its whole path.
         chosen = str(folder.relative_to(models)) if folder.is_relative_to(models) else str(folder)
-        if (project.settings or {}).get(MODEL_IN_USE_KEY) != chosen:
+        if project.settings.get(MODEL_IN_USE_KEY) != chosen:
             with contextlib.suppress(UserError, OSError):  # a read-only project: not kept
                 project.set_setting(MODEL_IN_USE_KEY, chosen)
 

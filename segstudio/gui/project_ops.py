@@ -130,7 +130,7 @@ class ProjectMixin:
         """Show the image last on screen, else the first that opens; one message lists
         those that did not open."""
         failures: list[str] = []
-        last = (project.settings or {}).get(LAST_IMAGE_KEY)  # where the user left off
+        last = project.settings.get(LAST_IMAGE_KEY)  # where the user left off
         entries = sorted((e for e in project.images if e.exists), key=lambda e: e.id != last)
         entries = entries[:FIRST_IMAGE_TRIES]
         opened = any(self.show_entry(entry, failures) for entry in entries)

@@ -168,11 +168,10 @@ class TrainingWorker(QObject):
             elif kind == "DoneReport":
                 if pending_step is not None:
                     self.progress.emit(pending_step)
-                result = self._on_done(trainer, report) if self._on_done else None
-                self.result = result
+                self.result = self._on_done(trainer, report) if self._on_done else None
                 with self._lock:
                     self._trainer = None  # let the data set and model go
-                self.finished.emit(report, result)
+                self.finished.emit(report, self.result)
                 return
             self._pause()
         raise RuntimeError("training ended without a final report")

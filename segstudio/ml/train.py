@@ -9,9 +9,9 @@ It knows nothing of threads or Qt: another thread may call `stop()` (honoured
 between steps, which are kept short) and `snapshot()` (a CPU copy of the
 current model for live predictions). An error a user can cause (a TrainingError)
 is raised before the first step; after it, training ends with a DoneReport
-whose `error` says why, and the model in its last good state is there to save. The learning rate warms up, stays at its
-peak, then decays over the last quarter of the steps or the time budget,
-whichever ends first.
+whose `error` says why, and the model in its last good state is there to save.
+The learning rate warms up, stays at its peak, then decays over the last
+quarter of the steps or the time budget, whichever ends first.
 """
 
 from __future__ import annotations

@@ -289,8 +289,7 @@ class _ScrollArea(QScrollArea):
         widget = self.widget()
         if widget is None:
             return super().sizeHint()
-        bar = self.verticalScrollBar().sizeHint().width()
-        return QSize(widget.minimumSizeHint().width() + bar, widget.sizeHint().height())
+        return QSize(self.minimumSizeHint().width(), widget.sizeHint().height())
 
     def minimumSizeHint(self) -> QSize:
         """Never narrower than its contents need: they would scroll sideways, cut off."""
