@@ -137,6 +137,8 @@ def build_actions(window) -> SimpleNamespace:
         _action(window, f"Class {n}", lambda i=n - 1: window.select_class(i), str(n % 10))
         for n in range(1, 11)  # keys 1 to 9, and 0 for the tenth
     ]
+    a.next_class = _action(window, "&Next Class", lambda: window.step_class(1), ".")
+    a.previous_class = _action(window, "&Previous Class", lambda: window.step_class(-1), ",")
     # Help
     a.about = _action(window, "&About segstudio", window.show_about)
     a.shortcuts = _action(window, "&Keyboard and Mouse", window.show_shortcuts,
@@ -171,8 +173,8 @@ def build_actions(window) -> SimpleNamespace:
     tools_menu.addAction(a.smaller_brush)
     tools_menu.addAction(a.larger_brush)
     class_menu = tools_menu.addMenu("&Class")
-    for action in a.class_keys:
-        class_menu.addAction(action)
+    for action in (a.next_class, a.previous_class, None, *a.class_keys):
+        class_menu.addSeparator() if action is None else class_menu.addAction(action)
     help_menu = menus["&Help"]
     help_menu.addAction(a.shortcuts)
     help_menu.addAction(a.about)

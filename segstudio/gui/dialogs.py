@@ -23,6 +23,7 @@ DEFAULT_CLASSES = "background, foreground"
 SHORTCUTS_HELP = """<table>
 <tr><td>B / E / F / P / L</td><td>brush, eraser, fill, polygon, lasso</td></tr>
 <tr><td>1 … 9, 0</td><td>choose the class (0: the tenth)</td></tr>
+<tr><td>. and ,</td><td>next / previous class</td></tr>
 <tr><td>[ and ]</td><td>smaller / larger brush</td></tr>
 <tr><td>U</td><td>paint only unlabelled pixels</td></tr>
 <tr><td>Fill</td><td>click: the connected area of similar image values (tolerance in the

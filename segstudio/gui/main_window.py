@@ -242,6 +242,12 @@ class MainWindow(ProjectMixin, QMainWindow):
         if self.project is not None and 0 <= index < len(self.project.classes):
             self.classes_panel.select(index)
 
+    def step_class(self, step: int) -> None:
+        """The next (1) or previous (-1) class, round the list: classes past the tenth
+        have no number key."""
+        if self.project is not None and self.project.classes:
+            self.select_class((self.paint.class_index + step) % len(self.project.classes))
+
     def _class_selected(self, index: int) -> None:
         self.paint.class_index = index
         self._update_paint_label()

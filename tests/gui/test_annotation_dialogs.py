@@ -132,3 +132,17 @@ def test_key_0_chooses_the_tenth_class(qtbot, tmp_path, isbi_dir):
     assert window.paint.class_index == 9
     key(qtbot, window, Qt.Key.Key_3)
     assert window.paint.class_index == 2
+
+
+def test_period_and_comma_step_through_every_class_round_the_list(qtbot, tmp_path, isbi_dir):
+    names = [f"class {n}" for n in range(1, 12)]
+    make_project(tmp_path / "p", [isbi_dir / "images" / "00.png"], names)
+    window = open_window(qtbot, tmp_path / "p")
+    key(qtbot, window, Qt.Key.Key_0)
+    key(qtbot, window, Qt.Key.Key_Period)  # the eleventh: no number key of its own
+    assert window.paint.class_index == 10
+    assert window.classes_panel.list.currentRow() == 10
+    key(qtbot, window, Qt.Key.Key_Period)
+    assert window.paint.class_index == 0
+    key(qtbot, window, Qt.Key.Key_Comma)
+    assert window.paint.class_index == 10
