@@ -1,11 +1,13 @@
-"""Heights in the right-hand dock column: the Classes list a few rows, the Training panel
-what its settings need, Metrics (tabbed with Prediction) the rest.
+"""Heights in the right-hand dock column: the Classes list a row per class (three to
+seven rows, at most a third of the column), the Training panel what its settings need, Metrics (tabbed with Prediction)
+the rest.
 
 Qt keeps dock heights as they were saved or as a resize shared them out, which squeezed
 the Training settings into a scrolling sliver: after a restart at another window or screen
 size, a re-docked Training panel, or a shorter window; a taller window gave its height to
 the blank below the settings. So the room is given again at every start, after a resize,
-when the Training dock is docked again and when its finer settings fold in or out.
+when the Training dock is docked again, when its finer settings fold in or out and when
+the number of classes changes.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget
 
-CLASSES_DOCK_HEIGHT = 170  # a list of a few classes and its buttons
+CLASS_ROWS = (3, 7)  # the fewest and most rows the Classes list is given room for
 MIN_CLASSES_HEIGHT = 130  # two rows of the list, its buttons
 MIN_METRICS_HEIGHT = 120  # the Metrics dock's first lines
 RESIZE_SETTLE_MS = 150  # a resize by dragging sends many events: act once it pauses
@@ -30,6 +32,8 @@ class DockRoom(QObject):
         window.installEventFilter(self)
         training_dock.topLevelChanged.connect(
             lambda floating: floating or QTimer.singleShot(0, self.give))
+        self._class_count = None
+        window.projectChanged.connect(self._classes_may_have_changed)
 
     def give(self) -> None:
         """Set the column's heights; nothing when a dock of it floats or is hidden. Short of
@@ -40,12 +44,26 @@ class DockRoom(QObject):
             return
         total = sum(dock.height() for dock in docks)
         wanted = self.training_dock.sizeHint().height()
-        classes_height = max(MIN_CLASSES_HEIGHT, min(CLASSES_DOCK_HEIGHT,
+        classes_height = max(MIN_CLASSES_HEIGHT, min(self._classes_wanted(classes), total // 3,
                                                      total - wanted - MIN_METRICS_HEIGHT))
         training = min(wanted, total - classes_height - MIN_METRICS_HEIGHT)
         if training > 0:  # else as Qt shares it out
             heights = [classes_height, training, total - classes_height - training]
             self.window.resizeDocks(docks, heights, Qt.Orientation.Vertical)
+
+    def _classes_wanted(self, classes: QDockWidget) -> int:
+        """The Classes dock's height with a row in its list per class (within CLASS_ROWS)."""
+        class_list = self.window.classes_panel.list
+        self._class_count = class_list.count()
+        rows = min(max(self._class_count, CLASS_ROWS[0]), CLASS_ROWS[1])
+        row_height = class_list.sizeHintForRow(0) if self._class_count else 0
+        if row_height <= 0:
+            row_height = class_list.fontMetrics().height() + 4
+        return classes.height() - class_list.viewport().height() + rows * row_height
+
+    def _classes_may_have_changed(self, _project) -> None:
+        if self.window.classes_panel.list.count() != self._class_count:
+            QTimer.singleShot(0, self.give)
 
     def eventFilter(self, watched, event) -> bool:
         if watched is self.window and event.type() == QEvent.Type.Resize:

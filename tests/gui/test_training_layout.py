@@ -15,7 +15,7 @@ pytest.importorskip("torch")
 
 from PySide6.QtCore import QRect, Qt  # noqa: E402
 from PySide6.QtGui import QAction, QKeySequence  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication, QDockWidget  # noqa: E402
 
 from segstudio.gui.panels.training import TrainingPanel  # noqa: E402
 from tests.gui.test_training_window import (  # noqa: E402
@@ -125,6 +125,27 @@ def test_the_settings_stay_whole_across_starts_sizes_and_docking(qtbot, isbi_pro
     dock.setFloating(False)
     qtbot.waitUntil(lambda: settings_whole(window), timeout=3000)
 
+
+def rows_in_view(class_list) -> int:
+    view = class_list.viewport().rect()
+    return sum(view.contains(class_list.visualItemRect(class_list.item(row)))
+               for row in range(class_list.count()))
+
+
+def test_the_class_list_grows_with_the_classes(qtbot, isbi_project):  # noqa: F811
+    """The Classes dock kept 170 px whatever the number of classes: four rows in view."""
+    window = open_window(qtbot, isbi_project.root)
+    window.resize(*SCREEN)
+    qtbot.waitUntil(lambda: window.size().toTuple() == SCREEN, timeout=3000)
+    qtbot.wait(300)  # the column's heights are given
+    class_list = window.classes_panel.list
+    classes_dock = window.findChild(QDockWidget, "dock_classes")
+    two_classes = classes_dock.height()
+    for n in range(3, 10):
+        assert window.add_class(f"class {n}")
+    qtbot.waitUntil(lambda: rows_in_view(class_list) >= 6, timeout=3000)
+    assert settings_whole(window)
+    assert classes_dock.height() >= two_classes + 3 * class_list.sizeHintForRow(0)
 
 def test_a_restarted_window_keeps_its_size(qtbot, isbi_project):  # noqa: F811
     size = (780, 700)  # within the test screen (800 x 800), wider than 95% of it
