@@ -106,7 +106,10 @@ class TrainingPanel(QWidget):
             "too while fewer than half of the labelled images' pixels are painted (scribbles "
             "need it; complete masks train better without)"
         )
-        self.limit_combo = _combo(["time", "steps"], {"time": "Time budget", "steps": "Steps"})
+        # Short titles: "Stop after [Time] [120 s]" reads whole at the dock's narrowest.
+        self.limit_combo = _combo(["time", "steps"], {"time": "Time", "steps": "Steps"})
+        self.limit_combo.setToolTip("Stop after a time budget (seconds of training) or after "
+                                    "a number of steps")
         self.time_spin = _spin(1, 7 * 24 * 3600, 10, " s")
         self.steps_spin = _spin(1, 10_000_000, 100)
         self.device_combo = _combo(list(devices), DEVICE_TITLES)
