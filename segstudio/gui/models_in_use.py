@@ -141,6 +141,8 @@ class ModelInUseMixin:
 
     def _model_changed(self, saved) -> None:
         update_model_actions(self)
+        self.panel.set_current_architecture(None if saved is None else
+                                            saved.architecture.get("name"))
         if saved is not None:
             self._remember_model_in_use()
         else:  # nothing to accept, and the panel says why

@@ -166,3 +166,26 @@ def test_a_long_status_ends_in_an_ellipsis_at_a_word_not_half_a_line(qtbot):
     assert needed.height() <= 2 * metrics.lineSpacing() + 2
     label.resize(2000, label.height())  # wide enough: all of it
     assert QLabel.text(label) == text
+
+
+def test_start_from_the_current_model_applies_to_its_architecture_only(qtbot):
+    """DeepLabV3+ chosen over a U-Net in use trained from scratch with the box still ticked."""
+    panel = make_panel(qtbot)
+    check = panel.continue_check
+    assert not check.isEnabled() and not check.isChecked()  # no model yet
+    assert "starts from scratch" in check.toolTip()
+    panel.set_current_architecture("unet")
+    assert check.isEnabled() and check.isChecked()
+    panel.model_combo.setCurrentIndex(panel.model_combo.findData("deeplabv3plus"))
+    assert not check.isEnabled() and not check.isChecked()
+    assert check.toolTip() == "The model in use is a U-Net: a DeepLabV3+ trains from scratch."
+    assert panel.settings()["continue_training"]  # the choice is kept for a U-Net
+    panel.model_combo.setCurrentIndex(panel.model_combo.findData("unet"))
+    assert check.isEnabled() and check.isChecked()
+    qtbot.mouseClick(check, Qt.MouseButton.LeftButton, pos=QPoint(8, check.height() // 2))
+    assert not check.isChecked() and not panel.settings()["continue_training"]
+    panel.set_current_architecture(None)
+    panel.set_current_architecture("unet")
+    assert not check.isChecked()  # unticked by the user: stays so
+    panel.set_running(True)
+    assert not check.isEnabled()

@@ -166,7 +166,9 @@ def train_steps(qtbot, training, steps: int):
 def test_reopening_the_project_loads_the_latest_model(qtbot, isbi_project):
     window = open_window(qtbot, isbi_project.root)
     training = window.training
+    assert not training.panel.continue_check.isEnabled()  # no model to start from yet
     assert train_steps(qtbot, training, 8).steps == 8
+    assert training.panel.continue_check.isChecked()
     saved_dir = training.model_dir
     assert saved_dir is not None and saved_dir.parent == isbi_project.root / "models"
 
@@ -184,6 +186,7 @@ def test_reopening_the_project_loads_the_latest_model(qtbot, isbi_project):
     qtbot.waitUntil(lambda: reopened.canvas.prediction_layer.indices is not None, timeout=30_000)
 
     # Training again starts from this model.
+    assert reopened.training.panel.continue_check.isEnabled()
     with qtbot.waitSignal(reopened.training.trainingFinished, timeout=60_000):
         click(qtbot, reopened.training.panel.train_button)
     assert "from the current model" in reopened.training.start_note

@@ -7,7 +7,7 @@ trainRequested / stopRequested; the controller does the rest.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtCore import QRect, QSignalBlocker, QSize, Qt, Signal
 from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -116,10 +116,12 @@ class TrainingPanel(QWidget):
         self.device_combo.setToolTip("Automatic: a CUDA GPU, else Apple MPS, else the CPU")
         _disable_unavailable(self.device_combo, devices)
         self.continue_check = QCheckBox("Start from the current model")
-        self.continue_check.setToolTip(
-            "Train again starting from the last model (after correcting labels), "
-            "instead of from scratch. Needs a model with the same classes."
-        )
+        # The user's choice; the box shows it only where it applies (a model of the chosen
+        # architecture is in use), and says why not elsewhere.
+        self._continue_wanted = True
+        self._current_architecture: str | None = None
+        self.continue_check.toggled.connect(self._continue_toggled)
+        self.model_combo.currentIndexChanged.connect(self._update_enabled)
         self.train_button = QPushButton("Train")
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
@@ -206,7 +208,7 @@ class TrainingPanel(QWidget):
             "time_budget": self.time_spin.value(),
             "steps": self.steps_spin.value(),
             "device": self.device_combo.currentData(),
-            "continue_training": self.continue_check.isChecked(),
+            "continue_training": self._continue_wanted,
         }
 
     def set_settings(self, values: dict) -> None:
@@ -228,8 +230,15 @@ class TrainingPanel(QWidget):
         except (TypeError, ValueError):
             self.lr_spin.setValue(defaults["lr"])
         self.augment_check.setChecked(bool(merged["augment"]))
-        self.continue_check.setChecked(bool(merged["continue_training"]))
+        self._continue_wanted = bool(merged["continue_training"])
+        self._update_enabled()
         self._show_limit()
+
+    def set_current_architecture(self, name: str | None) -> None:
+        """The architecture of the model in use (None: no model), which training may start
+        from when the same one is chosen."""
+        self._current_architecture = name
+        self._update_enabled()
 
     def set_running(self, running: bool) -> None:
         self._running = bool(running)
@@ -251,8 +260,28 @@ class TrainingPanel(QWidget):
         self.stop_button.setEnabled(self._running)
         for widget in (self.model_combo, self.crop_spin, self.batch_spin, self.lr_spin,
                        self.loss_combo, self.augment_check, self.limit_combo, self.time_spin,
-                       self.steps_spin, self.device_combo, self.continue_check):
+                       self.steps_spin, self.device_combo):
             widget.setEnabled(editable)
+        self._update_continue(editable)
+
+    def _update_continue(self, editable: bool) -> None:
+        chosen, current = self.model_combo.currentData(), self._current_architecture
+        applies = current is not None and current == chosen
+        self.continue_check.setEnabled(editable and applies)
+        with QSignalBlocker(self.continue_check):
+            self.continue_check.setChecked(self._continue_wanted and applies)
+        if current is None:
+            tip = "No model in use yet: the first training starts from scratch."
+        elif not applies:
+            tip = (f"The model in use is a {MODEL_TITLES.get(current, current)}: a "
+                   f"{MODEL_TITLES.get(chosen, chosen)} trains from scratch.")
+        else:
+            tip = ("Train again starting from the model in use (after correcting labels), "
+                   "instead of from scratch.")
+        self.continue_check.setToolTip(tip)
+
+    def _continue_toggled(self, checked: bool) -> None:
+        self._continue_wanted = checked  # by the user: the box is set with signals blocked
 
     def show_progress(self, fraction: float | None, text: str) -> None:
         if fraction is None:
