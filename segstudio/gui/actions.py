@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence, QPainter, 
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication, QToolBar
 
+from segstudio.gui.label_files import ask_export_labels, ask_import_labels
 from segstudio.gui.tools import TOOL_CLASSES
 
 MENU_ORDER = ("&File", "&Edit", "&View", "&Tools", "&Help")
@@ -90,6 +91,10 @@ def build_actions(window) -> SimpleNamespace:
     a.open_demo = _action(window, "Open &Demo Project", window.open_demo, icon_name="demo")
     a.add_images = _action(window, "&Add Images…", window.add_images_dialog,
                            tip="Add image files to the open project")
+    a.import_labels = _action(window, "&Import Labels…", lambda: ask_import_labels(window),
+                              tip="Labels from mask images, labelme or COCO files")
+    a.export_labels = _action(window, "&Export Labels…", lambda: ask_export_labels(window),
+                              tip="Labels as PNG masks, overlays or a COCO file")
     a.save = _action(window, "&Save Labels", window.save_labels_now,
                      QKeySequence.StandardKey.Save, "save")
     a.quit = _action(window, "&Quit", window.close, QKeySequence.StandardKey.Quit)
@@ -152,8 +157,8 @@ def build_actions(window) -> SimpleNamespace:
         file_menu.addAction(action)
     a.recent_menu = file_menu.addMenu("Open &Recent")
     file_menu.addSeparator()
-    file_menu.addAction(a.add_images)
-    file_menu.addAction(a.save)
+    for action in (a.add_images, a.import_labels, a.export_labels, a.save):
+        file_menu.addAction(action)
     file_menu.addSeparator()
     file_menu.addAction(a.quit)
     edit_menu = menus["&Edit"]

@@ -295,24 +295,24 @@ class ProjectMixin:
     # ------------------------------------------------------------------ classes
 
     def add_class(self, name: str, color=None) -> bool:
-        return self._class_change(lambda: self.project.add_class(name, color))
+        return self.change_project(lambda: self.project.add_class(name, color))
 
     def rename_class(self, index: int, name: str) -> bool:
-        return self._class_change(lambda: self.project.rename_class(index, name))
+        return self.change_project(lambda: self.project.rename_class(index, name))
 
     def recolor_class(self, index: int, color) -> bool:
-        return self._class_change(lambda: self.project.recolor_class(index, color))
+        return self.change_project(lambda: self.project.recolor_class(index, color))
 
     def move_class(self, index: int, new_index: int) -> bool:
         name = self.project.classes[index].name if self.project is not None else ""
-        moved = self._class_change(lambda: self.project.move_class(index, new_index), True)
+        moved = self.change_project(lambda: self.project.move_class(index, new_index), True)
         if moved:
             self.say(f"Moved \"{name}\" to position {new_index + 1}: the label files were "
                      "renumbered, so undo starts again from here")
         return moved
 
     def delete_class(self, index: int, merge_into: int | None = None) -> bool:
-        return self._class_change(lambda: self.project.delete_class(index, merge_into), True)
+        return self.change_project(lambda: self.project.delete_class(index, merge_into), True)
 
     def class_usage(self, index: int) -> tuple[int, int, int]:
         """(pixels labelled `index`, images using it, images): the labels in memory where
@@ -328,19 +328,21 @@ class ProjectMixin:
             pixels, used = pixels + count, used + (count > 0)
         return pixels, used, len(self.project.images)
 
-    def _class_change(self, change, rewrites_labels: bool = False) -> bool:
-        """Apply a class-table change. One that renumbers classes rewrites the label files,
-        so labels are saved first and reloaded after (their undo histories end there)."""
+    def change_project(self, change, rewrites_labels: bool = False,
+                       failure_title: str = "Classes not changed") -> bool:
+        """Apply a change to the classes (or the label files: an import). One that rewrites
+        label files has the labels saved first and reloaded after (their undo histories end
+        there)."""
         if self.project is None:
             return False
         if rewrites_labels and not self.save_labels():
-            self.show_error("Classes not changed", "Save the labels first (see the last message).")
+            self.show_error(failure_title, "Save the labels first (see the last message).")
             return False
         self._report_saving(self._collect_saves(self.saver.wait()), report=True)
         try:
             change()
         except (UserError, OSError, ValueError) as exc:
-            self.show_error("Classes not changed", str(exc))
+            self.show_error(failure_title, str(exc))
             return False
         if rewrites_labels:
             self._reload_labels()

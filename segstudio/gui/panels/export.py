@@ -49,7 +49,7 @@ class ModelJobs(QObject):
             return save_model(model, folder)
 
         model = self._model_or_error()
-        return model is not None and self._start("Export model folder", task)
+        return model is not None and self.start("Export model folder", task)
 
     def export_onnx(self, path: str | Path) -> bool:
         def task(progress, should_stop):
@@ -58,7 +58,7 @@ class ModelJobs(QObject):
             return export_onnx(model, path)
 
         model = self._model_or_error()
-        return model is not None and self._start("Export ONNX", task)
+        return model is not None and self.start("Export ONNX", task)
 
     def export_torchscript(self, path: str | Path) -> bool:
         def task(progress, should_stop):
@@ -67,7 +67,7 @@ class ModelJobs(QObject):
             return export_torchscript(model, path)
 
         model = self._model_or_error()
-        return model is not None and self._start("Export TorchScript", task)
+        return model is not None and self.start("Export TorchScript", task)
 
     def predict_images(self, images, out_dir: str | Path, overlay: bool = True,
                        title: str = "Predict images") -> bool:
@@ -83,7 +83,7 @@ class ModelJobs(QObject):
             )
 
         model = self._model_or_error()
-        return model is not None and self._start(title, task)
+        return model is not None and self.start(title, task)
 
     def predict_project(self, out_dir: str | Path | None = None) -> bool:
         project = self.window.project
@@ -180,7 +180,9 @@ class ModelJobs(QObject):
                                    "has one): there is nothing to export or predict with.")
         return model
 
-    def _start(self, title: str, task) -> bool:
+    def start(self, title: str, task) -> bool:
+        """Run `task(progress, should_stop)` on a worker thread, with a progress dialog; its
+        result is described in a message when it ends (a text result as it is)."""
         if self.busy:
             self.window.show_error(title, "Another export or prediction is running; wait for "
                                    "it to finish or cancel it.")
@@ -237,6 +239,8 @@ class ModelJobs(QObject):
 def _describe(result) -> str:
     from segstudio.ml.predict import OVERLAY_FOLDER
 
+    if isinstance(result, str):
+        return result
     written = getattr(result, "written", None)
     if written is None:
         return f"Written: {result}"
