@@ -18,6 +18,8 @@ from PySide6.QtWidgets import (
 )
 
 from segstudio import __version__
+from segstudio.core.classes import LabelClass, default_classes, load_classes_file
+from segstudio.core.errors import UserError
 
 DEFAULT_CLASSES = "background, foreground"
 SHORTCUTS_HELP = """<table>
@@ -55,6 +57,17 @@ class NewProjectDialog(QDialog):
         row_layout.addWidget(browse)
         self.classes = QLineEdit(DEFAULT_CLASSES)
         self.classes.setToolTip("Class names separated by commas; you can change them later")
+        self.classes.textEdited.connect(self._names_typed)
+        self._file_classes: list[LabelClass] | None = None  # read from a classes file
+        from_file = QPushButton("From File…")
+        from_file.setToolTip("Read the names and colours from a classes file (JSON, as "
+                             "segstudio exports or CamVid's classes.json)")
+        from_file.clicked.connect(self._classes_from_file)
+        classes_row = QWidget()
+        classes_layout = QHBoxLayout(classes_row)
+        classes_layout.setContentsMargins(0, 0, 0, 0)
+        classes_layout.addWidget(self.classes)
+        classes_layout.addWidget(from_file)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -65,7 +78,7 @@ class NewProjectDialog(QDialog):
                               "Files that cannot be read will be skipped and listed.")
         form.addRow(self.summary)
         form.addRow("Project folder", row)
-        form.addRow("Classes", self.classes)
+        form.addRow("Classes", classes_row)
         form.addRow(buttons)
         self.resize(560, self.sizeHint().height())
 
@@ -80,6 +93,31 @@ class NewProjectDialog(QDialog):
     def class_names(self) -> list[str]:
         names = [n.strip() for n in self.classes.text().split(",")]
         return [n for n in names if n] or ["foreground"]
+
+    def project_classes(self) -> list[LabelClass]:
+        """The classes file's (with their colours) unless names were typed since."""
+        return self._file_classes or default_classes(self.class_names())
+
+    def load_classes(self, path) -> bool:
+        try:
+            classes = load_classes_file(path).classes
+        except UserError as exc:
+            QMessageBox.warning(self, "Classes file", str(exc))
+            return False
+        self._file_classes = classes
+        self.classes.setText(", ".join(c.name for c in classes))
+        self.classes.setCursorPosition(0)  # the first names show
+        self.classes.setToolTip(f"From {path}; typing names instead uses default colours")
+        return True
+
+    def _classes_from_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Classes file", self.location.text(),
+                                              "Classes file (*.json)")
+        if path:
+            self.load_classes(path)
+
+    def _names_typed(self, _text: str) -> None:
+        self._file_classes = None
 
 
 def show_about(parent) -> None:

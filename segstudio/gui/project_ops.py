@@ -57,12 +57,13 @@ class ProjectMixin:
         self.set_project(project)
         return True
 
-    def create_project_from_folder(
-        self, image_folder, project_folder, class_names: list[str]
-    ) -> bool:
-        """Create a project over a folder of images (left where they are) and open it."""
+    def create_project_from_folder(self, image_folder, project_folder, classes: list) -> bool:
+        """Create a project over a folder of images (left where they are) and open it;
+        `classes`: names, or LabelClass items (read from a classes file)."""
+        if all(isinstance(c, str) for c in classes):
+            classes = default_classes(list(classes))
         try:
-            project = Project.create(project_folder, image_folder, default_classes(class_names))
+            project = Project.create(project_folder, image_folder, classes)
         except (UserError, OSError) as exc:
             self.show_error("Cannot create the project", str(exc))
             return False
@@ -163,7 +164,7 @@ class ProjectMixin:
         if not dialog.exec():
             return False
         return self.create_project_from_folder(
-            image_folder, dialog.project_folder(), dialog.class_names()
+            image_folder, dialog.project_folder(), dialog.project_classes()
         )
 
     def add_images_dialog(self) -> None:

@@ -146,3 +146,37 @@ def test_period_and_comma_step_through_every_class_round_the_list(qtbot, tmp_pat
     assert window.paint.class_index == 0
     key(qtbot, window, Qt.Key.Key_Comma)
     assert window.paint.class_index == 10
+
+
+def test_a_new_project_takes_its_classes_and_colours_from_a_classes_file(
+        qtbot, tmp_path, isbi_dir, camvid_dir, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from segstudio.gui import dialogs
+
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: warned.append(args[2]))
+    (tmp_path / "broken.json").write_text("{not json")
+    typed_after = {}
+
+    def accept(dialog):
+        dialog.location.setText(str(tmp_path / f"proj{len(typed_after)}"))
+        assert not dialog.load_classes(tmp_path / "broken.json")
+        assert dialog.classes.text() == dialogs.DEFAULT_CLASSES  # kept
+        assert dialog.load_classes(camvid_dir / "classes.json")
+        assert dialog.classes.text().startswith("Sky, Building, Pole")
+        if typed_after:
+            dialog.classes.selectAll()
+            qtbot.keyClicks(dialog.classes, "road, car")  # names typed: the file is let go
+        typed_after[len(typed_after)] = True
+        return True
+
+    monkeypatch.setattr(dialogs.NewProjectDialog, "exec", accept)
+    window = open_window(qtbot)
+    assert window.new_project_dialog(isbi_dir / "images")
+    assert "broken.json" in warned[0]
+    classes = window.project.classes
+    assert len(classes) == 11 and classes[0].name == "Sky"
+    assert tuple(classes[3].color) == (128, 64, 128)  # CamVid's road colour
+    assert window.new_project_dialog(isbi_dir / "images")
+    assert [c.name for c in window.project.classes] == ["road", "car"]
