@@ -42,7 +42,8 @@ from segstudio.gui.tools import TOOL_CLASSES, PaintSettings
 from segstudio.gui.training_controller import attach_training
 from segstudio.gui.welcome import WelcomePage
 
-AUTOSAVE_DELAY_MS = 3000
+AUTOSAVE_DELAY_MS = 3000  # after the last edit
+AUTOSAVE_MAX_WAIT_MS = 15_000  # after the first unsaved one: steady painting saves too
 FRACTION_DELAY_MS = 100  # the "% labelled" of the Images list follows edits this closely
 
 
@@ -107,7 +108,11 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.autosave_timer.setSingleShot(True)
         self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
         self.autosave_timer.timeout.connect(self._autosave)
-        self.labelsChanged.connect(lambda _entry: self.autosave_timer.start())
+        self.autosave_deadline = QTimer(self)
+        self.autosave_deadline.setSingleShot(True)
+        self.autosave_deadline.setInterval(AUTOSAVE_MAX_WAIT_MS)
+        self.autosave_deadline.timeout.connect(self._autosave)
+        self.labelsChanged.connect(self._labels_edited)
         # The Images list shows each image's live labelled fraction, counted on its mask in
         # memory a moment after the last edit (not read back from the saved files).
         self._fractions_due: set[str] = set()
@@ -194,6 +199,15 @@ class MainWindow(ProjectMixin, QMainWindow):
         document = self.current_document()
         if diff is not None and document is not None:
             document.push(diff, text)
+
+    def _labels_edited(self, _entry) -> None:
+        self.autosave_timer.start()
+        if not self.autosave_deadline.isActive():
+            self.autosave_deadline.start()
+
+    def stop_autosave(self) -> None:
+        self.autosave_timer.stop()
+        self.autosave_deadline.stop()
 
     def _autosave(self) -> None:
         # Mid-stroke the mask holds part of a stroke the history does not know yet:
@@ -375,7 +389,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         if not self.save_labels(report=False) and not self._confirm_losing_labels():
             event.ignore()
             return
-        self.autosave_timer.stop()
+        self.stop_autosave()
         self.remember_current_image()
         settings = app_settings()
         settings.setValue("window/geometry", self.saveGeometry())

@@ -1,7 +1,8 @@
 """The window's project side: open and create projects, save labels, manage classes.
 
 Saving happens by itself: on image switch, a few seconds after the last edit
-(the window's autosave timer) and on quit. A failed save shows a message once,
+(the window's autosave timer), at the latest 15 s after the first unsaved one (steady
+painting) and on quit. A failed save shows a message once,
 keeps the labels in memory and is retried by the next save.
 """
 
@@ -228,7 +229,7 @@ class ProjectMixin:
 
     def save_labels(self, report: bool = True) -> bool:
         """Save every image with unsaved labels now; True when nothing is left unsaved."""
-        self.autosave_timer.stop()
+        self.stop_autosave()
         failures = self._collect_saves(self.saver.wait())
         for document in list(self.documents.values()):
             if not document.dirty:
@@ -249,7 +250,7 @@ class ProjectMixin:
 
     def save_labels_in_background(self) -> None:
         """Autosave: write every image with unsaved labels on the saver's thread."""
-        self.autosave_timer.stop()
+        self.stop_autosave()
         self._saves_finished()
         for document in self.documents.values():
             if document.dirty and not document.saving:

@@ -223,6 +223,25 @@ def test_autosave_a_moment_after_the_last_edit(qtbot, project):
     assert "labelled" in window.images_panel.list.item(0).text()
 
 
+
+def test_steady_painting_is_saved_while_it_goes_on(qtbot, project):
+    """Each stroke restarted the 3 s wait: strokes 2 s apart were never saved, and a crash
+    lost them all."""
+    window = open_window(qtbot, project.root)
+    window.autosave_timer.setInterval(400)  # the 3 s after the last stroke, scaled down
+    window.autosave_deadline.setInterval(1000)  # and the 15 s after the first unsaved one
+    path = window.project.root / "labels" / f"{window.current_entry.id}.png"
+    saved = []
+    window.labelsSaved.connect(lambda *_args: saved.append(len(strokes)))
+    strokes = []
+    for n in range(12):  # a stroke every 200 ms: the 400 ms wait is never reached
+        y = 20.5 + 10 * n
+        drag(qtbot, window, [(20.5, y), (60.5, y)])
+        strokes.append(y)
+        qtbot.wait(200)
+    assert saved and saved[0] < len(strokes)  # saved while painting went on
+    assert path.exists() and read_mask(path)[20, 40] == window.current_mask()[20, 40] != UNLABELLED
+
 def test_failed_save_keeps_labels_and_retries(qtbot, project, monkeypatch):
     window = open_window(qtbot, project.root)
     real_save = window.project.save_labels
