@@ -288,7 +288,7 @@ class Trainer:
                 f"the labels show only one class ({labelled[0]}); label some pixels of "
                 "another class too, so that the model learns to tell them apart"
             )
-        val_set = SampleSet(len(self.classes), train_set.in_channels)
+        val_set = train_set.empty_like()
         val_set.refresh(self.source.val_samples())
         return train_set, val_set
 

@@ -37,8 +37,16 @@ class SampleSet:
     def __init__(self, num_classes: int, in_channels: int | None = None):
         self.num_classes = num_classes
         self.in_channels = in_channels
+        self.pixel_type: np.dtype | None = None  # of the first image: the others must match
+        self.first_image = ""
         self.items: dict[str, LoadedSample] = {}
         self._samples: dict[str, Sample] = {}
+
+    def empty_like(self) -> SampleSet:
+        """A set for images that must match this one's (the validation images)."""
+        alike = SampleSet(self.num_classes, self.in_channels)
+        alike.pixel_type, alike.first_image = self.pixel_type, self.first_image
+        return alike
 
     def refresh(self, samples: list[Sample]) -> bool:
         """Bring the set up to date with `samples`; True when anything changed."""
@@ -109,6 +117,16 @@ class SampleSet:
                 f"{sample.where}: the image has {image.shape[2]} channel(s), the others (or the "
                 f"model) {self.in_channels}; all images must have the same number of channels"
             )
+        if self.pixel_type is None:
+            self.pixel_type, self.first_image = image.dtype, sample.where
+        elif image.dtype != self.pixel_type:
+            # One normalisation fits them all: 8-bit and 16-bit or float images, stretched
+            # together, would read each other's values on the wrong scale.
+            raise UserError(
+                f"{sample.where}: the image has {pixel_words(image.dtype)} pixels, "
+                f"{self.first_image} {pixel_words(self.pixel_type)} ones; convert the images "
+                "to one bit depth to train on them together"
+            )
         mask = sample.load_mask()
         histogram = self._check_mask(sample, mask, image)
         return LoadedSample(sample.name, image, mask, LabelledPixels(mask), histogram)
@@ -131,3 +149,10 @@ class SampleSet:
                 f"0..{self.num_classes - 1} or {UNLABELLED} (unlabelled)"
             )
         return histogram
+
+
+def pixel_words(dtype: np.dtype) -> str:
+    """'8-bit', '16-bit', '32-bit float'... for messages."""
+    dtype = np.dtype(dtype)
+    kind = {"f": " float", "i": " signed"}.get(dtype.kind, "")
+    return f"{8 * dtype.itemsize}-bit{kind}"

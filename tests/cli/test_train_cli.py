@@ -361,3 +361,28 @@ def test_ctrl_c_or_sigterm_stops_after_the_step_and_saves_the_model(isbi_split, 
     assert saved.training["steps_done"] > 0
     assert f"stopped by {signal.Signals(signum).name}: the model of step" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGINT) is not None  # the handlers are put back
+
+
+def test_training_images_of_other_bit_depths_are_refused_and_named(tmp_path, capsys):
+    """8-bit, 16-bit and float images were stretched together by one normalisation, and the
+    model learnt nothing of the float one, without a word."""
+    import cv2
+    import tifffile
+
+    for kind in ("images", "masks"):
+        (tmp_path / kind).mkdir()
+    rng = np.random.default_rng(0)
+    cv2.imwrite(str(tmp_path / "images" / "a8.png"), rng.integers(0, 256, (64, 64), np.uint8))
+    tifffile.imwrite(tmp_path / "images" / "b16.tif",
+                     rng.integers(0, 51000, (64, 64), dtype=np.uint16))
+    mask = np.zeros((64, 64), np.uint8)
+    mask[:, 32:] = 1
+    for name in ("a8", "b16"):
+        cv2.imwrite(str(tmp_path / "masks" / f"{name}.png"), mask)
+    assert main(["train", "--images", str(tmp_path / "images"), "--masks",
+                 str(tmp_path / "masks"), "--steps", "1", "--val-fraction", "0",
+                 "--out", str(tmp_path / "m")]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == (f"segstudio: error: {tmp_path / 'images' / 'b16.tif'}: the image has 16-bit "
+                    f"pixels, {tmp_path / 'images' / 'a8.png'} 8-bit ones; convert the images "
+                    "to one bit depth to train on them together")
