@@ -19,6 +19,7 @@ from segstudio.core.errors import ImageReadError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 _TIFF_EXTENSIONS = (".tif", ".tiff")
+JPEG_EXTENSIONS = (".jpg", ".jpeg")
 # tifffile's axes letters: Y, X; channels (C) and samples such as RGB (S); pages of
 # unknown meaning (Q, I). Anything else (Z, T, ...) makes a stack, which is refused.
 _CHANNEL_AXES = "CS"
@@ -79,7 +80,10 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
 
 def _read_with_opencv(path: Path) -> np.ndarray:
     data = np.fromfile(path, dtype=np.uint8)  # works with non-ASCII paths, unlike imread
-    array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    # A JPEG (8-bit, no alpha to keep) is turned as its EXIF orientation says, as viewers
+    # and other labelling tools show it: a phone's portrait photo is stored sideways.
+    jpeg = path.suffix.lower() in JPEG_EXTENSIONS
+    array = cv2.imdecode(data, cv2.IMREAD_ANYCOLOR if jpeg else cv2.IMREAD_UNCHANGED)
     if array is None:
         raise ImageReadError(f"{path}: not a readable image (corrupt or unsupported format)")
     if array.ndim == 3 and array.shape[2] == 3:

@@ -16,10 +16,12 @@ from PIL import Image, UnidentifiedImageError
 
 from segstudio.core.classes import UNLABELLED, LabelClass
 from segstudio.core.errors import ImageReadError, MaskError
-from segstudio.core.images import load_image, tiff_size
+from segstudio.core.images import JPEG_EXTENSIONS, load_image, tiff_size
 from segstudio.core.masks import value_histogram, write_mask
 
 SPLITS = ("train", "val")
+EXIF_ORIENTATION = 0x0112  # the EXIF tag
+TURNED_A_QUARTER = (5, 6, 7, 8)  # its values that swap width and height
 # Images at most this many folders above the project are stored by relative path,
 # so the project and its images can be moved together.
 _MAX_PARENT_STEPS = 2
@@ -121,6 +123,9 @@ def image_size(path: Path) -> tuple[int, int]:
             return int(height), int(width)
         with Image.open(path) as image:
             width, height = image.size
+            if path.suffix.lower() in JPEG_EXTENSIONS and image.getexif().get(
+                    EXIF_ORIENTATION, 1) in TURNED_A_QUARTER:
+                width, height = height, width  # load_image turns it upright
         return height, width
     except (OSError, UnidentifiedImageError, ValueError, IndexError, tifffile.TiffFileError):
         # Pillow does not know every format OpenCV reads: let the full loader decide.

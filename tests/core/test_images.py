@@ -22,6 +22,25 @@ def test_rgb_png_comes_back_in_rgb_order(tmp_path):
     assert image[0, 0].tolist() == [200, 0, 0]
 
 
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "CMYK"])
+def test_a_jpeg_is_turned_upright_as_its_exif_orientation_says(tmp_path, mode):
+    """A phone's portrait photo, stored 100 x 60 with orientation 6, showed sideways."""
+    from segstudio.core.project_entries import image_size
+
+    stored = np.zeros((60, 100, 3), np.uint8)
+    stored[:20, :20] = (250, 250, 250)  # top left as stored: top right once turned
+    picture = Image.fromarray(stored).convert(mode)
+    exif = picture.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to show
+    picture.save(tmp_path / "portrait.jpg", exif=exif.tobytes(), quality=95)
+    image = load_image(tmp_path / "portrait.jpg")
+    assert image.shape[:2] == (100, 60) == image_size(tmp_path / "portrait.jpg")
+    gray = image.mean(axis=2)
+    assert gray[5, 55] > 200 and gray[5, 5] < 50 and gray[95, 55] < 50
+    picture.save(tmp_path / "plain.jpg")  # no orientation: as stored
+    assert load_image(tmp_path / "plain.jpg").shape[:2] == (60, 100)
+
 def test_16bit_png_and_tiff_keep_their_values(tmp_path):
     data = (np.arange(60, dtype=np.uint16) * 1000).reshape(6, 10)
     cv2.imwrite(str(tmp_path / "a.png"), data)
