@@ -104,7 +104,8 @@ class Project(ImageListMixin, ClassTableMixin):
             paths, base = project._images_in_folder(Path(images)), Path(images)
             prepared = project._prepare_images(paths, base, skip_unreadable=True)
             if not prepared:
-                raise ProjectError(f"{images}: no readable images; {project.notes[-1]}")
+                skipped = "; ".join(project.notes[:5]) + ("; …" if len(project.notes) > 5 else "")
+                raise ProjectError(f"{images}: no readable images; {skipped}")
         else:
             prepared = project._prepare_images([Path(p) for p in images], None, False)
         for sub in ("labels", "models"):

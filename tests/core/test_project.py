@@ -165,7 +165,8 @@ def test_create_from_folder_skips_unreadable_images_with_a_note(tmp_path, photos
     assert not (tmp_path / "other" / "project.json").exists()
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "bad.png").write_bytes(b"\x89PNG nothing more")
-    with pytest.raises(ProjectError, match=r"junk: no readable images.*bad.png"):
+    (tmp_path / "junk" / "empty.tif").write_bytes(b"")
+    with pytest.raises(ProjectError, match=r"junk: no readable images.*bad.png.*empty.tif"):
         Project.create(tmp_path / "other", tmp_path / "junk", CLASSES)
     assert not (tmp_path / "other").exists()
 
