@@ -256,6 +256,9 @@ def _source(args: argparse.Namespace):
         from segstudio.ml.holdout import HoldOutSource
 
         source = HoldOutSource(ProjectSource(Project.open(args.project)))
+        if source.missing_labelled:
+            _note(f"left out (their image files are missing): "
+                  f"{', '.join(source.missing_labelled)}")
         if source.val_samples() and source.held_out:
             _note(f"the project has no 'val' split: held out {', '.join(source.held_out)} "
                   "for validation; mark images as 'val' to choose them")

@@ -232,6 +232,12 @@ class ProjectSource:
     def val_samples(self) -> list[Sample]:
         return self._labelled("val")
 
+    @property
+    def missing_labelled(self) -> list[str]:
+        """Images with labels whose image file is missing: left out of the training."""
+        project = self.project
+        return [e.name for e in project.missing_images() if project.has_labels(e)]
+
     def _labelled(self, split: str) -> list[Sample]:
         project = self.project
         entries = [

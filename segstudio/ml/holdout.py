@@ -30,6 +30,10 @@ class HoldOutSource:
     def classes(self):
         return self.source.classes
 
+    @property
+    def missing_labelled(self) -> list[str]:
+        return getattr(self.source, "missing_labelled", [])
+
     def train_samples(self) -> list:
         return self._split()[0]
 

@@ -275,7 +275,11 @@ class Trainer:
         train_set = SampleSet(len(self.classes), in_channels)
         train_set.refresh(self.source.train_samples())
         if not train_set.items:
-            raise TrainingError("no training images: add images with labels")
+            missing = getattr(self.source, "missing_labelled", [])
+            raise TrainingError("no training images: " + (
+                f"the image files of {', '.join(missing[:3])}{', …' if len(missing) > 3 else ''}"
+                " (labelled) are missing; relink them in the window's Images list"
+                if missing else "add images with labels"))
         if not train_set.labelled_pixels:
             raise TrainingError(
                 f"none of the {len(train_set.items)} training image(s) has a labelled pixel "

@@ -386,3 +386,33 @@ def test_training_images_of_other_bit_depths_are_refused_and_named(tmp_path, cap
     assert last == (f"segstudio: error: {tmp_path / 'images' / 'b16.tif'}: the image has 16-bit "
                     f"pixels, {tmp_path / 'images' / 'a8.png'} 8-bit ones; convert the images "
                     "to one bit depth to train on them together")
+
+
+def test_labelled_images_whose_files_are_missing_are_named(isbi_dir, tmp_path, capsys):
+    """Their labels were left out without a word, and with every image gone the message
+    said to add images with labels."""
+    import shutil
+
+    from segstudio.core.classes import default_classes
+    from segstudio.core.project import Project
+
+    (tmp_path / "images").mkdir()
+    for n in range(3):
+        shutil.copy(isbi_dir / "images" / f"{n:02d}.png", tmp_path / "images")
+    project = Project.create(tmp_path / "p", tmp_path / "images",
+                             default_classes(["membrane", "cell"]))
+    labels = np.full((512, 512), 255, np.uint8)
+    labels[100:140, 100:140], labels[300:340, 300:340] = 0, 1
+    for entry in project.images:
+        project.save_labels(entry, labels)
+    (tmp_path / "images" / "01.png").unlink()
+    args = ["train", "--project", str(tmp_path / "p"), "--steps", "1", "--crop-size", "64",
+            "--out", str(tmp_path / "m")]
+    assert main(args) == 0
+    assert "left out (their image files are missing): 01.png" in capsys.readouterr().err
+    for name in ("00.png", "02.png"):
+        (tmp_path / "images" / name).unlink()
+    assert main([*args[:-1], str(tmp_path / "m2")]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == ("segstudio: error: no training images: the image files of 00.png, 01.png, "
+                    "02.png (labelled) are missing; relink them in the window's Images list")
