@@ -114,6 +114,8 @@ def build_actions(window) -> SimpleNamespace:
     # View
     a.zoom_in = _action(window, "Zoom &In", lambda: canvas.zoom_by(1.25),
                         QKeySequence.StandardKey.ZoomIn, "zoom-in")
+    # Ctrl+= too: the key that carries + on many keyboards, pressed without Shift.
+    a.zoom_in.setShortcuts([*a.zoom_in.shortcuts(), QKeySequence("Ctrl+=")])
     a.zoom_out = _action(window, "Zoom &Out", lambda: canvas.zoom_by(0.8),
                          QKeySequence.StandardKey.ZoomOut, "zoom-out")
     a.fit = _action(window, "&Fit to Window", canvas.fit_to_window, "Ctrl+0", "fit")

@@ -317,6 +317,9 @@ class MainWindow(ProjectMixin, QMainWindow):
         if new_size:  # images of one size keep the zoom and place, to compare them
             self.canvas.fit_to_window()
             QTimer.singleShot(0, self.canvas.fit_to_window)  # again once the layout is done
+        # The pixel under a still mouse: of this image (or none until it moves, the view
+        # having been fitted anew).
+        self._show_cursor_info(None if new_size else self._cursor_pos)
         self.images_panel.select(entry)
         self._update_title()
         self.currentImageChanged.emit(entry)

@@ -21,6 +21,7 @@ class PredictionPanel(QWidget):
     opacityChanged = Signal(float)
     uncertaintyChanged = Signal(bool)
     acceptRequested = Signal(bool)  # only_unlabelled
+    predictionAvailable = Signal(bool)  # there is a prediction of the image on screen
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -71,6 +72,7 @@ class PredictionPanel(QWidget):
     def set_has_prediction(self, available: bool) -> None:
         self.accept_all_button.setEnabled(available)
         self.accept_unlabelled_button.setEnabled(available)
+        self.predictionAvailable.emit(available)
 
     def set_highlight_color(self, color: tuple[int, int, int]) -> None:
         """Show the uncertainty highlight's colour (chosen unlike the classes') by the box."""

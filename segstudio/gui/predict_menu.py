@@ -2,7 +2,7 @@
 
 `update_model_actions(controller)` enables what makes sense now: nothing to train,
 load or predict without a project, Stop only while a training runs, export and
-predict only with a model.
+predict only with a model. Accept follows the Prediction panel's Accept buttons.
 """
 
 from __future__ import annotations
@@ -48,11 +48,14 @@ def build_model_menu(controller, menu) -> None:
     accept = action("&Accept prediction", lambda: controller.live.accept(False), "Ctrl+Shift+A")
     accept_unlabelled = action("Accept prediction where &unlabelled",
                                lambda: controller.live.accept(True))
+    # Accept: as the Prediction panel's buttons, while a prediction of the image shows.
+    for act in (accept, accept_unlabelled):
+        act.setEnabled(False)
+        controller.prediction_panel.predictionAvailable.connect(act.setEnabled)
     menu.addSeparator()
     controller.load_action = action("&Load model…", lambda: ask_load_model(controller))
     # Export and predict: they need a model.
     controller.model_actions = [
-        accept, accept_unlabelled,
         action("Export model &folder…", controller.jobs.ask_export_model_folder),
         action("Export &ONNX…", controller.jobs.ask_export_onnx),
         action("Export Torch&Script…", controller.jobs.ask_export_torchscript),

@@ -47,7 +47,9 @@ class StatusInfo:
         the displayed value range, the unit of the fill tolerance)."""
         index = paint.class_index
         name = classes[index].name if 0 <= index < len(classes) else "-"
-        parts = [tool.text.replace("&", "") if tool else "", f"class {name}"]
+        parts = [tool.text.replace("&", "") if tool else ""]
+        if tool is None or tool.name != "eraser":  # it paints no class
+            parts.append(f"class {name}")
         if tool is not None and tool.shows_brush:
             parts.append(f"size {paint.brush_size:g}px")
         if tool is not None and tool.name == "fill":

@@ -132,6 +132,9 @@ def test_key_0_chooses_the_tenth_class(qtbot, tmp_path, isbi_dir):
     assert window.paint.class_index == 9
     key(qtbot, window, Qt.Key.Key_3)
     assert window.paint.class_index == 2
+    rows = window.classes_panel.list
+    assert rows.item(9).text() == "0  class 10" and "(key 0)" in rows.item(9).toolTip()
+    assert rows.item(10).text() == "   class 11"
 
 
 def test_period_and_comma_step_through_every_class_round_the_list(qtbot, tmp_path, isbi_dir):

@@ -297,6 +297,24 @@ def test_status_bar_shows_position_value_and_class(qtbot, window, isbi_dir):
     assert window.status.class_label.text() == "class: unlabelled"
     key(qtbot, window, Qt.Key.Key_Z, CTRL_SHIFT)
     assert window.status.class_label.text() == "class: membrane"
+    # Page Down: the pixel under the still mouse is the next image's (it kept this one's).
+    key(qtbot, window, Qt.Key.Key_PageDown)
+    assert window.current_entry.name == "01.png"
+    assert window.status.value_label.text() == f"value {int(window.current_image()[40, 32, 0])}"
+    assert window.status.value_label.text() != f"value {raw}"
+    assert window.status.class_label.text() == "class: unlabelled"
+
+
+def test_the_status_bar_names_no_class_for_the_eraser(qtbot, window):
+    assert "class membrane" in window.status.paint_label.text()
+    key(qtbot, window, Qt.Key.Key_E)
+    assert window.status.paint_label.text() == "Eraser  |  size 15px"
+
+
+def test_ctrl_equals_zooms_in_as_ctrl_plus_does(qtbot, window):
+    zoom = window.canvas.zoom
+    key(qtbot, window, Qt.Key.Key_Equal, CTRL)
+    assert window.canvas.zoom == pytest.approx(zoom * 1.25)
 
 
 def test_typing_in_a_field_does_not_trigger_tool_or_class_keys(qtbot, window):

@@ -84,6 +84,9 @@ def test_train_watch_stop_accept_export(qtbot, isbi_project, tmp_path):
     training = window.training
     assert training.panel.settings()["crop_size"] == 64  # settings come from the project
     show_image(qtbot, window, UNLABELLED_IMAGE)
+    accept_action = next(a for a in window.menu("Model").actions()
+                         if a.text() == "&Accept prediction")
+    assert not accept_action.isEnabled()  # nothing to accept yet (it opened a warning)
 
     with qtbot.waitSignal(training.trainingStarted, timeout=5000):
         click(qtbot, training.panel.train_button)
@@ -134,6 +137,10 @@ def test_train_watch_stop_accept_export(qtbot, isbi_project, tmp_path):
     # Accept the prediction where unlabelled (rows 320.. of "01"), then undo it.
     qtbot.waitUntil(lambda: training.prediction_panel.accept_all_button.isEnabled(),
                     timeout=30_000)
+    assert accept_action.isEnabled()
+    training.prediction_panel.set_has_prediction(False)  # as when the image changes
+    assert not accept_action.isEnabled()
+    training.prediction_panel.set_has_prediction(True)
     before = window.current_mask().copy()
     click(qtbot, training.prediction_panel.accept_unlabelled_button)
     after = window.current_mask()

@@ -86,10 +86,11 @@ class ClassesPanel(QWidget):
         self.list.blockSignals(True)
         self.list.clear()
         for index, label_class in enumerate(classes):
-            key = f"{index + 1}  " if index < 9 else "    "
-            item = QListWidgetItem(color_icon(label_class.color), f"{key}{label_class.name}")
+            key = str((index + 1) % 10) if index < 10 else ""  # 0 for the tenth
+            item = QListWidgetItem(color_icon(label_class.color),
+                                   f"{key or ' '}  {label_class.name}")
             item.setToolTip(f"Class {index}: {label_class.name}"
-                            + (f" (key {index + 1})" if index < 9 else ""))
+                            + (f" (key {key})" if key else " (keys . and , step to it)"))
             self.list.addItem(item)
         self.list.blockSignals(False)
         has_project = self.window.project is not None
