@@ -7,6 +7,7 @@ are about the jobs, not the model's quality), so the window loads it on open.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,10 +145,44 @@ def test_the_export_dialogs_open_in_the_project_folder(window, monkeypatch):
     jobs.ask_export_onnx()
     jobs.ask_export_torchscript()
     jobs.ask_export_model_folder()
-    jobs.ask_predict_folder()
+    jobs.ask_predict_folder()  # the images to predict: then where the results go, above
     root = window.project.root
     assert asked == [str(root / "model.onnx"), str(root / "model.pt"), str(root), str(root)]
 
+
+
+def test_the_predict_dialogs_open_in_a_new_folder_they_can_write_into(
+        qtbot, window, monkeypatch, tmp_path, isbi_dir):
+    """They opened in <project>/predictions, which did not exist ("Directory not found"),
+    and in the project folder, which predictions may not go into."""
+    import shutil
+
+    from PySide6.QtWidgets import QFileDialog
+
+    images = tmp_path / "slices"
+    images.mkdir()
+    shutil.copy(isbi_dir / "images" / "05.png", images)
+    opened_in, answers = [], []
+
+    def dialog(parent, title, start=""):
+        opened_in.append(Path(start))
+        assert Path(start).is_dir() and not any(Path(start).iterdir())
+        return answers.pop(0)
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", dialog)
+    jobs = window.training.jobs
+    answers[:] = [""]  # cancelled: the folder made for the dialog goes again
+    jobs.ask_predict_project()
+    assert opened_in == [window.project.root / "predictions"] and not opened_in[0].exists()
+    answers[:] = [str(images), str(tmp_path / "slices-predictions")]
+    opened_in.clear()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",
+                        lambda parent, title, start="": (opened_in.append(Path(start)),
+                                                         answers.pop(0))[1])
+    with qtbot.waitSignal(jobs.jobFinished, timeout=60_000):
+        jobs.ask_predict_folder()
+    assert opened_in[1] == tmp_path / "slices-predictions"  # accepted as suggested
+    assert (tmp_path / "slices-predictions" / "05.png").is_file()
 
 def test_exporting_over_a_saved_model_asks_first(qtbot, window, monkeypatch, tmp_path):
     from PySide6.QtWidgets import QFileDialog, QMessageBox

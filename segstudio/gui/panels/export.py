@@ -8,6 +8,7 @@ them with file dialogs), so they can also be driven directly.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -154,22 +155,39 @@ class ModelJobs(QObject):
         if self.window.project is None:
             self.window.show_error("Predict project", "Open a project first.")
             return
-        start = str(Path(self.window.project.root) / "predictions")
-        folder = QFileDialog.getExistingDirectory(self.window, "Write the predictions into",
-                                                  start)
+        folder = self._ask_results_folder(Path(self.window.project.root) / "predictions")
         if folder:
             self.predict_project(folder)
 
     def ask_predict_folder(self) -> None:
+        from segstudio.gui.predict_models import unique_folder
+
         images = QFileDialog.getExistingDirectory(self.window, "Predict the images in",
                                                   self._start_path())
         if not images:
             return
-        out_dir = QFileDialog.getExistingDirectory(
-            self.window, "Write the predictions into (an empty folder, or earlier results)",
-            self._start_path())
+        out_dir = self._ask_results_folder(
+            unique_folder(Path(images).parent / f"{Path(images).name}-predictions"))
         if out_dir:
             self.predict_images(images, out_dir, title="Predict folder")
+
+    def _ask_results_folder(self, suggested: Path) -> str:
+        """Where to write predictions, the dialog opening in `suggested`: a folder the
+        results may go into, made for the dialog (a folder dialog cannot open in one that
+        does not exist) and removed again, while empty, if another is chosen."""
+        made = not suggested.exists()
+        if made:
+            try:
+                suggested.mkdir(parents=True)
+            except OSError:  # a read-only place: the dialog opens beside it
+                made, suggested = False, suggested.parent
+        chosen = QFileDialog.getExistingDirectory(
+            self.window, "Write the predictions into (an empty folder, or earlier results)",
+            str(suggested))
+        if made and (not chosen or Path(chosen).resolve() != suggested.resolve()):
+            with contextlib.suppress(OSError):
+                suggested.rmdir()  # only while empty
+        return chosen
 
     # --- plumbing ---------------------------------------------------------------
 
