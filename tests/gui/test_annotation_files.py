@@ -411,3 +411,26 @@ def test_a_reopened_project_shows_the_image_it_was_left_at(qtbot, tmp_path, isbi
     reopened = open_window(qtbot, project.root)
     assert reopened.current_entry.name == "02.png"
     assert reopened.images_panel.list.currentRow() == 2
+
+
+def test_the_images_list_marks_images_and_labels_that_cannot_be_read(qtbot, tmp_path, isbi_dir):
+    """A PNG cut short after its header joined the project and showed a grey square; a
+    broken label file showed '…' for ever."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for n in range(3):
+        (folder / f"{n:02d}.png").write_bytes((isbi_dir / "images" / f"{n:02d}.png").read_bytes())
+    whole = (folder / "01.png").read_bytes()
+    (folder / "01.png").write_bytes(whole[:2000])  # the header and a little more
+    project = make_project(tmp_path / "proj", [folder / f"{n:02d}.png" for n in (0, 1, 2)])
+    broken_labels = project.label_path(project.images[2])
+    broken_labels.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    window = open_window(qtbot, project.root)
+    items = window.images_panel._items
+    second, third = (items[e.id] for e in project.images[1:])
+    qtbot.waitUntil(lambda: "cannot" in second.text() and "cannot" in third.text(),
+                    timeout=5000)
+    assert second.text() == "01.png\ncannot read the image"
+    assert "01.png" in second.toolTip().splitlines()[1]  # the reader's message
+    assert third.text() == "02.png\ncannot read its labels"
+    assert items[project.images[0].id].text() == "00.png\n0% labelled"

@@ -21,12 +21,13 @@ from segstudio.gui.rendering import array_qimage, settings_for, to_display
 THUMB_SIZE = 64
 PLACEHOLDER_GREY = (70, 70, 76)
 ENTRY_ROLE = Qt.ItemDataRole.UserRole
+IMAGE_UNREADABLE, LABELS_UNREADABLE = "cannot read the image", "cannot read its labels"
 
 
 class _Results(QObject):
     # (generation, entry id, thumbnail RGB array or None, labelled fraction or None,
-    #  number of channels or None)
-    ready = Signal(int, object, object, object, object)
+    #  number of channels or None, what could not be read or None)
+    ready = Signal(int, object, object, object, object, object)
 
 
 class _ThumbnailJob(QRunnable):
@@ -35,18 +36,19 @@ class _ThumbnailJob(QRunnable):
         self.project, self.entry, self.generation, self.results = project, entry, generation, results
 
     def run(self) -> None:
-        thumb = fraction = channels = None
+        thumb = fraction = channels = problem = None
         try:
             image = self.project.load_image(self.entry)
             thumb, channels = make_thumbnail(image), image.shape[2]
-        except (UserError, OSError, ValueError):
-            pass
+        except (UserError, OSError, ValueError) as exc:
+            problem = (IMAGE_UNREADABLE, str(exc))
         try:
             fraction = self.project.label_stats(self.entry).fraction
-        except (UserError, OSError, ValueError):
-            pass
+        except (UserError, OSError, ValueError) as exc:
+            problem = problem or (LABELS_UNREADABLE, str(exc))
         try:
-            self.results.ready.emit(self.generation, self.entry.id, thumb, fraction, channels)
+            self.results.ready.emit(self.generation, self.entry.id, thumb, fraction, channels,
+                                    problem)
         except RuntimeError:  # the panel went away while this job ran
             pass
 
@@ -103,6 +105,7 @@ class ImagesPanel(QWidget):
         self._fractions: dict[object, float] = {}
         self._channels: dict[object, int] = {}  # of the images read so far
         self._channel_counts: Counter[int] = Counter()  # images of each number of channels
+        self._problems: dict[object, tuple[str, str]] = {}  # (in short, the error) per image
         self._placeholder = _placeholder_icon()
 
     def set_project(self, project) -> None:
@@ -112,6 +115,7 @@ class ImagesPanel(QWidget):
         self._fractions.clear()
         self._channels.clear()
         self._channel_counts.clear()
+        self._problems.clear()
         self.list.blockSignals(True)
         self.list.clear()
         self.list.blockSignals(False)
@@ -146,6 +150,8 @@ class ImagesPanel(QWidget):
         self.list.setCurrentRow(row)
 
     def set_fraction(self, entry, fraction: float) -> None:
+        if self._problems.get(entry.id, ("",))[0] == LABELS_UNREADABLE:
+            del self._problems[entry.id]  # its labels were read (or written) since
         self._fractions[entry.id] = fraction
         self._update_text(entry)
 
@@ -155,6 +161,7 @@ class ImagesPanel(QWidget):
 
     def refresh(self, project, entry) -> None:
         """Show an entry again after its file changed (relinked): text and thumbnail."""
+        self._problems.pop(entry.id, None)
         self._update_text(entry)
         item = self._items.get(entry.id)
         if item is not None and entry.exists:
@@ -169,14 +176,15 @@ class ImagesPanel(QWidget):
         if item is None:
             return
         fraction = self._fractions.get(entry.id)
-        if not entry.exists:
-            status = "missing file"
+        problem = self._problems.get(entry.id)
+        if not entry.exists or problem is not None:
+            status = "missing file" if not entry.exists else problem[0]
             item.setForeground(QColor(220, 80, 80))
         elif fraction is None:
             status = "…"
         else:
             status = f"{labelled_percent(fraction)} labelled"
-        tip = str(entry.path)
+        tip = str(entry.path) + ("" if problem is None else f"\n{problem[1]}")
         if entry.split == "val":
             status += " · validation"
             tip += "\nValidation: its labels score the models, they are not trained on"
@@ -197,10 +205,13 @@ class ImagesPanel(QWidget):
         counts = self._channel_counts
         return max(counts, key=lambda n: (counts[n], -n)) if counts else None
 
-    def _thumbnail_ready(self, generation, entry_id, thumb, fraction, channels) -> None:
+    def _thumbnail_ready(self, generation, entry_id, thumb, fraction, channels, problem) -> None:
         item = self._items.get(entry_id)
         if generation != self._generation or item is None:
             return
+        if problem is not None:
+            self._problems[entry_id] = problem
+            self._update_text(item.data(ENTRY_ROLE))
         if thumb is not None:
             item.setIcon(QIcon(QPixmap.fromImage(array_qimage(thumb).copy())))
         if channels is not None and self._channels.get(entry_id) != channels:
