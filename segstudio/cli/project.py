@@ -155,26 +155,35 @@ def _info(args) -> int:
     for c in summary["classes"]:
         print(f"  {c['index']:3d} {c['name']:<20} {c['color']}  {c['pixels']} pixels")
     splits = {s: sum(i["split"] == s for i in images) for s in ("train", "val")}
-    labelled = [i for i in images if i["labelled_fraction"] > 0]
+    labelled = [i for i in images if (i["labelled_fraction"] or 0) > 0]
     print(f"images: {len(images)} (train {splits['train']}, val {splits['val']}), "
           f"{len(labelled)} labelled")
     for name in summary["missing"]:
         print(f"  missing: {name} (relink it in the window)")
+    for message in summary["unreadable_labels"]:
+        print(f"  unreadable labels: {message}")
     return 0
 
 
 def project_summary(project: Project) -> dict:
-    images, totals = [], [0] * len(project.classes)
+    images, totals, unreadable = [], [0] * len(project.classes), []
     for entry in project.images:
-        stats = project.label_stats(entry)
-        totals = [a + b for a, b in zip(totals, stats.counts, strict=True)]
+        try:
+            stats = project.label_stats(entry)
+        except UserError as exc:  # one broken label file: the others are still summed up
+            unreadable.append(str(exc))
+            fraction, counts = None, None
+        else:
+            totals = [a + b for a, b in zip(totals, stats.counts, strict=True)]
+            fraction, counts = stats.fraction, stats.counts
         images.append({"id": entry.id, "name": entry.name, "path": str(entry.path),
                        "split": entry.split, "exists": entry.exists,
-                       "labelled_fraction": stats.fraction, "counts": stats.counts})
+                       "labelled_fraction": fraction, "counts": counts})
     classes = [{"index": i, "name": c.name, "color": "#{:02x}{:02x}{:02x}".format(*c.color),
                 "pixels": totals[i]} for i, c in enumerate(project.classes)]
     return {"root": str(project.root), "format_version": FORMAT_VERSION, "classes": classes,
             "images": images, "missing": [e.name for e in project.missing_images()],
+            "unreadable_labels": unreadable,
             "settings": project.settings}
 
 

@@ -61,6 +61,18 @@ def test_create_import_export_info(isbi_subset, capsys):
     text = capsys.readouterr().out
     assert "membrane" in text and "3 labelled" in text
 
+    # A broken label file is listed; the other images are still summed up (info stopped
+    # at the broken file with only its error).
+    label_file = Project.open(other).label_path(Project.open(other).images[1])
+    label_file.write_bytes(label_file.read_bytes()[:100])
+    assert main(["project", "info", other]) == 0
+    text = capsys.readouterr().out
+    assert "2 labelled" in text and f"unreadable labels: {label_file}" in text
+    assert main(["project", "info", other, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert sum(c["pixels"] for c in info["classes"]) == 2 * 512 * 512
+    assert len(info["unreadable_labels"]) == 1 and info["images"][1]["counts"] is None
+
 
 @pytest.mark.parametrize(
     ("args", "message"),
