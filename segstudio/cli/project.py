@@ -89,6 +89,9 @@ def _create(args) -> int:
     project = Project.create(args.project, args.images, classes, copy_images=args.copy)
     _print_notes(project.notes)
     print(f"created {project.root}: {len(project.images)} images, {len(project.classes)} classes")
+    if not project.classes:
+        print("note: no classes yet: add them in the window, or give --class-names or --classes "
+              "FILE (or import labels with --add-classes)", file=sys.stderr)
     return 0
 
 

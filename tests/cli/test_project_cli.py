@@ -46,6 +46,7 @@ def test_create_import_export_info(isbi_subset, capsys):
     other = str(isbi_subset / "other")
     assert main(["project", "create", other, "--images", str(isbi_subset / "images"),
                  "--copy"]) == 0
+    assert "note: no classes yet" in capsys.readouterr().err
     assert main(["project", "import", other, "--coco",
                  str(isbi_subset / "coco" / "annotations.json")]) == 0
     assert main(["project", "split", other, "--val", "0.34", "--seed", "1"]) == 0
