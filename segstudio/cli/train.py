@@ -165,6 +165,11 @@ def _train(args: argparse.Namespace) -> int:
     source = _source(args)
     for path in getattr(source, "unpaired_masks", [])[:3]:
         _note(f"{path} has no image of the same name; ignored")
+    unpaired = getattr(source, "unpaired_images", [])
+    if unpaired:  # often meant: a mask misnamed; sometimes not (images left unlabelled)
+        more = f" and {len(unpaired) - 3} more" if len(unpaired) > 3 else ""
+        _note(f"{len(unpaired)} image(s) have no mask of the same name and are left out: "
+              f"{', '.join(p.name for p in unpaired[:3])}{more}")
     if args.project is None:
         _check_mask_values(source, values_given=source.mapping.values is not None or bool(args.classes))
     trainer = Trainer(config, source, source.classes)

@@ -416,3 +416,23 @@ def test_labelled_images_whose_files_are_missing_are_named(isbi_dir, tmp_path, c
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last == ("segstudio: error: no training images: the image files of 00.png, 01.png, "
                     "02.png (labelled) are missing; relink them in the window's Images list")
+
+
+def test_images_without_a_mask_are_noted(tmp_path, capsys):
+    import cv2
+
+    for kind in ("images", "masks"):
+        (tmp_path / kind).mkdir()
+    rng = np.random.default_rng(0)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[:, 32:] = 1
+    for name in ("a", "b", "c"):
+        cv2.imwrite(str(tmp_path / "images" / f"{name}.png"),
+                    rng.integers(0, 256, (64, 64), dtype=np.uint8))
+    for name in ("a", "b_label"):  # "b_label" is not "b": left out, and now said so
+        cv2.imwrite(str(tmp_path / "masks" / f"{name}.png"), mask)
+    assert main(["train", "--images", str(tmp_path / "images"), "--masks",
+                 str(tmp_path / "masks"), "--steps", "1", "--crop-size", "32",
+                 "--val-fraction", "0", "--out", str(tmp_path / "m")]) == 0
+    err = capsys.readouterr().err
+    assert "note: 2 image(s) have no mask of the same name and are left out: b.png, c.png" in err
