@@ -1,6 +1,6 @@
 """Heights in the right-hand dock column: the Classes list a row per class (three to
-seven rows, at most a third of the column), the Training panel what its settings need, Metrics (tabbed with Prediction)
-the rest.
+seven rows, at most a third of the column), the Training panel what its settings need,
+Metrics (tabbed with Prediction) the rest.
 
 Qt keeps dock heights as they were saved or as a resize shared them out, which squeezed
 the Training settings into a scrolling sliver: after a restart at another window or screen
