@@ -41,20 +41,50 @@ toolbar), or by label region: of the clicked pixel's label</td></tr>
 </table>"""
 
 
+def widget_row(*widgets, row: QWidget | None = None) -> QWidget:
+    """Widgets side by side, as one form field (laid out in `row` when given)."""
+    row = row or QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return row
+
+
+class PathRow(QWidget):
+    """A path field with its Browse… button (a folder, or a file of `file_filter`)."""
+
+    def __init__(self, title: str, start: str, folder: bool = True, file_filter: str = ""):
+        super().__init__()
+        self.title, self.folder, self.file_filter, self.start = title, folder, file_filter, start
+        self.edit = QLineEdit(start)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        widget_row(self.edit, browse, row=self)
+
+    def path(self) -> Path | None:
+        text = self.edit.text().strip()
+        return Path(text) if text else None
+
+    def _browse(self) -> None:
+        start = self.edit.text() or self.start
+        if self.folder:
+            chosen = QFileDialog.getExistingDirectory(self, self.title, start)
+        else:
+            chosen, _ = QFileDialog.getOpenFileName(self, self.title, start, self.file_filter)
+        if chosen:
+            self.edit.setText(chosen)
+
+
 class NewProjectDialog(QDialog):
     """Where to put a new project over a folder of images, and its first classes."""
 
     def __init__(self, image_folder: Path, image_count: int, parent=None):
         super().__init__(parent)
         self.setWindowTitle("New project")
-        self.location = QLineEdit(str(image_folder.parent / f"{image_folder.name}-labels"))
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row = QWidget()
-        row_layout = QHBoxLayout(row)
-        row_layout.setContentsMargins(0, 0, 0, 0)
-        row_layout.addWidget(self.location)
-        row_layout.addWidget(browse)
+        location = PathRow("Project folder",
+                           str(image_folder.parent / f"{image_folder.name}-labels"))
+        self.location = location.edit
         self.classes = QLineEdit(DEFAULT_CLASSES)
         self.classes.setToolTip("Class names separated by commas; you can change them later")
         self.classes.textEdited.connect(self._names_typed)
@@ -63,11 +93,6 @@ class NewProjectDialog(QDialog):
         from_file.setToolTip("Read the names and colours from a classes file (JSON, as "
                              "segstudio exports or CamVid's classes.json)")
         from_file.clicked.connect(self._classes_from_file)
-        classes_row = QWidget()
-        classes_layout = QHBoxLayout(classes_row)
-        classes_layout.setContentsMargins(0, 0, 0, 0)
-        classes_layout.addWidget(self.classes)
-        classes_layout.addWidget(from_file)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -77,15 +102,10 @@ class NewProjectDialog(QDialog):
         self.summary = QLabel(f"{files} in {image_folder}; they stay where they are.\n"
                               "Files that cannot be read will be skipped and listed.")
         form.addRow(self.summary)
-        form.addRow("Project folder", row)
-        form.addRow("Classes", classes_row)
+        form.addRow("Project folder", location)
+        form.addRow("Classes", widget_row(self.classes, from_file))
         form.addRow(buttons)
         self.resize(560, self.sizeHint().height())
-
-    def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Project folder", self.location.text())
-        if folder:
-            self.location.setText(folder)
 
     def project_folder(self) -> Path:
         return Path(self.location.text().strip())

@@ -18,15 +18,13 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
-    QHBoxLayout,
     QLineEdit,
     QMessageBox,
-    QPushButton,
     QRadioButton,
-    QWidget,
 )
+
+from segstudio.gui.dialogs import PathRow, widget_row
 
 IMPORT_KINDS = {  # what the dialog offers: (title, the path is a folder)
     "masks": ("Mask images (PNG or TIFF, named like the images)", True),
@@ -41,34 +39,6 @@ EXPORT_FORMATS = {
     "coco-polygon": "COCO JSON, polygons (holes are lost)",
 }
 MAX_NOTES_SHOWN = 10
-
-
-class PathRow(QWidget):
-    """A path field with its Browse… button (a folder, or a file of `file_filter`)."""
-
-    def __init__(self, title: str, start: str, folder: bool = True, file_filter: str = ""):
-        super().__init__()
-        self.title, self.folder, self.file_filter, self.start = title, folder, file_filter, start
-        self.edit = QLineEdit(start)
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.edit)
-        layout.addWidget(browse)
-
-    def path(self) -> Path | None:
-        text = self.edit.text().strip()
-        return Path(text) if text else None
-
-    def _browse(self) -> None:
-        start = self.edit.text() or self.start
-        if self.folder:
-            chosen = QFileDialog.getExistingDirectory(self, self.title, start)
-        else:
-            chosen, _ = QFileDialog.getOpenFileName(self, self.title, start, self.file_filter)
-        if chosen:
-            self.edit.setText(chosen)
 
 
 class ImportLabelsDialog(QDialog):
@@ -113,8 +83,8 @@ class ImportLabelsDialog(QDialog):
         form.addRow("Import", self.kind)
         form.addRow("From", self.source)
         form.addRow("Mask values", self.by_number)
-        form.addRow("", _row(self.by_values, self.values))
-        form.addRow("", _row(self.by_file, self.classes_file))
+        form.addRow("", widget_row(self.by_values, self.values))
+        form.addRow("", widget_row(self.by_file, self.classes_file))
         form.addRow("Pixels no shape covers", self.background)
         form.addRow("", self.add_classes)
         form.addRow("", self.overwrite)
@@ -182,15 +152,6 @@ class ExportLabelsDialog(QDialog):
         form.addRow("Folder", self.folder)
         form.addRow(buttons)
         self.resize(560, self.sizeHint().height())
-
-
-def _row(*widgets) -> QWidget:
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for widget in widgets:
-        layout.addWidget(widget)
-    return row
 
 
 def parse_values(text: str) -> list[int]:
