@@ -56,6 +56,7 @@ class Project(ImageListMixin, ClassTableMixin):
         self.notes: list[str] = []  # what was skipped while creating or adding, for the user
         self._pending: list[str] = data.pending_labels
         self._migrated_from = data.migrated_from
+        self._extra = data.extra
         self._lock = threading.RLock()
         self._index: dict[str, ImageEntry] = {}
 
@@ -137,7 +138,8 @@ class Project(ImageListMixin, ClassTableMixin):
                 if not backup.exists():
                     atomic_write_bytes(backup, path.read_bytes())
                 self._migrated_from = None
-            data = ProjectData(self.classes, self.images, self.settings, self._pending)
+            data = ProjectData(self.classes, self.images, self.settings, self._pending,
+                               extra=self._extra)
             atomic_write_text(path, project_file.dump(data, self.root))
 
     def set_setting(self, key: str, value) -> None:

@@ -57,6 +57,7 @@ class ImageEntry:
     # Cached label statistics and the (mtime_ns, bytes) of the label file they describe.
     stats: LabelStats | None = field(default=None, repr=False)
     stats_file: tuple[int, int] | None = field(default=None, repr=False)
+    extra: dict = field(default_factory=dict, repr=False)  # project.json keys we do not know
 
     @property
     def exists(self) -> bool:

@@ -42,6 +42,13 @@ class ProjectData:
     settings: dict
     pending_labels: list[str] = field(default_factory=list)
     migrated_from: int | None = None  # the format version read, when older than ours
+    # Keys this version does not know (written by a tool or a later version): kept as
+    # they were, so a save does not throw away what someone else stored.
+    extra: dict = field(default_factory=dict)
+
+
+_KNOWN_KEYS = {"format_version", "classes", "images", "settings", "pending_labels"}
+_KNOWN_ENTRY_KEYS = {"id", "name", "path", "split", "width", "height", "stats"}
 
 
 def dump(data: ProjectData, root: Path) -> str:
@@ -52,6 +59,7 @@ def dump(data: ProjectData, root: Path) -> str:
              ' "settings": ' + _json(data.settings, indent=2).replace("\n", "\n ")]
     if data.pending_labels:
         parts.append(' "pending_labels": ' + _json(data.pending_labels))
+    parts += [f" {_json(key)}: {_json(value)}" for key, value in data.extra.items()]
     return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
@@ -78,7 +86,7 @@ def _entry_to_json(entry: ImageEntry, root: Path) -> dict:
     if entry.stats is not None and entry.stats_file is not None:
         item["stats"] = {"fraction": entry.stats.fraction, "counts": entry.stats.counts,
                          "file": list(entry.stats_file)}
-    return item
+    return item | {k: v for k, v in entry.extra.items() if k not in item}
 
 
 def load(path: Path) -> ProjectData:
@@ -158,7 +166,8 @@ def _parse(document: dict, root: Path) -> ProjectData:
     pending = document.get("pending_labels", [])
     if not isinstance(pending, list) or not all(_is_file_stem(p) for p in pending):
         raise _Invalid("'pending_labels' must list label file names")
-    return ProjectData(classes, images, settings, pending)
+    extra = {k: v for k, v in document.items() if k not in _KNOWN_KEYS}
+    return ProjectData(classes, images, settings, pending, extra=extra)
 
 
 def _parse_entry(item, where: str, root: Path, num_classes: int) -> ImageEntry:
@@ -175,6 +184,7 @@ def _parse_entry(item, where: str, root: Path, num_classes: int) -> ImageEntry:
         name=_expect(item, "name", str, where),
         path=resolve_path(_expect(item, "path", str, where), root),
         split=split,
+        extra={k: v for k, v in item.items() if k not in _KNOWN_ENTRY_KEYS},
     )
     if "width" in item or "height" in item:
         height, width = item.get("height"), item.get("width")

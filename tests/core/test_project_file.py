@@ -86,3 +86,19 @@ def test_odd_statistics_cache_is_recomputed_not_an_error(project):
     path.write_text(json.dumps(document))
     assert Project.open(project.root).label_stats("a").counts == [20, 0]
 
+
+
+def test_keys_this_version_does_not_know_survive_a_save(project):
+    path = project.root / "project.json"
+    document = json.loads(path.read_text())
+    document["review"] = {"by": "ana", "done": [1, 2]}
+    document["images"][0]["note"] = "blurred"
+    document["images"][0]["split"] = "val"
+    path.write_text(json.dumps(document))
+    reopened = Project.open(project.root)
+    reopened.set_split("a", "train")  # any change saves
+    saved = json.loads(path.read_text())
+    assert saved["review"] == {"by": "ana", "done": [1, 2]}
+    assert saved["images"][0]["note"] == "blurred"
+    assert saved["images"][0]["split"] == "train"
+    assert saved["format_version"] == FORMAT_VERSION
