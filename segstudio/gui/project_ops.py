@@ -51,7 +51,10 @@ class ProjectMixin:
             project = Project.open(folder)
         except (UserError, OSError) as exc:
             self.show_error("Cannot open the project", str(exc))
-            if str(folder) in recent_projects():
+            # A project that is gone leaves Open Recent; one the user can mend
+            # (project.json edited by hand, a full disk) stays, to open once mended.
+            gone = not (Path(folder) / PROJECT_FILE).is_file()
+            if gone and str(folder) in recent_projects():
                 remove_recent_project(str(folder))
                 self.update_recent_menu()
             return False

@@ -434,3 +434,22 @@ def test_the_images_list_marks_images_and_labels_that_cannot_be_read(qtbot, tmp_
     assert "01.png" in second.toolTip().splitlines()[1]  # the reader's message
     assert third.text() == "02.png\ncannot read its labels"
     assert items[project.images[0].id].text() == "00.png\n0% labelled"
+
+
+def test_recent_project_that_fails_to_open_stays_until_it_is_gone(qtbot, project):
+    open_window(qtbot, project.root).close()
+    window = open_window(qtbot)
+    project_file = project.root / "project.json"
+    text = project_file.read_text()
+    project_file.write_text("{ broken")
+    window.actions_.recent_menu.actions()[0].trigger()
+    assert window.project is None and "project.json" in window.errors[-1][1]
+    assert [a.text() for a in window.actions_.recent_menu.actions()] == [str(project.root.resolve())]
+    project_file.write_text(text)  # mended by hand: opens from the menu
+    window.actions_.recent_menu.actions()[0].trigger()
+    assert window.project is not None
+    window.close()
+    project_file.unlink()
+    again = open_window(qtbot)
+    again.actions_.recent_menu.actions()[0].trigger()
+    assert again.project is None and again.actions_.recent_menu.actions() == []
