@@ -88,9 +88,16 @@ def _read_with_opencv(path: Path) -> np.ndarray:
         raise ImageReadError(f"{path}: not a readable image (corrupt or unsupported format)")
     if array.ndim == 3 and array.shape[2] == 3:
         array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+    elif array.ndim == 3 and array.shape[2] == 4 and _is_grey_alpha_png(data):
+        array = array[:, :, [0, 3]]  # OpenCV spreads the grey over B, G and R
     elif array.ndim == 3 and array.shape[2] == 4:
         array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA)
     return array
+
+
+def _is_grey_alpha_png(data: np.ndarray) -> bool:
+    """Whether the bytes are a PNG of colour type 4 (grey and alpha), read from its header."""
+    return bytes(data[:8]) == b"\x89PNG\r\n\x1a\n" and data.size > 25 and data[25] == 4
 
 
 def _read_tiff(path: Path) -> np.ndarray:

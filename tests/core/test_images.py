@@ -22,6 +22,18 @@ def test_rgb_png_comes_back_in_rgb_order(tmp_path):
     assert image[0, 0].tolist() == [200, 0, 0]
 
 
+def test_alpha_is_kept_as_the_last_channel_grey_stays_one_channel(tmp_path):
+    grey = np.arange(20, dtype=np.uint8).reshape(4, 5) * 10
+    alpha = np.full((4, 5), 128, np.uint8)
+    Image.fromarray(np.dstack([grey, alpha]), "LA").save(tmp_path / "la.png")
+    image = load_image(tmp_path / "la.png")
+    assert image.shape == (4, 5, 2)
+    np.testing.assert_array_equal(image[..., 0], grey)
+    np.testing.assert_array_equal(image[..., 1], alpha)
+    rgba = np.dstack([grey, grey // 2, grey // 3, alpha])
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    np.testing.assert_array_equal(load_image(tmp_path / "rgba.png"), rgba)
+
 
 @pytest.mark.parametrize("mode", ["RGB", "L", "CMYK"])
 def test_a_jpeg_is_turned_upright_as_its_exif_orientation_says(tmp_path, mode):
