@@ -141,6 +141,20 @@ def test_multichannel_image_maps_channels_and_shows_one_as_gray(qtbot, tmp_path)
     assert window.status.value_label.text() == "0 0 3000 0 0"
 
 
+def test_the_channel_rows_fit_a_display_panel_docked_as_narrow_as_it_goes(qtbot, tmp_path):
+    tifffile.imwrite(tmp_path / "five.tif", np.zeros((5, 64, 80), dtype=np.uint16) + 4000)
+    window = open_window(qtbot, make_project(tmp_path / "proj", [tmp_path / "five.tif"]).root,
+                         size=(1000, 700))
+    dock = window.findChild(QDockWidget, "dock_display")
+    window.resizeDocks([dock], [120], Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: dock.width() < 400)
+    box = window.display_panel.rows[0][2].parentWidget()
+    for _label, channel, low, high in window.display_panel.rows:
+        assert channel.geometry().right() < low.geometry().left()
+        assert low.geometry().right() < high.geometry().left()
+        assert high.geometry().right() < box.contentsRect().right()
+        assert low.width() >= 66 and high.width() >= 66
+
 def test_a_colour_image_after_a_gray_one_is_shown_in_colour(qtbot, tmp_path):
     import cv2
 

@@ -26,6 +26,7 @@ from segstudio.gui.rendering import DisplaySettings, ranges_for, settings_for
 
 MODES = [("auto", "Auto (percentiles)"), ("full", "Min to max"), ("manual", "Manual")]
 OUTPUT_NAMES = ("Red", "Green", "Blue")
+SPIN_MIN_WIDTH = 66  # room for five digits and the arrows
 
 
 class DisplayPanel(QWidget):
@@ -76,7 +77,7 @@ class DisplayPanel(QWidget):
             for spin in (low, high):
                 # Float ranges are wide: do not let their size hint widen the panel.
                 spin.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
-                spin.setMinimumWidth(66)
+                spin.setMinimumWidth(SPIN_MIN_WIDTH)
                 spin.setKeyboardTracking(False)
                 spin.valueChanged.connect(self._range_edited)
             grid.addWidget(label, row, 0)
@@ -84,6 +85,9 @@ class DisplayPanel(QWidget):
             grid.addWidget(low, row, 2)
             grid.addWidget(high, row, 3)
             self.rows.append((label, channel, low, high))
+        for column in (2, 3):  # the spin boxes' own minimum, which Ignored hides from the grid
+            grid.setColumnMinimumWidth(column, SPIN_MIN_WIDTH)
+            grid.setColumnStretch(column, 1)
         contrast_layout = QFormLayout(contrast)
         contrast_layout.addRow("Contrast", self.mode)
         contrast_layout.addRow("Show", self.color_mode)
