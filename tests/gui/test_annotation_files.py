@@ -120,6 +120,19 @@ def test_16_bit_tiff_gets_automatic_contrast(qtbot, tmp_path):
     assert np.array_equal(window.current_image(), raw[:, :, None])  # data unchanged
 
 
+@pytest.mark.parametrize(("low", "high", "shown"), [(-1.0, 1.5, "-1.00"), (0.01, 0.05, "0.0100"),
+                                                     (0.0, 4000.0, "0")])
+def test_a_float_image_range_shows_to_about_three_digits(qtbot, tmp_path, low, high, shown):
+    raw = np.linspace(low, high, 60 * 80, dtype=np.float32).reshape(60, 80)
+    tifffile.imwrite(tmp_path / "float.tif", raw)
+    window = open_window(qtbot, make_project(tmp_path / "proj", [tmp_path / "float.tif"]).root)
+    window.display_panel.mode.setCurrentIndex(1)  # min to max
+    black_at = window.display_panel.rows[0][2]
+    assert black_at.text() == shown
+    black_at.stepUp()  # a step is one shown digit
+    assert black_at.value() == pytest.approx(float(shown) + 10.0 ** -black_at.decimals())
+    assert window.display_panel.settings.mode == "manual"
+
 def test_multichannel_image_maps_channels_and_shows_one_as_gray(qtbot, tmp_path):
     planes = np.zeros((5, 64, 80), dtype=np.uint16)
     for c in range(5):

@@ -141,8 +141,10 @@ class DisplayPanel(QWidget):
                 if not shown:
                     continue
                 channel.setCurrentIndex(settings.channels[index])
+                decimals = 0 if integer else _decimals_for(*settings.ranges[index])
                 for spin, value in zip((low, high), settings.ranges[index], strict=True):
-                    spin.setDecimals(0 if integer else 4)
+                    spin.setDecimals(decimals)
+                    spin.setSingleStep(10.0 ** -decimals)
                     spin.setRange(bottom, top)
                     spin.setValue(value)
         finally:
@@ -180,3 +182,12 @@ class DisplayPanel(QWidget):
         count = len(self.settings.channels)
         ranges = tuple((self.rows[i][2].value(), self.rows[i][3].value()) for i in range(count))
         self.set_settings(DisplaySettings(self.settings.channels, ranges, "manual"))
+
+
+def _decimals_for(low: float, high: float) -> int:
+    """Decimals that show a float image's range to about three digits: 0.0123..0.0456
+    needs four, -1..1.5 two (four would not fit the box)."""
+    span = abs(high - low)
+    if not np.isfinite(span) or span == 0:
+        return 4
+    return int(np.clip(2 - np.floor(np.log10(span)), 0, 6))
