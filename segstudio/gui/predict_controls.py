@@ -21,7 +21,8 @@ class PredictionPanel(QWidget):
     opacityChanged = Signal(float)
     uncertaintyChanged = Signal(bool)
     acceptRequested = Signal(bool)  # only_unlabelled
-    predictionAvailable = Signal(bool)  # there is a prediction of the image on screen
+    # A prediction of the image on screen shows (one hidden is not accepted unseen).
+    predictionAvailable = Signal(bool)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -60,16 +61,23 @@ class PredictionPanel(QWidget):
         layout.addStretch(1)
 
         self.show_check.toggled.connect(self.visibilityChanged)
+        self.show_check.toggled.connect(lambda _shown: self._update_accept())
         self.opacity_slider.valueChanged.connect(lambda v: self.opacityChanged.emit(v / 100))
         self.uncertainty_check.toggled.connect(self.uncertaintyChanged)
         self.accept_all_button.clicked.connect(lambda: self.acceptRequested.emit(False))
         self.accept_unlabelled_button.clicked.connect(lambda: self.acceptRequested.emit(True))
-        self.set_has_prediction(False)
+        self._has_prediction = False
+        self._update_accept()
 
     def opacity(self) -> float:
         return self.opacity_slider.value() / 100
 
     def set_has_prediction(self, available: bool) -> None:
+        self._has_prediction = available
+        self._update_accept()
+
+    def _update_accept(self) -> None:
+        available = self._has_prediction and self.show_check.isChecked()
         self.accept_all_button.setEnabled(available)
         self.accept_unlabelled_button.setEnabled(available)
         self.predictionAvailable.emit(available)

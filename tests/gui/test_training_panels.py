@@ -146,6 +146,12 @@ def test_prediction_panel_signals(qtbot):
         qtbot.mouseClick(panel.show_check, Qt.MouseButton.LeftButton,
                          pos=panel.show_check.rect().bottomLeft() + QPoint(4, -4))
     assert visible.args == [False]
+    # A hidden prediction is not accepted unseen; shown again, it can be.
+    assert not panel.accept_all_button.isEnabled()
+    assert not panel.accept_unlabelled_button.isEnabled()
+    with qtbot.waitSignal(panel.predictionAvailable, timeout=1000) as available:
+        panel.show_check.setChecked(True)
+    assert available.args == [True] and panel.accept_all_button.isEnabled()
 
 
 def test_a_long_status_ends_in_an_ellipsis_at_a_word_not_half_a_line(qtbot):
