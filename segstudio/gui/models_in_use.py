@@ -39,11 +39,13 @@ class ModelInUseMixin:
             return
         self._class_names = names
         self._keep_settings()  # into the project being closed
-        self._project = project
+        closed, self._project = self._project, project
         stopped = self.running
         if stopped:  # its model is saved into the project it was started for
             self._stop_and_save()
             self.window.statusBar().clearMessage()
+            if not edited and self.worker.result is not None:
+                self._keep_stopped_model(closed, Path(self.worker.result[0]))
             self.thread = self.worker = None  # its queued reports are ignored
         self.model_dir = None
         self.live.set_model(None)
@@ -144,18 +146,25 @@ class ModelInUseMixin:
         self.panel.set_current_architecture(None if saved is None else
                                             saved.architecture.get("name"))
         if saved is not None:
-            self._remember_model_in_use()
+            self._remember_model_in_use(self.window.project, self.model_dir)
         else:  # nothing to accept, and the panel says why
             self.prediction_panel.set_has_prediction(False)
             self.prediction_panel.set_status("No model yet for these classes: click Train.")
 
-    def _remember_model_in_use(self) -> None:
+    def _keep_stopped_model(self, project, folder: Path) -> None:
+        """A training stopped by opening another project: its model is the one in use when
+        its project opens again, as if it had ended there."""
+        self._remember_model_in_use(project, folder)
+        self.window.statusBar().showMessage(
+            f"The training of {project.root.name} stopped; its model {folder.name} is saved "
+            "there and used when the project opens again.", 15_000)
+
+    def _remember_model_in_use(self, project, folder: Path | None) -> None:
         """Keep the model in use in the project, to use it again when the project is opened
         (a model loaded by hand is not the most recent one)."""
-        project = self.window.project
-        if project is None or self.model_dir is None:
+        if project is None or folder is None:
             return
-        models, folder = Path(project.models_dir).resolve(), self.model_dir.resolve()
+        models, folder = Path(project.models_dir).resolve(), folder.resolve()
         # One outside the project's models folder is kept by its whole path.
         chosen = str(folder.relative_to(models)) if folder.is_relative_to(models) else str(folder)
         if project.settings.get(MODEL_IN_USE_KEY) != chosen:

@@ -234,6 +234,7 @@ class TrainingController(ModelInUseMixin, QObject):
                 # Its report is not handled any more: it gets classes renamed while it ran.
                 folder, saved = self.worker.result
                 self._adopt_classes(saved, Path(folder))
+                self._remember_model_in_use(self.window.project, Path(folder))
         self.live.shutdown()
         self.jobs.shutdown()
         stop_thread(self.warm_up_thread, self.warm_up_worker, SHUTDOWN_WAIT_MS)

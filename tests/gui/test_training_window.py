@@ -234,38 +234,54 @@ def test_without_a_val_split_images_are_held_out_and_named(qtbot, isbi_project):
     assert len(held_out) == 1 and held_out[0] in note
 
 
+def start_a_second_training(qtbot, training):
+    """Train a first model, then start another from scratch; the first one's folder."""
+    train_steps(qtbot, training, 4)
+    first = training.model_dir
+    training.panel.set_settings({**FAST_SETTINGS, "time_budget": 60})
+    training.panel.continue_check.setChecked(False)
+    with qtbot.waitSignal(training.progressed, timeout=60_000):
+        click(qtbot, training.panel.train_button)
+    return first
+
+
 def test_close_while_training_stops_the_worker_cleanly(qtbot, isbi_project):
     window = open_window(qtbot, isbi_project.root)
     training = window.training
-    with qtbot.waitSignal(training.progressed, timeout=60_000):
-        click(qtbot, training.panel.train_button)
+    first = start_a_second_training(qtbot, training)
     thread = training.thread
     started = time.monotonic()
     window.close()
     assert time.monotonic() - started < 10
     assert thread.isFinished() and not thread.isRunning()
     assert not training.live.thread.isRunning()
-    # What was trained is not lost: the model was saved on the way out.
-    assert list((isbi_project.root / "models").glob("*/model.json"))
+    # What was trained is not lost: the model was saved on the way out, and is the one
+    # in use when the project opens again (it opened with the first one).
+    stopped = [d for d in isbi_project.models_dir.iterdir() if d != first]
+    assert len(stopped) == 1 and (stopped[0] / "model.json").is_file()
+    assert open_window(qtbot, isbi_project.root).training.model_dir == stopped[0]
 
 
 def test_opening_another_project_while_training(qtbot, isbi_project, tmp_path, isbi_dir):
     window = open_window(qtbot, isbi_project.root)
     training = window.training
-    with qtbot.waitSignal(training.progressed, timeout=60_000):
-        click(qtbot, training.panel.train_button)
+    first = start_a_second_training(qtbot, training)
     thread = training.thread
     other = Project.create(tmp_path / "other", [isbi_dir / "images" / "10.png"],
                            default_classes(["membrane", "cell", "mitochondria"]))
     assert window.open_project(other.root)
     assert thread.isFinished() and not training.running
     assert training.panel.train_button.isEnabled()
-    # The stopped training's model went to its own project; the new one has none.
-    assert list((isbi_project.root / "models").glob("*/model.json"))
+    # The stopped training's model went to its own project, said so; the new one has none.
+    stopped = [d for d in isbi_project.models_dir.iterdir() if d != first]
+    assert len(stopped) == 1 and (stopped[0] / "model.json").is_file()
+    assert stopped[0].name in window.statusBar().currentMessage()
     qtbot.wait(200)  # reports queued by the old training arrive and are ignored
     assert training.model_dir is None and training.live.model is None
     assert window.canvas.prediction_layer.indices is None
     assert training.metrics.iou_table.rowCount() == 4  # three classes and the mean
+    assert window.open_project(isbi_project.root)  # back: with the model it stopped with
+    assert training.model_dir == stopped[0]
 
 
 def test_class_edits_while_training(qtbot, isbi_project, isbi_dir, monkeypatch):
