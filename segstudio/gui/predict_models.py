@@ -49,15 +49,16 @@ def adopt_classes(saved, folder: Path, classes) -> None:
     _update_metadata(folder, update)
 
 
-def record_validation(saved, folder: Path, val) -> None:
-    """Give a saved model, in memory and in its folder, its scores on the validation images
-    of now (they may not be those it was scored on when saved). Its step stays: the
-    training step the scores are of."""
+def record_validation(saved, folder: Path | None, val) -> None:
+    """Give a saved model, in memory and in its folder (unless None), its scores on the
+    validation images of now (they may not be those it was scored on when saved). Its step
+    stays: the training step the scores are of."""
     def update(metadata: dict) -> None:
         metadata["metrics"] = {**(metadata.get("metrics") or {}), **val.figures()}
 
     saved.metrics = {**(saved.metrics or {}), **val.figures()}
-    _update_metadata(folder, update)
+    if folder is not None:
+        _update_metadata(folder, update)
 
 
 def _renamed_metrics(metrics, renames: dict[str, str]):

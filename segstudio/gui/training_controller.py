@@ -180,8 +180,11 @@ class TrainingController(ModelInUseMixin, QObject):
             if best is not None and best.step == 0 and config.init_model_dir is not None:
                 kept = Path(config.init_model_dir)  # nothing better: no copy of it saved
                 saved = load_model(kept, device="cpu")
+                # Its scores on this project's validation images: in its folder too when that
+                # is the project's (one loaded from elsewhere is not written to).
+                inside = kept.resolve().is_relative_to(models_dir.resolve())
                 with contextlib.suppress(UserError, OSError):  # a read-only folder: in memory
-                    record_validation(saved, kept, best)
+                    record_validation(saved, kept if inside else None, best)
                 return kept, saved
             stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
             folder = unique_folder(models_dir / f"{model_name}-{stamp}")

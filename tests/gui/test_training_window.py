@@ -471,6 +471,26 @@ def test_a_continued_run_that_finds_nothing_better_keeps_the_model_without_a_cop
     assert training.live.model.metrics["miou"] == after["miou"]
 
 
+def test_a_kept_model_from_outside_the_project_is_not_written_to(qtbot, isbi_project, tmp_path):
+    import shutil
+
+    window = open_window(qtbot, isbi_project.root)
+    training = window.training
+    train_steps(qtbot, training, 30)
+    elsewhere = shutil.copytree(training.model_dir, tmp_path / "elsewhere" / "model")
+    shutil.rmtree(training.model_dir)
+    before = (elsewhere / "model.json").read_bytes()
+    assert training.load_model(elsewhere)  # as Model > Load model does
+    labelled = [e for e in window.project.images if window.project.has_labels(e)]
+    assert window.set_split(labelled[0], "val")  # other validation images: other scores
+    training.config_overrides["lr"] = 1.0  # three steps at this rate ruin the weights
+    train_steps(qtbot, training, 3)
+    assert training.model_dir == elsewhere and "(kept" in training.panel.status_label.text()
+    assert (elsewhere / "model.json").read_bytes() == before
+    miou = training.live.model.metrics["miou"]  # its scores here, shown, not stored there
+    assert miou != json.loads(before)["metrics"]["miou"]
+    assert f"mIoU {miou:.3f}" in training.metrics.summary_label.text()
+
 def test_the_uncertainty_highlight_never_takes_a_class_colour(qtbot, isbi_project):
     window = open_window(qtbot, isbi_project.root)
     canvas, panel = window.canvas, window.training.prediction_panel
