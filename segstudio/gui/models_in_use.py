@@ -15,6 +15,7 @@ from pathlib import Path
 
 from segstudio.core.errors import UserError
 from segstudio.gui.panels.training import MODEL_TITLES
+from segstudio.gui.predict_controls import NO_MODEL_TEXT
 from segstudio.gui.predict_menu import update_model_actions
 from segstudio.gui.predict_models import (
     adopt_classes,
@@ -81,6 +82,8 @@ class ModelInUseMixin:
         self._class_names = names
         if not self.running:  # a running training's model gets them when saved
             self._adopt_project_classes()
+        else:  # its reports keep the old names: the table shows the new ones at once
+            self.metrics.rename_classes(list(project.classes))
         return True
 
     def _adopt_project_classes(self) -> None:
@@ -130,6 +133,7 @@ class ModelInUseMixin:
             self._show_model(self.live.model, self.model_dir)
         else:
             self.panel.model_label.setText("No model yet: click Train.")
+            self.prediction_panel.set_status(NO_MODEL_TEXT)
 
     def _show_model(self, saved, folder: Path) -> None:
         miou = (saved.metrics or {}).get("miou")

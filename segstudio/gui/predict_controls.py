@@ -15,6 +15,8 @@ from PySide6.QtWidgets import (
 
 from segstudio.gui.panels.classes import color_icon
 
+NO_MODEL_TEXT = "No model yet: train one to see predictions."
+
 
 class PredictionPanel(QWidget):
     visibilityChanged = Signal(bool)
@@ -43,7 +45,7 @@ class PredictionPanel(QWidget):
         self.accept_unlabelled_button.setToolTip(
             "Fill only the pixels not labelled yet with the prediction (undoable)"
         )
-        self.status_label = QLabel("No model yet: train one to see predictions.")
+        self.status_label = QLabel(NO_MODEL_TEXT)
         self.status_label.setWordWrap(True)
 
         opacity_row = QHBoxLayout()

@@ -295,6 +295,11 @@ def test_class_edits_while_training(qtbot, isbi_project, isbi_dir, monkeypatch):
     assert window.recolor_class(1, (10, 20, 30)) and window.rename_class(1, "cytoplasm")
     assert window.add_images([isbi_dir / "images" / "05.png"])
     assert training.running
+    table = training.metrics.iou_table
+    assert table.item(1, 0).text() == "cytoplasm"  # at once, not when the training ends
+    with qtbot.waitSignal(training.validated, timeout=60_000):
+        pass
+    assert table.item(1, 0).text() == "cytoplasm" and table.item(1, 1).text() != "n/a"
     with qtbot.waitSignal(training.trainingFinished, timeout=60_000):
         pass
     saved = json.loads((training.model_dir / "model.json").read_text())
@@ -363,6 +368,18 @@ def test_stopping_before_the_first_step_shows_the_model_still_in_use(qtbot, isbi
     assert training.metrics.iou_table.item(2, 1).text() != "n/a"  # the model's own figures
     saved = json.loads((model_dir / "model.json").read_text())
     assert [c["name"] for c in saved["classes"]] == ["membrane", "cytoplasm"]
+
+
+def test_stopping_the_first_training_before_its_first_step_says_there_is_no_model(
+        qtbot, isbi_project):
+    window = open_window(qtbot, isbi_project.root)
+    training = window.training
+    with qtbot.waitSignal(training.trainingFinished, timeout=60_000) as finished:
+        click(qtbot, training.panel.train_button)
+        assert "shows its prediction here" in training.prediction_panel.status_label.text()
+        training.stop()
+    assert finished.args[0].steps == 0 and training.model_dir is None
+    assert training.prediction_panel.status_label.text().startswith("No model yet")
 
 
 def test_training_errors_show_as_messages_and_the_window_keeps_working(qtbot, tmp_path,

@@ -142,6 +142,8 @@ class MetricsPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.classes: list[LabelClass] = []
+        self._report_names: list[str] = []
+        self._shown: tuple = ({}, None, {})  # the figures in the table: (iou, miou, dice)
         self.loss_curve = LossCurve()
         self.summary_label = QLabel("No validation yet.")
         self.summary_label.setWordWrap(True)
@@ -170,11 +172,18 @@ class MetricsPanel(QWidget):
 
     def reset(self, classes: list[LabelClass]) -> None:
         self.classes = list(classes)
+        self._report_names = [c.name for c in classes]  # what the figures are keyed by
         self.loss_curve.clear()
         self.summary_label.setText("No validation yet.")
         self.validation_label.setText("")
         self.set_source("")
         self.show_iou({}, None)
+
+    def rename_classes(self, classes: list[LabelClass]) -> None:
+        """New names or colours for the classes, shown at once; the figures still come
+        keyed by the names they had at the last reset (a running training's)."""
+        self.classes = list(classes)
+        self.show_iou(*self._shown)
 
     def set_source(self, text: str) -> None:
         self.source_label.setText(text)
@@ -222,11 +231,13 @@ class MetricsPanel(QWidget):
     def show_iou(self, iou: dict[str, float | None], miou: float | None,
                  dice: dict[str, float | None] | None = None) -> None:
         dice = dice or {}
+        self._shown = (iou, miou, dice)
         names = [c.name for c in self.classes] or list(iou)
-        values = [_finite_or_none(iou.get(name)) for name in names]
+        keys = self._report_names if len(self._report_names) == len(self.classes) else names
+        values = [_finite_or_none(iou.get(key)) for key in keys]
         self.iou_table.setRowCount(len(names) + 1)
-        for row, (name, value) in enumerate(zip(names, values, strict=True)):
-            self._set_row(row, name, value, _finite_or_none(dice.get(name)))
+        for row, (name, key, value) in enumerate(zip(names, keys, values, strict=True)):
+            self._set_row(row, name, value, _finite_or_none(dice.get(key)))
         self._set_row(len(names), "mean", _finite_or_none(miou), _mean(dice.values()))
         self._fit_table_height()
         classes = self.classes or [LabelClass(n, (100, 100, 200)) for n in names]
