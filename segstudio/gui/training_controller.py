@@ -232,9 +232,11 @@ class TrainingController(ModelInUseMixin, QObject):
         self._closing = True
         self._keep_settings()
         if self.worker is not None:
+            unhandled = self.thread is not None  # its end not reported yet (or still running)
             self._stop_and_save()
-            if self.worker.result is not None and self.window.project is not None:
-                # Its report is not handled any more: it gets classes renamed while it ran.
+            if unhandled and self.worker.result is not None and self.window.project is not None:
+                # Its report is not handled any more: it gets classes renamed while it ran,
+                # and is the model in use when the project opens again.
                 folder, saved = self.worker.result
                 self._adopt_classes(saved, Path(folder))
                 self._remember_model_in_use(self.window.project, Path(folder))
