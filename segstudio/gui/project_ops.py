@@ -72,14 +72,16 @@ class ProjectMixin:
             self.show_error("Cannot create the project", str(exc))
             return False
         self.set_project(project)
-        if project.notes:
-            count = len(project.images)
-            shown = "\n".join(f"• {note.removeprefix('skipped: ')}" for note in project.notes[:20])
-            more = f"\n… and {len(project.notes) - 20} more" if len(project.notes) > 20 else ""
-            self.show_error("Some files were skipped",
-                            f"The project has {count} image{'s' if count != 1 else ''}. "
-                            f"Not added:\n{shown}{more}")
+        self._show_skipped(project.notes, f"The project has {_images(len(project.images))}.")
         return True
+
+    def _show_skipped(self, notes: list[str], summary: str) -> None:
+        """Tell which files were not added, and why (the project's notes)."""
+        if not notes:
+            return
+        shown = "\n".join(f"• {note.removeprefix('skipped: ')}" for note in notes[:20])
+        more = f"\n… and {len(notes) - 20} more" if len(notes) > 20 else ""
+        self.show_error("Some files were skipped", f"{summary} Not added:\n{shown}{more}")
 
     def open_demo(self) -> bool:
         from segstudio.core.demo import open_or_create_demo
@@ -181,11 +183,14 @@ class ProjectMixin:
             self.add_images(paths)
 
     def add_images(self, paths) -> bool:
+        self.project.notes.clear()  # of an earlier addition
         try:
             added = self.project.add_images(paths)
         except (UserError, OSError) as exc:
             self.show_error("Images not added", str(exc))
             return False
+        self.say(f"Added {_images(len(added))}")
+        self._show_skipped(self.project.notes, f"Added {_images(len(added))}.")
         self.images_panel.set_project(self.project)
         self.images_panel.select(self.current_entry)
         if self.current_entry is None and added:
@@ -382,3 +387,7 @@ class ProjectMixin:
         for document in self.documents.values():
             self.undo_group.removeStack(document.undo_stack)
         self.documents.clear()
+
+
+def _images(count: int) -> str:
+    return f"{count} image{'s' if count != 1 else ''}"

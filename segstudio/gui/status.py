@@ -32,7 +32,7 @@ class StatusInfo:
         values = image[row, col]
         if values.size == 1:
             text = f"value {_format_value(values[0])}"
-        elif values.size <= 4:
+        elif values.size in (3, 4):  # colour (and alpha); other counts are not named
             text = "  ".join(f"{n} {_format_value(v)}" for n, v in zip("RGBA", values, strict=False))
         else:
             text = " ".join(_format_value(v) for v in values)

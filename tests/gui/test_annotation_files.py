@@ -168,6 +168,31 @@ def test_the_channel_rows_fit_a_display_panel_docked_as_narrow_as_it_goes(qtbot,
         assert high.geometry().right() < box.contentsRect().right()
         assert low.width() >= 66 and high.width() >= 66
 
+@pytest.mark.parametrize(("channels", "shown"), [(2, "312 624"), (3, "R 312  G 624  B 936"),
+                                                 (4, "R 312  G 624  B 936  A 1248")])
+def test_the_status_bar_names_colour_channels_only(qtbot, tmp_path, channels, shown):
+    planes = np.stack([np.full((20, 30), 312 * (c + 1), np.uint16) for c in range(channels)])
+    tifffile.imwrite(tmp_path / "planes.tif", planes, photometric="minisblack",
+                     metadata={"axes": "CYX"})
+    window = open_window(qtbot, make_project(tmp_path / "proj", [tmp_path / "planes.tif"]).root)
+    # A point of its own: the cursor may be where an earlier test left it (no move event).
+    qtbot.mouseMove(window.canvas.viewport(), view_pos(window, 2.5 * channels, 5.5))
+    assert window.status.value_label.text() == shown
+
+
+def test_adding_images_says_which_were_skipped_and_why(qtbot, tmp_path, isbi_dir):
+    project = make_project(tmp_path / "proj", [isbi_dir / "images" / "00.png"])
+    window = open_window(qtbot, project.root)
+    assert window.add_images([isbi_dir / "images" / "00.png", isbi_dir / "images" / "01.png"])
+    assert window.images_panel.list.count() == 2
+    title, message = window.errors[-1]
+    assert title == "Some files were skipped" and message.startswith("Added 1 image.")
+    assert "00.png: already in the project" in message and "01.png" not in message
+    errors = len(window.errors)
+    assert window.add_images([isbi_dir / "images" / "02.png"])
+    assert len(window.errors) == errors  # nothing skipped: no message (the notes were told)
+    assert window.statusBar().currentMessage() == "Added 1 image"
+
 def test_a_colour_image_after_a_gray_one_is_shown_in_colour(qtbot, tmp_path):
     import cv2
 
