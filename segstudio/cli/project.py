@@ -162,7 +162,7 @@ def _info(args) -> int:
     print(f"images: {len(images)} (train {splits['train']}, val {splits['val']}), "
           f"{len(labelled)} labelled")
     for name in summary["missing"]:
-        print(f"  missing: {name} (relink it in the window)")
+        print(f"  missing: {name} (relink it in the window: File ▸ Relink Missing Images…)")
     for message in summary["unreadable_labels"]:
         print(f"  unreadable labels: {message}")
     return 0

@@ -16,6 +16,7 @@ from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication, QToolBar
 
 from segstudio.gui.label_files import ask_export_labels, ask_import_labels
+from segstudio.gui.relinking import ask_relink_missing
 from segstudio.gui.tools import TOOL_CLASSES
 
 MENU_ORDER = ("&File", "&Edit", "&View", "&Tools", "&Help")
@@ -95,6 +96,9 @@ def build_actions(window) -> SimpleNamespace:
                               tip="Labels from mask images, labelme or COCO files")
     a.export_labels = _action(window, "&Export Labels…", lambda: ask_export_labels(window),
                               tip="Labels as PNG masks, overlays or a COCO file")
+    a.relink_missing = _action(window, "Re&link Missing Images…",
+                               lambda: ask_relink_missing(window),
+                               tip="Find the images that moved, under a folder you choose")
     a.save = _action(window, "&Save Labels", window.save_labels_now,
                      QKeySequence.StandardKey.Save, "save")
     a.quit = _action(window, "&Quit", window.close, QKeySequence.StandardKey.Quit)
@@ -159,7 +163,7 @@ def build_actions(window) -> SimpleNamespace:
         file_menu.addAction(action)
     a.recent_menu = file_menu.addMenu("Open &Recent")
     file_menu.addSeparator()
-    for action in (a.add_images, a.import_labels, a.export_labels, a.save):
+    for action in (a.add_images, a.relink_missing, a.import_labels, a.export_labels, a.save):
         file_menu.addAction(action)
     file_menu.addSeparator()
     file_menu.addAction(a.quit)

@@ -22,6 +22,7 @@ from segstudio.core.classes import LabelClass, default_classes, load_classes_fil
 from segstudio.core.errors import UserError
 
 DEFAULT_CLASSES = "background, foreground"
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp)"
 SHORTCUTS_HELP = """<table>
 <tr><td>B / E / F / P / L</td><td>brush, eraser, fill, polygon, lasso</td></tr>
 <tr><td>1 … 9, 0</td><td>choose the class (0: the tenth)</td></tr>

@@ -20,11 +20,11 @@ from segstudio.core.errors import UserError
 from segstudio.core.images import list_images
 from segstudio.core.masks import labelled_fraction
 from segstudio.core.project import Project
-from segstudio.gui.dialogs import NewProjectDialog
+from segstudio.gui import relinking
+from segstudio.gui.dialogs import IMAGE_FILTER, NewProjectDialog
 from segstudio.gui.settings import add_recent_project, recent_projects, remove_recent_project
 
 PROJECT_FILE = "project.json"
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp)"
 FIRST_IMAGE_TRIES = 50  # images tried when a project opens, until one shows
 LAST_IMAGE_KEY = "last_image"  # in project.json settings: the image on screen at closing
 
@@ -120,7 +120,8 @@ class ProjectMixin:
             missing = [e.name for e in project.images if not e.exists]
             if missing:
                 self.show_error("Missing images", f"{len(missing)} image(s) of {project.root} "
-                                f"are not found: {', '.join(missing[:5])}")
+                                f"are not found: {', '.join(missing[:5])}.\n\nMoved? Find "
+                                f"them with {relinking.RELINK_MENU_TEXT}")
         self._update_title()
         self._update_paint_label()
         self.projectChanged.emit(project)
@@ -147,6 +148,8 @@ class ProjectMixin:
                             "\n".join(failures[:5]) + more)
         if entries and not opened:
             self.welcome.show_unreadable()
+        elif project.images and not entries:
+            self.welcome.show_missing(len(project.images))
 
     def open_project_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open a project folder")
@@ -212,19 +215,7 @@ class ProjectMixin:
 
     def relink_image(self, entry, path=None) -> bool:
         """Point a moved or missing image at its file (asked for when `path` is None)."""
-        if path is None:
-            path, _ = QFileDialog.getOpenFileName(
-                self, f"Where is {entry.name} now?", str(entry.path.parent),
-                IMAGE_FILTER)
-            if not path:
-                return False
-        try:
-            self.project.relink(entry, path)
-        except (UserError, OSError) as exc:
-            self.show_error("Cannot relink the image", str(exc))
-            return False
-        self.images_panel.refresh(self.project, entry)
-        return self.show_entry(entry)
+        return relinking.relink_image(self, entry, path)
 
     def update_recent_menu(self) -> None:
         menu = self.actions_.recent_menu

@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
+from segstudio.gui.relinking import RELINK_MENU_TEXT
+
 START_HINT = (
     "Paint labels on your images, then train a model on them.<br>"
     "Start with a project, a folder of images, or the demo."
@@ -13,6 +15,10 @@ NO_IMAGES_HINT = "<b>This project has no images to show.</b><br>Add some with Fi
 PAGE_WIDTH = 420
 UNREADABLE_HINT = ("<b>The first images of this project could not be opened</b> (see the "
                    "messages).<br>Pick another in the Images list.")
+
+
+MISSING_HINT = ("<b>The {count} images of this project are not where they were.</b><br>"
+                f"Moved? Find them with {RELINK_MENU_TEXT}")
 
 
 class WelcomePage(QWidget):
@@ -45,6 +51,9 @@ class WelcomePage(QWidget):
     def show_project(self, project) -> None:
         """The hint for no project, or for a project without images to show."""
         self._set_hint(START_HINT if project is None else NO_IMAGES_HINT)
+
+    def show_missing(self, count: int) -> None:
+        self._set_hint(MISSING_HINT.format(count=count))
 
     def show_unreadable(self) -> None:
         self._set_hint(UNREADABLE_HINT)

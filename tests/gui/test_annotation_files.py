@@ -12,7 +12,13 @@ pytest.importorskip("PySide6")
 import tifffile  # noqa: E402
 from PIL import Image  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QApplication, QDockWidget, QInputDialog, QMessageBox  # noqa: E402
+from PySide6.QtWidgets import (  # noqa: E402
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QInputDialog,
+    QMessageBox,
+)
 
 from segstudio.core.classes import UNLABELLED  # noqa: E402
 from segstudio.core.masks import read_mask  # noqa: E402
@@ -401,6 +407,37 @@ def test_autosave_waits_for_the_stroke_to_end(qtbot, project):
     key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert window.isWindowModified() and window.current_mask()[80, 50] == UNLABELLED
 
+
+def test_a_moved_image_folder_is_found_again_from_the_menu_or_one_image(qtbot, tmp_path,
+                                                                        isbi_dir, monkeypatch):
+    import shutil
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("00.png", "01.png", "02.png"):
+        shutil.copy(isbi_dir / "images" / name, images / name)
+    project = make_project(tmp_path / "proj", sorted(images.iterdir()))
+    images.rename(tmp_path / "moved")
+    window = open_window(qtbot, project.root)
+    assert window.central.currentWidget() is window.welcome
+    assert "not where they were" in window.welcome.hint.text()
+    assert "Relink Missing Images" in window.errors[-1][1]
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(tmp_path / "moved"))
+    relink = next(a for a in window.menu("File").actions()
+                  if "Relink Missing" in a.text().replace("&", ""))
+    relink.trigger()
+    assert window.project.missing_images() == []
+    assert window.central.currentWidget() is window.canvas and window.current_entry is not None
+    texts = [window.images_panel.list.item(i).text() for i in range(3)]
+    assert not any("missing" in text for text in texts)
+    assert "Found 3 of the 3 missing images" in window.statusBar().currentMessage()
+    # Moved again: relinking one image by hand finds the others beside it.
+    (tmp_path / "moved").rename(tmp_path / "again")
+    window.close()
+    window = open_window(qtbot, project.root)
+    first = window.project.images[0]
+    assert window.relink_image(first, tmp_path / "again" / "00.png")
+    assert window.project.missing_images() == []
 
 def test_add_images_to_an_empty_project(qtbot, tmp_path, isbi_dir):
     from segstudio.core.classes import default_classes
