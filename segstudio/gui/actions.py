@@ -113,7 +113,7 @@ def build_actions(window) -> SimpleNamespace:
         action.setToolTip(f"{action.text().replace('&', '')} ({key})")
         window.addAction(action)
     a.only_unlabelled = _action(
-        window, "Paint Only &Unlabelled Pixels", window.set_only_unlabelled, "U", "unlabelled",
+        window, "Paint &Only Unlabelled Pixels", window.set_only_unlabelled, "U", "unlabelled",
         "Brush, fill and polygons leave already labelled pixels alone", checkable=True)
     # View
     a.zoom_in = _action(window, "Zoom &In", lambda: canvas.zoom_by(1.25),
@@ -143,7 +143,7 @@ def build_actions(window) -> SimpleNamespace:
         a.tools.addAction(action)
         a.tool_actions[tool_class.name] = action
     a.smaller_brush = _action(window, "S&maller Brush", lambda: window.grow_brush(-1), "[")
-    a.larger_brush = _action(window, "&Larger Brush", lambda: window.grow_brush(1), "]")
+    a.larger_brush = _action(window, "La&rger Brush", lambda: window.grow_brush(1), "]")
     a.class_keys = [
         _action(window, f"Class {n}", lambda i=n - 1: window.select_class(i), str(n % 10))
         for n in range(1, 11)  # keys 1 to 9, and 0 for the tenth
@@ -176,7 +176,7 @@ def build_actions(window) -> SimpleNamespace:
     for action in (a.zoom_in, a.zoom_out, a.fit, a.actual_size, None, a.show_labels, None,
                    a.previous_image, a.next_image, None):
         view_menu.addSeparator() if action is None else view_menu.addAction(action)
-    a.panels_menu = view_menu.addMenu("&Panels")
+    a.panels_menu = view_menu.addMenu("Pan&els")
     tools_menu = menus["&Tools"]
     for action in a.tool_actions.values():
         tools_menu.addAction(action)
@@ -199,4 +199,20 @@ def build_actions(window) -> SimpleNamespace:
         toolbar.addSeparator() if action is None else toolbar.addAction(action)
     window.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
     a.toolbar = toolbar
+    update_project_actions(a, None)
     return a
+
+
+def update_project_actions(a: SimpleNamespace, project) -> None:
+    """Enable what needs a project only while one is open; the Class menu names its classes
+    (keys beyond the last class are hidden: they select nothing)."""
+    for action in (a.add_images, a.relink_missing, a.import_labels, a.export_labels, a.save,
+                   a.only_unlabelled, a.zoom_in, a.zoom_out, a.fit, a.actual_size,
+                   a.show_labels, a.previous_image, a.next_image, a.smaller_brush,
+                   a.larger_brush, a.next_class, a.previous_class, *a.tool_actions.values()):
+        action.setEnabled(project is not None)
+    classes = project.classes if project is not None else []
+    for index, action in enumerate(a.class_keys):
+        action.setVisible(index < len(classes))
+        if index < len(classes):
+            action.setText(classes[index].name.replace("&", "&&"))

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from segstudio.core.edits import MaskDiff
 from segstudio.core.errors import MaskError, UserError
 from segstudio.core.masks import labelled_fraction
-from segstudio.gui.actions import MENU_ORDER, build_actions
+from segstudio.gui.actions import MENU_ORDER, build_actions, update_project_actions
 from segstudio.gui.canvas import Canvas
 from segstudio.gui.dialogs import show_about, show_shortcuts
 from segstudio.gui.document import LabelDocument
@@ -95,6 +95,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.display_panel.labelsVisibleChanged.connect(self.set_labels_visible)
         self.display_panel.labelsOpacityChanged.connect(self.canvas.set_labels_opacity)
         self.actions_ = build_actions(self)
+        self.projectChanged.connect(lambda project: update_project_actions(self.actions_, project))
         self.add_dock(self.images_panel, "Images", Qt.DockWidgetArea.LeftDockWidgetArea)
         self.add_dock(self.classes_panel, "Classes")
         self.add_dock(self.display_panel, "Display", Qt.DockWidgetArea.LeftDockWidgetArea)

@@ -34,7 +34,7 @@ def build_model_menu(controller, menu) -> None:
         return act
 
     controller.train_action = action("&Train", controller.start, TRAIN_SHORTCUT)
-    controller.stop_action = action("&Stop training", controller.stop, STOP_SHORTCUT)
+    controller.stop_action = action("&Stop Training", controller.stop, STOP_SHORTCUT)
     panel = controller.panel
     panel.train_button.setToolTip(
         f"Train a model on the labelled images ({_native(controller.train_action)})")
@@ -42,28 +42,28 @@ def build_model_menu(controller, menu) -> None:
         f"Stop the training and save the model trained so far ({_native(controller.stop_action)})")
     menu.addSeparator()
     controller.show_prediction_action = action(
-        "Show &prediction", controller.prediction_panel.show_check.setChecked,
+        "Show &Prediction", controller.prediction_panel.show_check.setChecked,
         checkable=True, checked=True)
     controller.prediction_panel.show_check.toggled.connect(controller.show_prediction_action.setChecked)
-    accept = action("&Accept prediction", lambda: controller.live.accept(False), "Ctrl+Shift+A")
-    accept_unlabelled = action("Accept prediction where &unlabelled",
+    accept = action("&Accept Prediction", lambda: controller.live.accept(False), "Ctrl+Shift+A")
+    accept_unlabelled = action("Accept Prediction Where &Unlabelled",
                                lambda: controller.live.accept(True))
     # Accept: as the Prediction panel's buttons, while a prediction of the image shows.
     for act in (accept, accept_unlabelled):
         act.setEnabled(False)
         controller.prediction_panel.predictionAvailable.connect(act.setEnabled)
     menu.addSeparator()
-    controller.load_action = action("&Load model…", lambda: ask_load_model(controller))
+    controller.load_action = action("&Load Model…", lambda: ask_load_model(controller))
     # Export and predict: they need a model.
     controller.model_actions = [
-        action("Export model &folder…", controller.jobs.ask_export_model_folder),
+        action("Export Model &Folder…", controller.jobs.ask_export_model_folder),
         action("Export &ONNX…", controller.jobs.ask_export_onnx),
-        action("Export Torch&Script…", controller.jobs.ask_export_torchscript),
+        action("Export Tor&chScript…", controller.jobs.ask_export_torchscript),
     ]
     menu.addSeparator()
     controller.model_actions += [
-        action("Predict the &whole project…", controller.jobs.ask_predict_project),
-        action("Predict a f&older…", controller.jobs.ask_predict_folder),
+        action("Predict the &Whole Project…", controller.jobs.ask_predict_project),
+        action("Predict a Fol&der…", controller.jobs.ask_predict_folder),
     ]
 
 

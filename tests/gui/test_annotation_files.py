@@ -45,6 +45,38 @@ def test_empty_window_shows_the_welcome_page(qtbot):
     assert window.current_mask() is None and not window.errors
 
 
+def test_actions_that_need_a_project_wait_for_one_and_the_class_menu_names_its_classes(
+        qtbot, project):
+    window = open_window(qtbot)
+    actions = window.actions_
+    needing = (actions.add_images, actions.relink_missing, actions.import_labels,
+               actions.save, actions.fit, actions.next_image, actions.tool_actions["brush"])
+    assert not any(a.isEnabled() for a in needing)
+    assert actions.open_project.isEnabled() and actions.open_demo.isEnabled()
+    assert not any(a.isVisible() for a in actions.class_keys)
+    assert window.open_project(project.root)
+    assert all(a.isEnabled() for a in needing)
+    assert [a.text() for a in actions.class_keys if a.isVisible()] == ["membrane", "cell"]
+    assert window.add_class("R&D")
+    assert [a.text() for a in actions.class_keys if a.isVisible()][2] == "R&&D"
+
+
+def test_no_two_entries_of_a_menu_share_an_access_key(qtbot):
+    window = open_window(qtbot)
+    menus, seen = [window.menuBar()], 0
+    while menus:
+        menu = menus.pop()
+        seen += 1
+        keys = []
+        for action in menu.actions():
+            if action.menu() is not None:
+                menus.append(action.menu())
+            text = action.text().replace("&&", "")
+            if "&" in text:
+                keys.append(text[text.index("&") + 1].lower())
+        assert len(keys) == len(set(keys)), [a.text() for a in menu.actions()]
+    assert seen > 6  # the bar, its menus and their submenus
+
 def test_demo_opens_with_classes_and_painted_labels(qtbot):
     window = open_window(qtbot, demo=True)
     assert window.project is not None and len(window.project.classes) >= 2

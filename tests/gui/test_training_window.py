@@ -85,7 +85,7 @@ def test_train_watch_stop_accept_export(qtbot, isbi_project, tmp_path):
     assert training.panel.settings()["crop_size"] == 64  # settings come from the project
     show_image(qtbot, window, UNLABELLED_IMAGE)
     accept_action = next(a for a in window.menu("Model").actions()
-                         if a.text() == "&Accept prediction")
+                         if a.text() == "&Accept Prediction")
     assert not accept_action.isEnabled()  # nothing to accept yet (it opened a warning)
 
     with qtbot.waitSignal(training.trainingStarted, timeout=5000):
