@@ -50,7 +50,13 @@ class ProjectMixin:
         try:
             project = Project.open(folder)
         except (UserError, OSError) as exc:
-            self.show_error("Cannot open the project", str(exc))
+            message = str(exc)
+            if not Path(folder).is_dir():
+                message = f"{folder}: the folder is not there any more (moved or deleted?)"
+            elif not (Path(folder) / PROJECT_FILE).is_file():
+                message = (f"{folder}: not a segstudio project (no {PROJECT_FILE}); start one "
+                           "with File ▸ New Project from Image Folder…")
+            self.show_error("Cannot open the project", message)
             # A project that is gone leaves Open Recent; one the user can mend
             # (project.json edited by hand, a full disk) stays, to open once mended.
             gone = not (Path(folder) / PROJECT_FILE).is_file()

@@ -574,3 +574,8 @@ def test_recent_project_that_fails_to_open_stays_until_it_is_gone(qtbot, project
     again = open_window(qtbot)
     again.actions_.recent_menu.actions()[0].trigger()
     assert again.project is None and again.actions_.recent_menu.actions() == []
+    assert "not a segstudio project" in again.errors[-1][1]
+    assert "File ▸ New Project" in again.errors[-1][1]  # the window's way, not the CLI's
+    project.root.rename(project.root.with_name("moved"))
+    assert not again.open_project(project.root)  # as from Open Recent
+    assert "the folder is not there any more" in again.errors[-1][1]
