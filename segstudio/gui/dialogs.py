@@ -32,13 +32,17 @@ SHORTCUTS_HELP = """<table>
 <tr><td>Fill</td><td>click: the connected area of similar image values (tolerance in the
 toolbar), or by label region: of the clicked pixel's label</td></tr>
 <tr><td>Polygon</td><td>click vertices; double-click or Enter fills; Backspace, Esc</td></tr>
-<tr><td>Wheel</td><td>zoom around the cursor</td></tr>
+<tr><td>Lasso</td><td>drag around the area; releasing the button fills it; Esc</td></tr>
+<tr><td>Wheel, Ctrl++ / Ctrl+-</td><td>zoom around the cursor, zoom in / out</td></tr>
 <tr><td>Space + drag, middle button</td><td>pan</td></tr>
 <tr><td>Ctrl+0 / Ctrl+1</td><td>fit to window / actual size</td></tr>
 <tr><td>Page Up / Page Down</td><td>previous / next image</td></tr>
 <tr><td>Ctrl+Z, Ctrl+Shift+Z or Ctrl+Y</td><td>undo, redo (one stroke each)</td></tr>
 <tr><td>H</td><td>hide or show the labels</td></tr>
 <tr><td>Ctrl+T / Ctrl+.</td><td>train / stop training</td></tr>
+<tr><td>Ctrl+Shift+A</td><td>accept the prediction into the labels</td></tr>
+<tr><td>Ctrl+O / Ctrl+N / Ctrl+S</td><td>open a project / new project / save the labels</td></tr>
+<tr><td>F1</td><td>this list</td></tr>
 </table>"""
 
 

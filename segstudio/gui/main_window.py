@@ -352,8 +352,11 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.status.show_cursor(pos, self._image, self.current_mask(), classes)
 
     def _update_paint_label(self) -> None:
-        classes = self.project.classes if self.project is not None else []
-        self.status.show_paint(self.canvas.tool, classes, self.paint, self.display_span())
+        if self.project is None:  # nothing to paint on
+            self.status.paint_label.clear()
+            return
+        self.status.show_paint(self.canvas.tool, self.project.classes, self.paint,
+                               self.display_span())
 
     def _update_title(self) -> None:
         parts = ["segstudio"]

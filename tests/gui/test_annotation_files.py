@@ -54,8 +54,10 @@ def test_actions_that_need_a_project_wait_for_one_and_the_class_menu_names_its_c
     assert not any(a.isEnabled() for a in needing)
     assert actions.open_project.isEnabled() and actions.open_demo.isEnabled()
     assert not any(a.isVisible() for a in actions.class_keys)
+    assert window.status.paint_label.text() == ""  # no "Brush | class -" with nothing to paint
     assert window.open_project(project.root)
     assert all(a.isEnabled() for a in needing)
+    assert window.status.paint_label.text().startswith("Brush")
     assert [a.text() for a in actions.class_keys if a.isVisible()] == ["membrane", "cell"]
     assert window.add_class("R&D")
     assert [a.text() for a in actions.class_keys if a.isVisible()][2] == "R&&D"
