@@ -229,6 +229,7 @@ class ProjectMixin:
         for folder in recent_projects():
             menu.addAction(folder, lambda f=folder: self.open_project(f))
         menu.setEnabled(not menu.isEmpty())
+        self.welcome.show_recent(recent_projects())
 
     # ------------------------------------------------------------------ saving
 

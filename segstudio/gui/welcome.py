@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+from pathlib import Path
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
@@ -13,6 +16,7 @@ START_HINT = (
 )
 NO_IMAGES_HINT = "<b>This project has no images to show.</b><br>Add some with File ▸ Add Images…"
 PAGE_WIDTH = 420
+MAX_RECENT_SHOWN = 5
 UNREADABLE_HINT = ("<b>The first images of this project could not be opened</b> (see the "
                    "messages).<br>Pick another in the Images list.")
 
@@ -39,14 +43,41 @@ class WelcomePage(QWidget):
         self.open_button.clicked.connect(window.open_project_dialog)
         self.folder_button.clicked.connect(lambda: window.new_project_dialog())
         self.demo_button.clicked.connect(window.open_demo)
+        self._open_recent = window.open_project
+        self.recent_title = QLabel("<br><b>Recent projects</b>")
+        self.recent_links: list[QLabel] = []
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        for widget in (title, hint, self.open_button, self.folder_button, self.demo_button):
+        for widget in (title, hint, self.open_button, self.folder_button, self.demo_button,
+                       self.recent_title):
             widget.setMaximumWidth(PAGE_WIDTH)
             layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.recent_layout = QVBoxLayout()
+        self.recent_layout.setSpacing(2)
+        layout.addLayout(self.recent_layout)
         layout.addStretch(2)
+        self.show_recent([])
         for label in (title, hint):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+    def show_recent(self, folders: list[str]) -> None:
+        """The recent projects, newest first: each name a link that opens it, its folder
+        beside it."""
+        for link in self.recent_links:
+            link.deleteLater()
+        self.recent_links = []
+        for folder in folders[:MAX_RECENT_SHOWN]:
+            path = Path(folder)
+            parent = self.fontMetrics().elidedText(str(path.parent), Qt.TextElideMode.ElideMiddle,
+                                                   PAGE_WIDTH // 2)
+            link = QLabel(f'<a href="{html.escape(folder)}">{html.escape(path.name or folder)}'
+                          f'</a> <span style="color: gray">{html.escape(parent)}</span>')
+            link.setToolTip(f"Open {folder}")
+            link.setMaximumWidth(PAGE_WIDTH)
+            link.linkActivated.connect(self._open_recent)
+            self.recent_layout.addWidget(link, 0, Qt.AlignmentFlag.AlignHCenter)
+            self.recent_links.append(link)
+        self.recent_title.setVisible(bool(self.recent_links))
 
     def show_project(self, project) -> None:
         """The hint for no project, or for a project without images to show."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -392,6 +393,21 @@ def test_layout_and_recent_projects_are_remembered(qtbot, project):
     assert again.project is not None and again.project.root == project.root.resolve()
 
 
+def test_the_start_page_opens_recent_projects_and_drops_those_gone(qtbot, project, tmp_path):
+    other = make_project(tmp_path / "other", [project.images[0].path])
+    for folder in (other.root, project.root):
+        open_window(qtbot, folder).close()
+    window = open_window(qtbot)
+    links = window.welcome.recent_links
+    assert [link.text().split(">")[1].split("<")[0] for link in links] == ["proj", "other"]
+    assert all(link.isVisible() for link in links)
+    shutil.rmtree(other.root)
+    links[1].linkActivated.emit(str(other.root.resolve()))
+    assert window.project is None and "not there any more" in window.errors[-1][1]
+    assert len(window.welcome.recent_links) == 1
+    window.welcome.recent_links[0].linkActivated.emit(str(project.root.resolve()))
+    assert window.project is not None and window.project.root == project.root.resolve()
+
 def test_missing_image_is_marked_and_can_be_relinked(qtbot, tmp_path, isbi_dir):
     moved = tmp_path / "moved"
     moved.mkdir()
@@ -444,8 +460,6 @@ def test_autosave_waits_for_the_stroke_to_end(qtbot, project):
 
 def test_a_moved_image_folder_is_found_again_from_the_menu_or_one_image(qtbot, tmp_path,
                                                                         isbi_dir, monkeypatch):
-    import shutil
-
     images = tmp_path / "images"
     images.mkdir()
     for name in ("00.png", "01.png", "02.png"):
