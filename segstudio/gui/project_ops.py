@@ -22,7 +22,12 @@ from segstudio.core.masks import labelled_fraction
 from segstudio.core.project import Project
 from segstudio.gui import relinking
 from segstudio.gui.dialogs import IMAGE_FILTER, NewProjectDialog
-from segstudio.gui.settings import add_recent_project, recent_projects, remove_recent_project
+from segstudio.gui.settings import (
+    add_recent_project,
+    clear_recent_projects,
+    recent_projects,
+    remove_recent_project,
+)
 
 PROJECT_FILE = "project.json"
 FIRST_IMAGE_TRIES = 50  # images tried when a project opens, until one shows
@@ -228,8 +233,15 @@ class ProjectMixin:
         menu.clear()
         for folder in recent_projects():
             menu.addAction(folder, lambda f=folder: self.open_project(f))
+        if not menu.isEmpty():
+            menu.addSeparator()
+            menu.addAction("&Clear Menu", self._clear_recent)
         menu.setEnabled(not menu.isEmpty())
         self.welcome.show_recent(recent_projects())
+
+    def _clear_recent(self) -> None:
+        clear_recent_projects()
+        self.update_recent_menu()
 
     # ------------------------------------------------------------------ saving
 

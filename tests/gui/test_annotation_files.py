@@ -388,7 +388,7 @@ def test_layout_and_recent_projects_are_remembered(qtbot, project):
     again = open_window(qtbot, size=(900, 650))
     assert not again.findChild(QDockWidget, "dock_display").isVisible()
     recent = [a.text() for a in again.actions_.recent_menu.actions()]
-    assert recent == [str(project.root.resolve())]
+    assert recent == [str(project.root.resolve()), "", "&Clear Menu"]
     again.actions_.recent_menu.actions()[0].trigger()
     assert again.project is not None and again.project.root == project.root.resolve()
 
@@ -407,6 +407,9 @@ def test_the_start_page_opens_recent_projects_and_drops_those_gone(qtbot, projec
     assert len(window.welcome.recent_links) == 1
     window.welcome.recent_links[0].linkActivated.emit(str(project.root.resolve()))
     assert window.project is not None and window.project.root == project.root.resolve()
+    window.actions_.recent_menu.actions()[-1].trigger()  # Clear Menu
+    assert window.actions_.recent_menu.actions() == [] and window.welcome.recent_links == []
+    assert not window.actions_.recent_menu.isEnabled()
 
 def test_missing_image_is_marked_and_can_be_relinked(qtbot, tmp_path, isbi_dir):
     moved = tmp_path / "moved"
@@ -581,7 +584,7 @@ def test_recent_project_that_fails_to_open_stays_until_it_is_gone(qtbot, project
     project_file.write_text("{ broken")
     window.actions_.recent_menu.actions()[0].trigger()
     assert window.project is None and "project.json" in window.errors[-1][1]
-    assert [a.text() for a in window.actions_.recent_menu.actions()] == [str(project.root.resolve())]
+    assert window.actions_.recent_menu.actions()[0].text() == str(project.root.resolve())
     project_file.write_text(text)  # mended by hand: opens from the menu
     window.actions_.recent_menu.actions()[0].trigger()
     assert window.project is not None
