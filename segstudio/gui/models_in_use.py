@@ -46,7 +46,7 @@ class ModelInUseMixin:
             self._stop_and_save()
             self.window.statusBar().clearMessage()
             if not edited and self.worker.result is not None:
-                self._keep_stopped_model(closed, Path(self.worker.result[0]))
+                self._keep_stopped_model(closed, self.worker.result)
             self.thread = self.worker = None  # its queued reports are ignored
         self.model_dir = None
         self.live.set_model(None)
@@ -92,10 +92,10 @@ class ModelInUseMixin:
             self.metrics.reset(list(self.window.project.classes))
             self._show_model(self.live.model, self.model_dir)
 
-    def _adopt_classes(self, saved, folder: Path | None) -> bool:
-        """Give the saved model in `folder` the project's class names and colours; False when
-        it has them already."""
-        classes = list(self.window.project.classes)
+    def _adopt_classes(self, saved, folder: Path | None, classes=None) -> bool:
+        """Give the saved model in `folder` the class names and colours of the project (or
+        `classes`); False when it has them already."""
+        classes = list(self.window.project.classes if classes is None else classes)
         if folder is None or saved is None or saved.classes == classes:
             return False
         try:
@@ -155,9 +155,12 @@ class ModelInUseMixin:
             self.prediction_panel.set_has_prediction(False)
             self.prediction_panel.set_status("No model yet for these classes: click Train.")
 
-    def _keep_stopped_model(self, project, folder: Path) -> None:
-        """A training stopped by opening another project: its model is the one in use when
-        its project opens again, as if it had ended there."""
+    def _keep_stopped_model(self, project, result) -> None:
+        """A training stopped by closing its project (opening another, or the window): its
+        model is the one in use when the project opens again, as if it had ended there,
+        under the class names given meanwhile (its report is not handled any more)."""
+        folder, saved = Path(result[0]), result[1]
+        self._adopt_classes(saved, folder, project.classes)
         self._remember_model_in_use(project, folder)
         self.window.statusBar().showMessage(
             f"The training of {project.root.name} stopped; its model {folder.name} is saved "

@@ -235,11 +235,7 @@ class TrainingController(ModelInUseMixin, QObject):
             unhandled = self.thread is not None  # its end not reported yet (or still running)
             self._stop_and_save()
             if unhandled and self.worker.result is not None and self.window.project is not None:
-                # Its report is not handled any more: it gets classes renamed while it ran,
-                # and is the model in use when the project opens again.
-                folder, saved = self.worker.result
-                self._adopt_classes(saved, Path(folder))
-                self._remember_model_in_use(self.window.project, Path(folder))
+                self._keep_stopped_model(self.window.project, self.worker.result)
         self.live.shutdown()
         self.jobs.shutdown()
         stop_thread(self.warm_up_thread, self.warm_up_worker, SHUTDOWN_WAIT_MS)

@@ -266,6 +266,7 @@ def test_opening_another_project_while_training(qtbot, isbi_project, tmp_path, i
     window = open_window(qtbot, isbi_project.root)
     training = window.training
     first = start_a_second_training(qtbot, training)
+    assert window.rename_class(1, "cytoplasm")  # kept by the training: its model takes it
     thread = training.thread
     other = Project.create(tmp_path / "other", [isbi_dir / "images" / "10.png"],
                            default_classes(["membrane", "cell", "mitochondria"]))
@@ -282,6 +283,7 @@ def test_opening_another_project_while_training(qtbot, isbi_project, tmp_path, i
     assert training.metrics.iou_table.rowCount() == 4  # three classes and the mean
     assert window.open_project(isbi_project.root)  # back: with the model it stopped with
     assert training.model_dir == stopped[0]
+    assert [c.name for c in training.live.model.classes] == ["membrane", "cytoplasm"]
 
 
 def test_class_edits_while_training(qtbot, isbi_project, isbi_dir, monkeypatch):
