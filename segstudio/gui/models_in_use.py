@@ -80,10 +80,10 @@ class ModelInUseMixin:
         if names != old and not renamed:
             return False
         self._class_names = names
+        # The figures shown keep the names they came with: the table shows the new ones.
+        self.metrics.rename_classes(list(project.classes))
         if not self.running:  # a running training's model gets them when saved
             self._adopt_project_classes()
-        else:  # its reports keep the old names: the table shows the new ones at once
-            self.metrics.rename_classes(list(project.classes))
         return True
 
     def _adopt_project_classes(self) -> None:

@@ -114,6 +114,18 @@ def test_metrics_panel_shows_loss_and_per_class_iou(qtbot):
                for x in range(0, image.width(), 3) for y in range(0, image.height(), 3)}
     assert classes[1].color in colours and classes[0].color in colours
     assert not panel.loss_curve.grab().isNull()
+    # Renamed: the figures (keyed by the old names) show under the new ones.
+    panel.rename_classes(default_classes(["membrane", "cytoplasm", "mitochondria"]))
+    assert panel.iou_values() == {"membrane": 0.4, "cytoplasm": 0.8, "mitochondria": None}
+    panel.show_validation(report)  # a later report of the same training
+    assert panel.iou_values()["cytoplasm"] == 0.8
+
+
+def test_metrics_panel_without_classes_lists_what_it_is_given(qtbot):
+    panel = MetricsPanel()
+    qtbot.addWidget(panel)
+    panel.show_iou({"a": 0.5, "b": 0.25}, 0.375)
+    assert panel.iou_values() == {"a": 0.5, "b": 0.25}
 
 
 def test_eleven_classes_and_their_mean_show_without_a_scroll_bar_of_the_table(qtbot):

@@ -336,6 +336,11 @@ def test_class_edits_while_training(qtbot, isbi_project, isbi_dir, monkeypatch):
     assert not panel.accept_all_button.isEnabled() and "No model yet" in panel.status_label.text()
 
 
+def test_a_class_renamed_with_no_model_shows_its_new_name_in_the_metrics(qtbot, isbi_project):
+    window = open_window(qtbot, isbi_project.root)
+    assert window.rename_class(1, "cytoplasm")
+    assert window.training.metrics.iou_table.item(1, 0).text() == "cytoplasm"
+
 def test_a_class_renamed_during_a_training_closed_with_the_window_keeps_the_model(
         qtbot, isbi_project):
     """Closing stops the training and saves its model; that model kept the old name (its

@@ -233,7 +233,8 @@ class MetricsPanel(QWidget):
         dice = dice or {}
         self._shown = (iou, miou, dice)
         names = [c.name for c in self.classes] or list(iou)
-        keys = self._report_names if len(self._report_names) == len(self.classes) else names
+        same_count = self.classes and len(self._report_names) == len(self.classes)
+        keys = self._report_names if same_count else names
         values = [_finite_or_none(iou.get(key)) for key in keys]
         self.iou_table.setRowCount(len(names) + 1)
         for row, (name, key, value) in enumerate(zip(names, keys, values, strict=True)):
