@@ -48,7 +48,8 @@ class ImageListMixin:
     def missing_images(self) -> list[ImageEntry]:
         return [e for e in self.images if not e.exists]
 
-    def relink(self, entry: ImageEntry | str, new_path: str | os.PathLike) -> None:
+    def relink(self, entry: ImageEntry | str, new_path: str | os.PathLike,
+               save: bool = True) -> None:
         """Point an entry at its image's new place; the labels stay with the entry."""
         entry, new_path = self.entry(entry), Path(new_path)
         size = image_size(new_path)
@@ -62,19 +63,22 @@ class ImageListMixin:
         if self.copies_images:
             new_path = self._copy_in(new_path, entry.name)
         entry.path, entry.size = Path(os.path.abspath(new_path)), size
-        self.save()
+        if save:
+            self.save()
 
-    def relink_folder(self, folder: str | os.PathLike) -> list[ImageEntry]:
+    def relink_folder(self, folder: str | os.PathLike,
+                      exact_only: bool = False) -> list[ImageEntry]:
         """Relink missing images found under `folder` (moved there as a whole, say).
 
-        A file matches by the image's relative name, else by a file name only one
-        file under `folder` has. Returns the entries relinked; the others stay
-        missing, with a note when a match was refused (another size, say).
+        A file matches by the image's relative name, else (unless `exact_only`: no
+        search of the folder's tree) by a file name only one file under `folder` has.
+        Returns the entries relinked; the others stay missing, with a note when a
+        match was refused (another size, say).
         """
-        files, _ = list_images(folder)
         by_name: dict[str, list[Path]] = {}
-        for path in files:
-            by_name.setdefault(path.name, []).append(path)
+        if not exact_only:
+            for path in list_images(folder)[0]:
+                by_name.setdefault(path.name, []).append(path)
         relinked = []
         for entry in self.missing_images():
             candidate = Path(folder) / entry.name
@@ -84,10 +88,12 @@ class ImageListMixin:
                     continue
                 candidate = same_name[0]
             try:
-                self.relink(entry, candidate)
+                self.relink(entry, candidate, save=False)
                 relinked.append(entry)
             except UserError as exc:
                 self.notes.append(f"{entry.name}: not relinked ({exc})")
+        if relinked:
+            self.save()
         return relinked
 
     def _label_file_size(self, entry: ImageEntry) -> tuple[int, int] | None:

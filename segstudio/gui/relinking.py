@@ -3,7 +3,7 @@ missing image of the project under a folder the user names."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from PySide6.QtWidgets import QFileDialog
 
@@ -30,8 +30,17 @@ def relink_image(window, entry, path=None) -> bool:
     window.images_panel.refresh(project, entry)
     shown = window.show_entry(entry)
     if project.missing_images():
-        relink_missing(window, Path(path).parent, quiet_when_none=True)
+        relink_missing(window, _names_root(Path(path), entry.name), beside_one=True)
     return shown
+
+
+def _names_root(path: Path, name: str) -> Path:
+    """The folder the project's image names start from, for an image found at `path`:
+    'moved/sub' for 'sub/b.png' found as 'moved/sub/b.png' (else the file's folder)."""
+    depth = len(PurePosixPath(name).parts)
+    if path.parts[-depth:] == PurePosixPath(name).parts:
+        return path.parents[depth - 1]
+    return path.parent
 
 
 def ask_relink_missing(window) -> None:
@@ -48,13 +57,15 @@ def ask_relink_missing(window) -> None:
         relink_missing(window, folder)
 
 
-def relink_missing(window, folder, quiet_when_none: bool = False) -> int:
-    """Relink the missing images found under `folder` by their names; how many were."""
+def relink_missing(window, folder, beside_one: bool = False) -> int:
+    """Relink the missing images found under `folder` by their names; how many were.
+    `beside_one`: unasked, after one image was relinked by hand: only where their names
+    say (no search of the folder's tree), and a word only if some were found."""
     project = window.project
     before = len(project.missing_images())
     project.notes.clear()
     try:
-        found = project.relink_folder(folder)
+        found = project.relink_folder(folder, exact_only=beside_one)
     except (UserError, OSError) as exc:
         window.show_error("Cannot relink the images", str(exc))
         return 0
@@ -63,7 +74,7 @@ def relink_missing(window, folder, quiet_when_none: bool = False) -> int:
     if window.current_entry is None and found:
         window.show_entry(found[0])
     left = before - len(found)
-    if found or not quiet_when_none:
+    if found or not beside_one:
         window.say(f"Found {len(found)} of the {before} missing images in {folder}"
                    + (f"; {left} still missing" if left else ""))
     if project.notes:

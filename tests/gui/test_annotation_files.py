@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -489,6 +490,25 @@ def test_a_moved_image_folder_is_found_again_from_the_menu_or_one_image(qtbot, t
     first = window.project.images[0]
     assert window.relink_image(first, tmp_path / "again" / "00.png")
     assert window.project.missing_images() == []
+
+def test_relinking_one_image_of_a_subfolder_finds_the_others_by_their_names(qtbot, tmp_path,
+                                                                           isbi_dir):
+    from segstudio.core.classes import default_classes
+    from segstudio.core.project import Project
+
+    images = tmp_path / "images"
+    (images / "sub").mkdir(parents=True)
+    for name in ("00.png", "sub/01.png", "sub/02.png"):
+        shutil.copy(isbi_dir / "images" / Path(name).name, images / name)
+    project = Project.create(tmp_path / "proj", images, default_classes(["a", "b"]))
+    images.rename(tmp_path / "moved")
+    (tmp_path / "moved" / "stray").mkdir()  # a file of the same name elsewhere: not taken
+    shutil.copy(isbi_dir / "images" / "03.png", tmp_path / "moved" / "stray" / "02.png")
+    window = open_window(qtbot, project.root)
+    entry = next(e for e in window.project.images if e.name == "sub/01.png")
+    (tmp_path / "moved" / "sub" / "02.png").unlink()
+    assert window.relink_image(entry, tmp_path / "moved" / "sub" / "01.png")
+    assert [e.name for e in window.project.missing_images()] == ["sub/02.png"]
 
 def test_add_images_to_an_empty_project(qtbot, tmp_path, isbi_dir):
     from segstudio.core.classes import default_classes
