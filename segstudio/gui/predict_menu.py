@@ -7,10 +7,14 @@ predict only with a model. Accept follows the Prediction panel's Accept buttons.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from segstudio.gui.actions import connect_triggered
+from segstudio.gui.predict_models import MODEL_FILE, unique_folder
 
 TRAIN_SHORTCUT = "Ctrl+T"
 STOP_SHORTCUT = "Ctrl+."  # Esc alone belongs to the polygon and lasso tools
@@ -79,11 +83,32 @@ def update_model_actions(controller, running: bool | None = None) -> None:
 
 
 def ask_load_model(controller) -> None:
+    """Load a saved model; one from outside the project is copied into its models folder
+    first, so that the project keeps it and what the project writes (new class names,
+    validation scores) goes to its own copy."""
     window = controller.window
-    start = str(window.project.models_dir) if window.project else ""
-    folder = QFileDialog.getExistingDirectory(window, "Load a saved model", start)
-    if folder and not controller.load_model(folder):
+    if window.project is None:
+        return
+    models = Path(window.project.models_dir)
+    folder = QFileDialog.getExistingDirectory(window, "Load a saved model", str(models))
+    if not folder:
+        return
+    copy = None
+    if not Path(folder).resolve().is_relative_to(models.resolve()) and \
+            (Path(folder) / MODEL_FILE).is_file():
+        copy = unique_folder(models / Path(folder).name)
+        try:
+            shutil.copytree(folder, copy)
+        except OSError as exc:
+            shutil.rmtree(copy, ignore_errors=True)
+            window.show_error("Load model", f"{folder}: cannot copy it into {models} ({exc})")
+            return
+    if not controller.load_model(copy or folder):
+        if copy is not None:
+            shutil.rmtree(copy, ignore_errors=True)
         window.show_error("Load model", controller.panel.model_label.text())
+    elif copy is not None:
+        window.say(f"Copied {folder} into the project as {copy.name}")
 
 
 def _native(act: QAction) -> str:

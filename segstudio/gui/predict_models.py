@@ -13,16 +13,19 @@ from segstudio.ml.holdout import HOLD_OUT_ONE_IN, HoldOutSource
 # Training shares the CPU with the GUI thread and the prediction worker: leaving
 # one core to them keeps painting smooth (see benchmarks/gui_responsiveness.py).
 RESERVED_CPU_CORES = 1
+# A saved model folder's metadata file: segstudio.ml.saved.METADATA_FILE, named here so
+# that the window need not import torch to look for models.
+MODEL_FILE = "model.json"
 
 
 def latest_model_dir(models_dir: Path) -> Path | None:
     """The most recently saved model folder (one holding model.json), or None."""
     if not models_dir.is_dir():
         return None
-    folders = [p for p in models_dir.iterdir() if (p / "model.json").is_file()]
+    folders = [p for p in models_dir.iterdir() if (p / MODEL_FILE).is_file()]
     if not folders:
         return None
-    return max(folders, key=lambda p: ((p / "model.json").stat().st_mtime_ns, p.name))
+    return max(folders, key=lambda p: ((p / MODEL_FILE).stat().st_mtime_ns, p.name))
 
 
 def add_loss_history(folder: Path, history: list) -> None:

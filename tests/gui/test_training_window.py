@@ -515,6 +515,26 @@ def test_a_kept_model_from_outside_the_project_is_not_written_to(qtbot, isbi_pro
     assert miou != json.loads(before)["metrics"]["miou"]
     assert f"mIoU {miou:.3f}" in training.metrics.summary_label.text()
 
+def test_a_model_loaded_from_outside_is_copied_into_the_project(qtbot, isbi_project, tmp_path,
+                                                                monkeypatch):
+    import shutil
+
+    from PySide6.QtWidgets import QFileDialog
+
+    window = open_window(qtbot, isbi_project.root)
+    training = window.training
+    train_steps(qtbot, training, 4)
+    elsewhere = shutil.copytree(training.model_dir, tmp_path / "shared" / "cells")
+    before = (elsewhere / "model.json").read_bytes()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: str(elsewhere))
+    training.load_action.trigger()  # Model > Load Model...
+    assert training.model_dir.parent == isbi_project.models_dir
+    assert training.model_dir.name == "cells" and "Copied" in window.statusBar().currentMessage()
+    assert window.rename_class(1, "cytoplasm")  # written to the project's copy only
+    assert (elsewhere / "model.json").read_bytes() == before
+    copied = json.loads((training.model_dir / "model.json").read_text())
+    assert copied["classes"][1]["name"] == "cytoplasm"
+
 def test_the_uncertainty_highlight_never_takes_a_class_colour(qtbot, isbi_project):
     window = open_window(qtbot, isbi_project.root)
     canvas, panel = window.canvas, window.training.prediction_panel
