@@ -162,8 +162,8 @@ def test_16_bit_tiff_gets_automatic_contrast(qtbot, tmp_path):
     assert np.array_equal(window.current_image(), raw[:, :, None])  # data unchanged
 
 
-@pytest.mark.parametrize(("low", "high", "shown"), [(-1.0, 1.5, "-1.00"), (0.01, 0.05, "0.0100"),
-                                                     (0.0, 4000.0, "0")])
+@pytest.mark.parametrize(("low", "high", "shown"), [(-1.0, 1.4987, "-1.00"), (0.01, 0.05, "0.0100"),
+                                                     (0.0, 4000.0, "0"), (1000.1, 1000.2, "1000.10")])
 def test_a_float_image_range_shows_to_about_three_digits(qtbot, tmp_path, low, high, shown):
     raw = np.linspace(low, high, 60 * 80, dtype=np.float32).reshape(60, 80)
     tifffile.imwrite(tmp_path / "float.tif", raw)
@@ -171,9 +171,13 @@ def test_a_float_image_range_shows_to_about_three_digits(qtbot, tmp_path, low, h
     window.display_panel.mode.setCurrentIndex(1)  # min to max
     black_at = window.display_panel.rows[0][2]
     assert black_at.text() == shown
+    white_at = window.display_panel.rows[0][3].value()
     black_at.stepUp()  # a step is one shown digit
     assert black_at.value() == pytest.approx(float(shown) + 10.0 ** -black_at.decimals())
     assert window.display_panel.settings.mode == "manual"
+    # The other box keeps its exact value, not the one rounded to its decimals.
+    assert window.display_panel.settings.ranges[0][1] == pytest.approx(high, abs=1e-4)
+    assert white_at == pytest.approx(high, abs=10.0 ** -black_at.decimals())
 
 def test_multichannel_image_maps_channels_and_shows_one_as_gray(qtbot, tmp_path):
     planes = np.zeros((5, 64, 80), dtype=np.uint16)

@@ -179,15 +179,22 @@ class DisplayPanel(QWidget):
     def _range_edited(self) -> None:
         if self._updating or self.image is None:
             return
-        count = len(self.settings.channels)
-        ranges = tuple((self.rows[i][2].value(), self.rows[i][3].value()) for i in range(count))
-        self.set_settings(DisplaySettings(self.settings.channels, ranges, "manual"))
+        # Only the edited box's value: the others show theirs rounded to their decimals.
+        edited, ranges = self.sender(), list(self.settings.ranges)
+        for index, (_label, _channel, low, high) in enumerate(self.rows[:len(ranges)]):
+            if edited is low or edited is None:
+                ranges[index] = (low.value(), ranges[index][1])
+            if edited is high or edited is None:
+                ranges[index] = (ranges[index][0], high.value())
+        self.set_settings(DisplaySettings(self.settings.channels, tuple(ranges), "manual"))
 
 
 def _decimals_for(low: float, high: float) -> int:
     """Decimals that show a float image's range to about three digits: 0.0123..0.0456
-    needs four, -1..1.5 two (four would not fit the box)."""
-    span = abs(high - low)
-    if not np.isfinite(span) or span == 0:
+    needs four, -1..1.5 two (four would not fit the box), as many as fit beside the
+    integer digits of large values (1000.1..1000.2: two)."""
+    span, largest = abs(high - low), max(abs(low), abs(high))
+    if not (np.isfinite(span) and np.isfinite(largest)) or span == 0:
         return 4
-    return int(np.clip(2 - np.floor(np.log10(span)), 0, 6))
+    integer_digits = int(np.floor(np.log10(largest))) + 1 if largest >= 1 else 1
+    return int(np.clip(2 - np.floor(np.log10(span)), 0, max(6 - integer_digits, 0)))
