@@ -137,7 +137,8 @@ def _migrate_v1(document: dict) -> dict:
                        "split": "train"})
         taken.add(images[-1]["id"].lower())
     classes = [c.to_json() for c in default_classes([str(n) for n in names])]
-    return {"classes": classes, "images": images, "settings": document.get("settings", {})}
+    kept = {k: v for k, v in document.items() if k not in _KNOWN_KEYS}
+    return kept | {"classes": classes, "images": images, "settings": document.get("settings", {})}
 
 
 def _parse(document: dict, root: Path) -> ProjectData:

@@ -40,7 +40,7 @@ toolbar), or by label region: of the clicked pixel's label</td></tr>
 <tr><td>Ctrl+Z, Ctrl+Shift+Z or Ctrl+Y</td><td>undo, redo (one stroke each)</td></tr>
 <tr><td>H</td><td>hide or show the labels</td></tr>
 <tr><td>Ctrl+T / Ctrl+.</td><td>train / stop training</td></tr>
-<tr><td>Ctrl+Shift+A</td><td>accept the prediction into the labels</td></tr>
+<tr><td>Ctrl+Shift+A</td><td>accept the prediction on show into the labels</td></tr>
 <tr><td>Ctrl+O / Ctrl+N / Ctrl+S</td><td>open a project / new project / save the labels</td></tr>
 <tr><td>F1</td><td>this list</td></tr>
 </table>"""

@@ -21,7 +21,7 @@ UNREADABLE_HINT = ("<b>The first images of this project could not be opened</b> 
                    "messages).<br>Pick another in the Images list.")
 
 
-MISSING_HINT = ("<b>The {count} images of this project are not where they were.</b><br>"
+MISSING_HINT = ("<b>The {images} of this project {are} not where {they} were.</b><br>"
                 f"Moved? Find them with {RELINK_MENU_TEXT}")
 
 
@@ -84,7 +84,9 @@ class WelcomePage(QWidget):
         self._set_hint(START_HINT if project is None else NO_IMAGES_HINT)
 
     def show_missing(self, count: int) -> None:
-        self._set_hint(MISSING_HINT.format(count=count))
+        words = (dict(images="image", are="is", they="it") if count == 1 else
+                 dict(images=f"{count} images", are="are", they="they"))
+        self._set_hint(MISSING_HINT.format(**words))
 
     def show_unreadable(self) -> None:
         self._set_hint(UNREADABLE_HINT)

@@ -22,7 +22,7 @@ def test_version_1_project_migrates_in_memory_and_keeps_a_backup(tmp_path):
     cv2.imwrite(str(tmp_path / "old" / "x.png"), np.zeros((4, 5), np.uint8))
     cv2.imwrite(str(tmp_path / "old" / "labels" / "x.png"), np.full((4, 5), 1, np.uint8))
     v1 = json.dumps({"format_version": 1, "classes": ["bg", "fg"], "images": ["x.png"],
-                     "settings": {"lr": 0.01}})
+                     "settings": {"lr": 0.01}, "author": "lab 3"})
     (tmp_path / "old" / "project.json").write_text(v1)
     project = Project.open(tmp_path / "old")
     assert [c.name for c in project.classes] == ["bg", "fg"]
@@ -35,6 +35,7 @@ def test_version_1_project_migrates_in_memory_and_keeps_a_backup(tmp_path):
     assert (tmp_path / "old" / "project.v1.json.bak").read_text() == v1
     saved = json.loads((tmp_path / "old" / "project.json").read_text())
     assert saved["format_version"] == FORMAT_VERSION and saved["images"][0]["split"] == "val"
+    assert saved["author"] == "lab 3"  # a key this version does not know is kept
 
 
 def test_newer_project_is_refused(project):

@@ -476,7 +476,9 @@ def test_a_moved_image_folder_is_found_again_from_the_menu_or_one_image(qtbot, t
     images.rename(tmp_path / "moved")
     window = open_window(qtbot, project.root)
     assert window.central.currentWidget() is window.welcome
-    assert "not where they were" in window.welcome.hint.text()
+    assert "The 3 images of this project are not where they were" in window.welcome.hint.text()
+    window.welcome.show_missing(1)
+    assert "The image of this project is not where it was" in window.welcome.hint.text()
     assert "Relink Missing Images" in window.errors[-1][1]
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(tmp_path / "moved"))
     relink = next(a for a in window.menu("File").actions()
