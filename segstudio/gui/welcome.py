@@ -21,8 +21,7 @@ UNREADABLE_HINT = ("<b>The first images of this project could not be opened</b> 
                    "messages).<br>Pick another in the Images list.")
 
 
-MISSING_HINT = ("<b>The {images} of this project {are} not where {they} were.</b><br>"
-                f"Moved? Find them with {RELINK_MENU_TEXT}")
+MISSING_HINT = "<b>{what}</b><br>Moved? Find {them} with " + RELINK_MENU_TEXT
 
 
 class WelcomePage(QWidget):
@@ -84,9 +83,9 @@ class WelcomePage(QWidget):
         self._set_hint(START_HINT if project is None else NO_IMAGES_HINT)
 
     def show_missing(self, count: int) -> None:
-        words = (dict(images="image", are="is", they="it") if count == 1 else
-                 dict(images=f"{count} images", are="are", they="they"))
-        self._set_hint(MISSING_HINT.format(**words))
+        what = (f"The {count} images of this project are not where they were." if count > 1
+                else "The image of this project is not where it was.")
+        self._set_hint(MISSING_HINT.format(what=what, them="them" if count > 1 else "it"))
 
     def show_unreadable(self) -> None:
         self._set_hint(UNREADABLE_HINT)
