@@ -62,7 +62,9 @@ class WelcomePage(QWidget):
     def show_recent(self, folders: list[str]) -> None:
         """The recent projects, newest first: each name a link that opens it, its folder
         beside it."""
-        for link in self.recent_links:
+        for link in self.recent_links:  # out of sight now: deleteLater waits for the loop
+            self.recent_layout.removeWidget(link)
+            link.hide()
             link.deleteLater()
         self.recent_links = []
         for folder in folders[:MAX_RECENT_SHOWN]:

@@ -406,6 +406,9 @@ def test_the_start_page_opens_recent_projects_and_drops_those_gone(qtbot, projec
     links = window.welcome.recent_links
     assert [link.text().split(">")[1].split("<")[0] for link in links] == ["proj", "other"]
     assert all(link.isVisible() for link in links)
+    window.update_recent_menu()  # shown again: those of before are gone at once
+    assert window.welcome.recent_layout.count() == 2
+    links = window.welcome.recent_links
     shutil.rmtree(other.root)
     links[1].linkActivated.emit(str(other.root.resolve()))
     assert window.project is None and "not there any more" in window.errors[-1][1]
