@@ -137,8 +137,7 @@ def _migrate_v1(document: dict) -> dict:
                        "split": "train"})
         taken.add(images[-1]["id"].lower())
     classes = [c.to_json() for c in default_classes([str(n) for n in names])]
-    kept = {k: v for k, v in document.items() if k not in _KNOWN_KEYS}
-    return kept | {"classes": classes, "images": images, "settings": document.get("settings", {})}
+    return _unknown(document, _KNOWN_KEYS) | {"classes": classes, "images": images, "settings": document.get("settings", {})}
 
 
 def _parse(document: dict, root: Path) -> ProjectData:
@@ -167,8 +166,7 @@ def _parse(document: dict, root: Path) -> ProjectData:
     pending = document.get("pending_labels", [])
     if not isinstance(pending, list) or not all(_is_file_stem(p) for p in pending):
         raise _Invalid("'pending_labels' must list label file names")
-    extra = {k: v for k, v in document.items() if k not in _KNOWN_KEYS}
-    return ProjectData(classes, images, settings, pending, extra=extra)
+    return ProjectData(classes, images, settings, pending, extra=_unknown(document, _KNOWN_KEYS))
 
 
 def _parse_entry(item, where: str, root: Path, num_classes: int) -> ImageEntry:
@@ -185,7 +183,7 @@ def _parse_entry(item, where: str, root: Path, num_classes: int) -> ImageEntry:
         name=_expect(item, "name", str, where),
         path=resolve_path(_expect(item, "path", str, where), root),
         split=split,
-        extra={k: v for k, v in item.items() if k not in _KNOWN_ENTRY_KEYS},
+        extra=_unknown(item, _KNOWN_ENTRY_KEYS),
     )
     if "width" in item or "height" in item:
         height, width = item.get("height"), item.get("width")
@@ -204,6 +202,11 @@ def _parse_entry(item, where: str, root: Path, num_classes: int) -> ImageEntry:
         except (KeyError, TypeError, ValueError):
             pass
     return entry
+
+
+def _unknown(mapping: dict, known: set[str]) -> dict:
+    """The keys of `mapping` this version does not read, with their values."""
+    return {key: value for key, value in mapping.items() if key not in known}
 
 
 def _is_file_stem(value) -> bool:
