@@ -14,7 +14,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
 from segstudio.gui.actions import connect_triggered
-from segstudio.gui.predict_models import MODEL_FILE, unique_folder
+from segstudio.gui.predict_models import MODEL_FILE, in_models_folder, unique_folder
 
 TRAIN_SHORTCUT = "Ctrl+T"
 STOP_SHORTCUT = "Ctrl+."  # Esc alone belongs to the polygon and lasso tools
@@ -94,8 +94,7 @@ def ask_load_model(controller) -> None:
     if not folder:
         return
     copy = None
-    if not Path(folder).resolve().is_relative_to(models.resolve()) and \
-            (Path(folder) / MODEL_FILE).is_file():
+    if not in_models_folder(Path(folder), models) and (Path(folder) / MODEL_FILE).is_file():
         copy = unique_folder(models / Path(folder).name)
         try:
             shutil.copytree(folder, copy)

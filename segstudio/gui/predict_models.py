@@ -28,6 +28,11 @@ def latest_model_dir(models_dir: Path) -> Path | None:
     return max(folders, key=lambda p: ((p / MODEL_FILE).stat().st_mtime_ns, p.name))
 
 
+def in_models_folder(folder: Path, models_dir: Path) -> bool:
+    """Whether a model folder is inside the project's models folder (the project's own)."""
+    return Path(folder).resolve().is_relative_to(Path(models_dir).resolve())
+
+
 def add_loss_history(folder: Path, history: list) -> None:
     """Store the training's compact loss history ([step, loss] pairs) in the saved model's
     model.json (its "training" section), so the Metrics panel can draw it when the model is

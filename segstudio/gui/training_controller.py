@@ -36,6 +36,7 @@ from segstudio.gui.predict_models import (
     default_settings,
     device_status,
     held_out_note,
+    in_models_folder,
     loss_names,
     model_names,
     record_validation,
@@ -182,7 +183,7 @@ class TrainingController(ModelInUseMixin, QObject):
                 saved = load_model(kept, device="cpu")
                 # Its scores on this project's validation images: in its folder too when that
                 # is the project's (one loaded from elsewhere is not written to).
-                inside = kept.resolve().is_relative_to(models_dir.resolve())
+                inside = in_models_folder(kept, models_dir)
                 with contextlib.suppress(UserError, OSError):  # a read-only folder: in memory
                     record_validation(saved, kept if inside else None, best)
                 return kept, saved
