@@ -42,10 +42,12 @@ class ModelInUseMixin:
         self._keep_settings()  # into the project being closed
         closed, self._project = self._project, project
         stopped = self.running
-        if stopped:  # its model is saved into the project it was started for
+        if stopped and edited:  # the window is not kept waiting for its last step
+            self._let_training_end()
+        elif stopped:  # its model is saved into the project it was started for
             self._stop_and_save()
             self.window.statusBar().clearMessage()
-            if not edited and self.worker.result is not None:
+            if self.worker.result is not None:
                 self._keep_stopped_model(closed, self.worker.result)
             self.thread = self.worker = None  # its queued reports are ignored
         self.model_dir = None

@@ -19,7 +19,7 @@ import traceback
 from datetime import datetime
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal
 
 from segstudio.core.errors import UserError
 from segstudio.gui.dock_room import DockRoom
@@ -81,6 +81,8 @@ class TrainingController(ModelInUseMixin, QObject):
         self.window = window
         self.thread = None
         self.worker: TrainingWorker | None = None
+        # Trainings stopped without waiting (the classes changed), saving their models.
+        self._ending: list[tuple[QThread, TrainingWorker]] = []
         self.model_dir: Path | None = None  # folder of the current model, to continue from
         self.last_validation = None
         self.fraction_done = 0.0  # of the running training, as its last step report said
@@ -148,6 +150,8 @@ class TrainingController(ModelInUseMixin, QObject):
         project = self.window.project
         if self.running:
             return False
+        if self._ending:  # one stopped by a class change is still saving: wait for it
+            self._stop_and_save()
         if project is None:
             self.window.show_error("Train", "Open a project (or a folder of images) first.")
             return False
@@ -232,24 +236,43 @@ class TrainingController(ModelInUseMixin, QObject):
         """The window closes: keep the settings, stop and wait for every worker thread."""
         self._closing = True
         self._keep_settings()
-        if self.worker is not None:
-            unhandled = self.thread is not None  # its end not reported yet (or still running)
-            self._stop_and_save()
-            if unhandled and self.worker.result is not None and self.window.project is not None:
-                self._keep_stopped_model(self.window.project, self.worker.result)
+        # A training whose end is not reported yet (or still running) is kept as if it ended.
+        unhandled = self.worker is not None and self.thread is not None
+        self._stop_and_save()
+        if unhandled and self.worker.result is not None and self.window.project is not None:
+            self._keep_stopped_model(self.window.project, self.worker.result)
         self.live.shutdown()
         self.jobs.shutdown()
         stop_thread(self.warm_up_thread, self.warm_up_worker, SHUTDOWN_WAIT_MS)
 
     def _stop_and_save(self) -> None:
         """Stop a running training and wait while it saves its model (a few seconds),
-        saying so in the Training panel and the status bar, painted before the wait."""
-        if self.running:
+        saying so in the Training panel and the status bar, painted before the wait; so
+        too for those stopped without waiting that are still saving."""
+        trainings = [*self._ending, (self.thread, self.worker)]
+        if any(thread is not None and thread.isRunning() for thread, _worker in trainings):
             self.panel.show_progress(None, STOPPING_TEXT)
             self.window.statusBar().showMessage(STOPPING_TEXT)
             self.panel.status_label.repaint()
             self.window.statusBar().repaint()
-        stop_thread(self.thread, self.worker, SHUTDOWN_WAIT_MS)
+        for thread, worker in trainings:
+            stop_thread(thread, worker, SHUTDOWN_WAIT_MS)
+        self._ending.clear()
+
+    def _let_training_end(self) -> None:
+        """Stop the running training without waiting for its last step (the classes
+        changed: its model, saved in the background, is one of the old classes)."""
+        thread, worker = self.thread, self.worker
+        worker.stop()
+        self._ending.append((thread, worker))
+        thread.finished.connect(self._forget_ended)  # queued: runs on the GUI thread
+        self.thread = self.worker = None  # its reports are ignored
+
+    def _forget_ended(self) -> None:
+        ended = self.sender()
+        if ended is not None:
+            ended.wait(SHUTDOWN_WAIT_MS)  # it has emitted finished: this returns at once
+        self._ending = [(t, w) for t, w in self._ending if t is not ended]
 
     def _set_running(self, running: bool) -> None:
         self.panel.set_running(running)

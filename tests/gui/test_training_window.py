@@ -23,6 +23,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from segstudio.core.classes import UNLABELLED, default_classes  # noqa: E402
 from segstudio.core.images import load_image  # noqa: E402
 from segstudio.core.project import Project  # noqa: E402
+from segstudio.gui import training_controller  # noqa: E402
 from tests.gui.window_helpers import drag  # noqa: E402
 
 # A fast configuration: a tiny U-Net on small crops, validating often.
@@ -262,6 +263,18 @@ def test_close_while_training_stops_the_worker_cleanly(qtbot, isbi_project):
     assert open_window(qtbot, isbi_project.root).training.model_dir == stopped[0]
 
 
+def test_closing_the_window_waits_for_a_training_stopped_by_a_class_change(qtbot,
+                                                                             isbi_project):
+    window = open_window(qtbot, isbi_project.root)
+    training = window.training
+    with qtbot.waitSignal(training.progressed, timeout=60_000):
+        click(qtbot, training.panel.train_button)
+    thread = training.thread
+    assert window.add_class("mitochondria")  # stops it without waiting
+    window.close()
+    assert thread.isFinished()
+
+
 def test_opening_another_project_while_training(qtbot, isbi_project, tmp_path, isbi_dir):
     window = open_window(qtbot, isbi_project.root)
     training = window.training
@@ -328,12 +341,26 @@ def test_class_edits_while_training(qtbot, isbi_project, isbi_dir, monkeypatch):
 
     with qtbot.waitSignal(training.progressed, timeout=60_000):
         click(qtbot, training.panel.train_button)
-    assert window.add_class("mitochondria")
+    stopped_thread = training.thread
+    waited = []  # the window is not kept waiting for the training's last step
+    with monkeypatch.context() as patch:
+        patch.setattr(training_controller, "stop_thread", lambda *a, **k: waited.append(a))
+        assert window.add_class("mitochondria")
+    assert not waited
     assert not training.running and training.panel.train_button.isEnabled()
     assert training.panel.status_label.text().startswith("Training stopped: the classes changed")
     assert training.panel.model_label.text().startswith("Train a model for these classes")
     panel = training.prediction_panel
     assert not panel.accept_all_button.isEnabled() and "No model yet" in panel.status_label.text()
+    # Train at once: the stopped training ends first (its model, of the old classes, is
+    # not the model in use).
+    with qtbot.waitSignal(training.progressed, timeout=60_000):
+        click(qtbot, training.panel.train_button)
+    assert stopped_thread.isFinished()
+    with qtbot.waitSignal(training.trainingFinished, timeout=60_000):
+        training.stop()
+    assert [c.name for c in training.live.model.classes] == ["boundary", "cytoplasm",
+                                                              "mitochondria"]
 
 
 def test_a_class_renamed_with_no_model_shows_its_new_name_in_the_metrics(qtbot, isbi_project):
