@@ -100,7 +100,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.add_dock(self.classes_panel, "Classes")
         self.add_dock(self.display_panel, "Display", Qt.DockWidgetArea.LeftDockWidgetArea)
 
-        self.fill_options = attach_tool_options(self)
+        self.tool_options = attach_tool_options(self)
         self.status = StatusInfo(self.statusBar())
         self._cursor_pos: QPointF | None = None  # last seen over the image, in image pixels
         self.canvas.cursorMoved.connect(self._show_cursor_info)
@@ -245,10 +245,15 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.canvas.tool = tool
         self.actions_.tool_actions[name].setChecked(True)
         self.canvas.set_brush_radius(self.paint.radius if tool.shows_brush else None)
+        self.tool_options.show_for(tool)
         self._update_paint_label()
 
     def grow_brush(self, steps: int) -> None:
         self.paint.grow_brush(steps)
+        self.tool_options.brush.refresh()
+        self.brush_size_changed()
+
+    def brush_size_changed(self) -> None:
         if self.canvas.tool is not None and self.canvas.tool.shows_brush:
             self.canvas.set_brush_radius(self.paint.radius)
         self._update_paint_label()

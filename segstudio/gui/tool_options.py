@@ -1,11 +1,20 @@
-"""The tool options toolbar: how the fill tool finds its area, and its tolerance."""
+"""The tool options toolbar: what the current tool takes. The brush and eraser their
+size, the fill how it finds its area and its tolerance, polygon and lasso how to draw."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QToolBar, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QToolBar,
+    QWidget,
+)
 
-from segstudio.gui.tools import PaintSettings
+from segstudio.gui.tools import MAX_BRUSH, MIN_BRUSH, PaintSettings, Tool
 
 FILL_MODES = [
     ("image", "By image similarity",
@@ -73,20 +82,80 @@ class FillOptions(QWidget):
         self.tolerance_label.setToolTip(tip)
 
 
-def attach_tool_options(window) -> FillOptions:
+class BrushOptions(QWidget):
+    """The brush (and eraser) size, in image pixels; writes it into the PaintSettings."""
+
+    changed = Signal()
+
+    def __init__(self, paint: PaintSettings, parent=None):
+        super().__init__(parent)
+        self.paint = paint
+        self.size = QSpinBox()
+        self.size.setRange(MIN_BRUSH, MAX_BRUSH)
+        self.size.setSuffix(" px")
+        self.size.setKeyboardTracking(False)
+        self.size.setToolTip("Brush diameter in image pixels ([ smaller, ] larger)")
+        self.refresh()
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 0, 4, 0)
+        layout.addWidget(QLabel("Size"))
+        layout.addWidget(self.size)
+        self.size.valueChanged.connect(self._edited)
+
+    def refresh(self) -> None:
+        """Show the size set elsewhere ([ and ] keys)."""
+        self.size.blockSignals(True)
+        self.size.setValue(round(self.paint.brush_size))
+        self.size.blockSignals(False)
+
+    def _edited(self, size: int) -> None:
+        self.paint.brush_size = float(size)
+        self.changed.emit()
+
+
+OUTLINE_HINTS = {  # short: the bar shares a row with the main toolbar
+    "polygon": "Click the corners; double-click or Enter fills; Esc cancels",
+    "lasso": "Drag around the region; release to fill; Esc cancels",
+}
+
+
+class ToolOptions(QWidget):
+    """Shows the options of the current tool only."""
+
+    def __init__(self, paint: PaintSettings, parent=None):
+        super().__init__(parent)
+        self.brush = BrushOptions(paint)
+        self.fill = FillOptions(paint)
+        self.hint = QLabel()
+        self.hint.setContentsMargins(4, 0, 4, 0)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for part in (self.brush, self.fill, self.hint):
+            layout.addWidget(part)
+
+    def show_for(self, tool: Tool | None) -> None:
+        name = tool.name if tool is not None else ""
+        self.brush.setVisible(tool is not None and tool.shows_brush)
+        self.fill.setVisible(name == "fill")
+        self.hint.setText(OUTLINE_HINTS.get(name, ""))
+        self.hint.setVisible(name in OUTLINE_HINTS)
+
+
+def attach_tool_options(window) -> ToolOptions:
     """Add the tool options toolbar under the main one; keep the status bar in step."""
     toolbar = QToolBar("Tool options", window)
     toolbar.setObjectName("tool_options_toolbar")
-    options = FillOptions(window.paint, toolbar)
+    options = ToolOptions(window.paint, toolbar)
     toolbar.addWidget(options)
     window.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
     window.actions_.panels_menu.addAction(toolbar.toggleViewAction())
 
     def display_changed(_settings=None) -> None:
-        options.set_span(window.display_span())
+        options.fill.set_span(window.display_span())
         window._update_paint_label()
 
-    options.changed.connect(window._update_paint_label)
+    options.fill.changed.connect(window._update_paint_label)
+    options.brush.changed.connect(window.brush_size_changed)
     window.display_panel.settingsChanged.connect(display_changed)
     window.currentImageChanged.connect(display_changed)
     return options

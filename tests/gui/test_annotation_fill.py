@@ -49,7 +49,7 @@ def test_fill_click_labels_only_the_clicked_region_of_the_image(qtbot, window, t
 def test_fill_options_switch_to_label_regions_and_set_the_tolerance(qtbot, window, tmp_path):
     inside = np.load(tmp_path / "inside.npy")
     mask = window.current_mask()
-    options = window.fill_options
+    options = window.tool_options.fill
     assert options.mode.toolTip() and "±25.5" in options.tolerance.toolTip()  # 10% of 0..255
     key(qtbot, window, Qt.Key.Key_F)
     options.tolerance.setValue(0.0)  # only pixels equal to the clicked one

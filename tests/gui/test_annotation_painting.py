@@ -128,7 +128,7 @@ def test_eraser_and_only_unlabelled(qtbot, window):
 
 def test_flood_fill_by_label_region_fills_the_enclosed_region(qtbot, window):
     mask = window.current_mask()
-    window.fill_options.mode.setCurrentIndex(window.fill_options.mode.findData("label"))
+    window.tool_options.fill.mode.setCurrentIndex(window.tool_options.fill.mode.findData("label"))
     key(qtbot, window, Qt.Key.Key_BracketLeft)  # a thinner brush
     drag(qtbot, window, [(256.5, 0.2), (256.5, 511.8)])  # a wall down the middle, class 0
     key(qtbot, window, Qt.Key.Key_2)
@@ -309,6 +309,36 @@ def test_the_status_bar_names_no_class_for_the_eraser(qtbot, window):
     assert "class membrane" in window.status.paint_label.text()
     key(qtbot, window, Qt.Key.Key_E)
     assert window.status.paint_label.text() == "Eraser  |  size 15px"
+
+
+def test_the_tool_options_bar_shows_what_the_current_tool_takes(qtbot, window):
+    options = window.tool_options
+    shown = lambda: [part for part in (options.brush, options.fill, options.hint)  # noqa: E731
+                     if part.isVisible()]
+    key(qtbot, window, Qt.Key.Key_F)
+    assert shown() == [options.fill]
+    key(qtbot, window, Qt.Key.Key_P)
+    assert shown() == [options.hint] and "double-click" in options.hint.text()
+    key(qtbot, window, Qt.Key.Key_L)
+    assert shown() == [options.hint] and "Drag around" in options.hint.text()
+    key(qtbot, window, Qt.Key.Key_E)
+    assert shown() == [options.brush]
+    key(qtbot, window, Qt.Key.Key_B)
+    assert shown() == [options.brush]
+
+    # A size typed in paints a stroke that wide; [ and ] show in the box.
+    spin = options.brush.size
+    spin.setFocus()
+    spin.lineEdit().selectAll()
+    qtbot.keyClicks(spin.lineEdit(), "40")
+    qtbot.keyClick(spin.lineEdit(), Qt.Key.Key_Return)
+    assert window.paint.brush_size == 40 and "size 40px" in window.status.paint_label.text()
+    assert window.paint.class_index == 0  # the digits went into the box, not to the classes
+    drag(qtbot, window, [(100.5, 200.5), (300.5, 200.5)])
+    across = (window.current_mask()[:, 200] != UNLABELLED).sum()
+    assert 38 <= across <= 42
+    key(qtbot, window, Qt.Key.Key_BracketRight)
+    assert spin.value() == window.paint.brush_size == 48
 
 
 def test_ctrl_equals_zooms_in_as_ctrl_plus_does(qtbot, window):
