@@ -24,6 +24,7 @@ from segstudio.gui.layers import ArrayLayer, IndexLayer, TwoToneEllipse
 from segstudio.gui.rendering import confidence_colors, highlight_color, label_colors
 
 MIN_ZOOM, MAX_ZOOM = 1 / 64, 64.0
+MIN_FIT_ACROSS_PX = 64  # the least width (or height) on screen a fitted image shows
 WHEEL_STEP = 1.25
 TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit)
 # Keys that do not end a stroke: modifiers, Space (pan) and Escape (the tool's: a lasso
@@ -179,10 +180,20 @@ class Canvas(QGraphicsView):
         self.zoomChanged.emit(self.zoom)
 
     def fit_to_window(self) -> None:
+        """The whole image in view; a long thin strip (a line scan, a kymograph) that would
+        show thinner than MIN_FIT_ACROSS_PX is shown that wide instead, from its start."""
         if self.image_layer.pixels is None:
             return
         self.fitInView(self.image_layer.boundingRect(), Qt.AspectRatioMode.KeepAspectRatio)
         self.zoom_by(1.0)  # back within MIN_ZOOM..MAX_ZOOM (a 1-pixel image fits at x600)
+        height, width = self.image_layer.pixels.shape[:2]
+        across = min(height, width)
+        if across * self.zoom < MIN_FIT_ACROSS_PX:
+            self.zoom_by(MIN_FIT_ACROSS_PX / (across * self.zoom))
+            view = self.mapToScene(self.viewport().rect()).boundingRect()
+            start = (QPointF(width / 2, view.height() / 2) if height > width
+                     else QPointF(view.width() / 2, height / 2))
+            self.centerOn(start)
 
     def zoom_actual_size(self) -> None:
         center = self.mapToScene(self.viewport().rect().center())

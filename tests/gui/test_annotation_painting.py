@@ -236,6 +236,21 @@ def test_fitting_a_tiny_image_keeps_to_the_zoom_limit_so_wheel_in_zooms_in(qtbot
     assert canvas.zoom == pytest.approx(MAX_ZOOM / 4 * 1.25)
 
 
+def test_fitting_a_long_thin_strip_shows_it_wide_enough_to_see_from_its_start(qtbot, window):
+    from segstudio.gui.canvas import MIN_FIT_ACROSS_PX
+
+    canvas = window.canvas
+    for shape in ((5000, 3), (3, 5000)):
+        canvas.set_image(np.full((*shape, 1), 128, np.uint8))
+        canvas.fit_to_window()
+        assert min(shape) * canvas.zoom == pytest.approx(MIN_FIT_ACROSS_PX)
+        y0, x0, y1, x1 = canvas.visible_region()
+        assert (y0, x0) == (0, 0) and (y1, x1)[shape.index(3)] == 3  # all across, its start
+    canvas.set_image(np.full((500, 300, 1), 128, np.uint8))  # not a strip: all of it
+    canvas.fit_to_window()
+    assert canvas.visible_region() == (0, 0, 500, 300)
+
+
 def test_pan_with_middle_button_and_space_drag(qtbot, window):
     canvas = window.canvas
     canvas.zoom_by(4)
