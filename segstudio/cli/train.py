@@ -24,6 +24,7 @@ from segstudio.core.masks import value_histogram
 
 MODELS = ("unet", "fcn", "deeplabv3", "deeplabv3plus")
 DEFAULT_TIME_BUDGET_S = 60.0
+WRITE_PROBE = ".segstudio-write-test"  # made and removed in --out before training
 # Without validation options, this share of the pairs is held out (from this many pairs on).
 DEFAULT_VAL_FRACTION = 0.2
 MIN_PAIRS_FOR_DEFAULT_HOLD_OUT = 5
@@ -103,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     _check_out_holds_no_other_files(args.out)
     created = not args.out.exists()
     args.out.mkdir(parents=True, exist_ok=True)  # a bad --out fails now, not after training
+    _check_writable(args.out)
     try:
         return _train(args)
     finally:
@@ -130,6 +132,17 @@ def _stop_on_signals(trainer, progress):
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _check_writable(out: Path) -> None:
+    """The model can be saved in --out: checked before training, not after it."""
+    probe = out / WRITE_PROBE
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"{out}: cannot be written ({exc.strerror or exc}); choose another "
+                        "--out") from None
 
 
 def _check_out_holds_no_other_files(out: Path) -> None:
@@ -185,7 +198,8 @@ def _train(args: argparse.Namespace) -> int:
                 done = report
     progress.close()
     if signalled and not done.steps:
-        raise UserError(f"stopped by {signalled[0].name} before the first step: no model saved")
+        _note(f"stopped by {signalled[0].name} before the first step: no model saved")
+        return 128 + signalled[0]
     trainer.save(args.out)
     if done.error is not None:  # failed after some steps: its last good state was saved
         raise UserError(f"{done.error}; the model as it was before (step {done.steps}) is "
@@ -202,7 +216,7 @@ def _train(args: argparse.Namespace) -> int:
         print(f"validation mIoU {_fmt(val.miou)} at step {val.step}; IoU per class: "
               + ", ".join(f"{name} {_fmt(value)}" for name, value in val.iou.items()))
     if signalled:
-        _note(f"stopped by {signalled[0].name}: the model of step {done.steps} is saved")
+        _note(f"stopped by {signalled[0].name}: {_which_model(trainer, done)} is saved")
     if args.json:
         print(json.dumps({
             "miou": val.miou if val else None,
@@ -216,6 +230,16 @@ def _train(args: argparse.Namespace) -> int:
         }))
     # Stopped by a signal: saved, but the shell's usual code says the run was cut short.
     return 128 + signalled[0] if signalled else 0
+
+
+def _which_model(trainer, done) -> str:
+    """The model saved: the best by validation, which may be an earlier one."""
+    best = trainer.best_val
+    if best is None or best.step == done.steps:
+        return f"the model of step {done.steps}"
+    if best.step == 0:
+        return "the model it started from (--init; none better yet)"
+    return f"the best model by validation, of step {best.step}"
 
 
 def _model_options(pairs: list[str]) -> dict:

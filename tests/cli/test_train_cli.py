@@ -92,6 +92,31 @@ def test_an_out_folder_that_cannot_be_made_fails_before_training(isbi_split, tmp
     assert len(err) == 1 and err[0].startswith(f"segstudio: error: {tmp_path / 'a_file'}")
 
 
+def test_an_out_folder_that_cannot_be_written_fails_before_training(isbi_split, tmp_path,
+                                                                     capsys, monkeypatch):
+    """An existing --out on a read-only disk: said at once, not after the whole budget."""
+    from pathlib import Path
+
+    from segstudio.cli.train import WRITE_PROBE
+    from segstudio.ml import train
+
+    monkeypatch.setattr(train.Trainer, "__iter__", lambda self: pytest.fail("trained"))
+    write_bytes = Path.write_bytes
+
+    def read_only(path, data):
+        if path.name == WRITE_PROBE:
+            raise OSError(30, "Read-only file system", str(path))
+        return write_bytes(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", read_only)
+    out = tmp_path / "model"
+    out.mkdir()
+    assert main(_train_args(isbi_split, out, "--steps", "1")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"segstudio: error: {out}: cannot be written (Read-only file system); "
+                   "choose another --out"]
+
+
 def test_an_empty_or_input_out_is_refused(isbi_split, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as info:  # argparse: usage and exit code 2
@@ -361,6 +386,37 @@ def test_ctrl_c_or_sigterm_stops_after_the_step_and_saves_the_model(isbi_split, 
     assert saved.training["steps_done"] > 0
     assert f"stopped by {signal.Signals(signum).name}: the model of step" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGINT) is not None  # the handlers are put back
+
+
+def test_ctrl_c_before_the_first_step_exits_as_interrupted(isbi_split, tmp_path, capsys,
+                                                           monkeypatch):
+    from segstudio.ml import train
+
+    steps = train.Trainer.__iter__
+
+    def interrupted_at_once(self):
+        os.kill(os.getpid(), signal.SIGINT)  # handled at once, on this thread
+        return steps(self)
+
+    monkeypatch.setattr(train.Trainer, "__iter__", interrupted_at_once)
+    out = tmp_path / "model"
+    assert main(_train_args(isbi_split, out, "--time-budget", "60")) == 130
+    err = capsys.readouterr().err
+    assert "note: stopped by SIGINT before the first step: no model saved" in err
+    assert "error" not in err and not out.exists()
+
+
+def test_the_stop_note_names_the_model_saved():
+    from types import SimpleNamespace as Report
+
+    from segstudio.cli.train import _which_model
+
+    done = Report(steps=40)
+    assert _which_model(Report(best_val=None), done) == "the model of step 40"
+    assert _which_model(Report(best_val=Report(step=40)), done) == "the model of step 40"
+    assert _which_model(Report(best_val=Report(step=25)), done) == (
+        "the best model by validation, of step 25")
+    assert "it started from (--init" in _which_model(Report(best_val=Report(step=0)), done)
 
 
 def test_training_images_of_other_bit_depths_are_refused_and_named(tmp_path, capsys):
