@@ -276,8 +276,13 @@ class ProjectMixin:
 
     def _saves_finished(self) -> None:
         jobs = self.saver.take_done()
-        if jobs:
-            self._report_saving(self._collect_saves(jobs), report=True)
+        if not jobs:
+            return
+        failures = self._collect_saves(jobs)
+        self._report_saving(failures, report=True)
+        # Edited while it saved (the autosave passed it by then): saved in turn.
+        if not failures and any(d.dirty and not d.saving for d in self.documents.values()):
+            self._labels_edited(None)
 
     def _collect_saves(self, jobs) -> list[str]:
         failures = []

@@ -340,6 +340,31 @@ def test_steady_painting_is_saved_while_it_goes_on(qtbot, project):
     assert saved and saved[0] < len(strokes)  # saved while painting went on
     assert path.exists() and read_mask(path)[20, 40] == window.current_mask()[20, 40] != UNLABELLED
 
+def test_a_stroke_made_while_a_slow_autosave_runs_is_saved_after_it(qtbot, project,
+                                                                     monkeypatch):
+    """The stroke's autosave came while the image was being saved (seconds, for a large
+    one) and passed it by; nothing saved it afterwards until the next edit."""
+    import threading
+
+    window = open_window(qtbot, project.root)
+    window.autosave_timer.setInterval(50)
+    saving, release, real_save = threading.Event(), threading.Event(), window.project.save_labels
+
+    def slow_save(entry, mask):
+        saving.set()
+        release.wait(10)
+        real_save(entry, mask)
+
+    monkeypatch.setattr(window.project, "save_labels", slow_save)
+    drag(qtbot, window, [(20.5, 20.5), (60.5, 20.5)])
+    qtbot.waitUntil(saving.is_set)  # the first autosave is writing
+    drag(qtbot, window, [(20.5, 80.5), (60.5, 80.5)])  # the stroke made meanwhile
+    qtbot.wait(200)  # its autosave comes, and passes the image by: it is being saved
+    release.set()
+    qtbot.waitUntil(lambda: not window.isWindowModified(), timeout=5000)
+    assert np.array_equal(saved_labels(window), window.current_mask())
+
+
 def test_failed_save_keeps_labels_and_retries(qtbot, project, monkeypatch):
     window = open_window(qtbot, project.root)
     real_save = window.project.save_labels
