@@ -32,6 +32,7 @@ from segstudio.gui.image_prefetch import ImagePrefetcher
 from segstudio.gui.panels.classes import ClassesPanel
 from segstudio.gui.panels.display import DisplayPanel
 from segstudio.gui.panels.images import ImagesPanel
+from segstudio.gui.project_lock import ProjectLock
 from segstudio.gui.project_ops import ProjectMixin
 from segstudio.gui.rendering import to_display
 from segstudio.gui.saving import BackgroundSaver
@@ -63,6 +64,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.setWindowTitle("segstudio[*]")
         self._fit_to_screen(1280, 820)
         self.project = None
+        self.project_lock = ProjectLock()  # no second window on the same project
         self.current_entry = None
         self.documents: dict[str, LabelDocument] = {}
         self._image: np.ndarray | None = None
@@ -411,6 +413,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         if self.training is not None:
             self.training.shutdown()
             self.training = None
+        self.project_lock.release()
         event.accept()
 
     def _confirm_losing_labels(self) -> bool:

@@ -69,8 +69,7 @@ class ProjectMixin:
                 remove_recent_project(str(folder))
                 self.update_recent_menu()
             return False
-        self.set_project(project)
-        return True
+        return self.set_project(project)
 
     def create_project_from_folder(self, image_folder, project_folder, classes: list) -> bool:
         """Create a project over a folder of images (left where they are) and open it;
@@ -82,7 +81,8 @@ class ProjectMixin:
         except (UserError, OSError) as exc:
             self.show_error("Cannot create the project", str(exc))
             return False
-        self.set_project(project)
+        if not self.set_project(project):
+            return False
         self._show_skipped(project.notes, f"The project has {_images(len(project.images))}.")
         return True
 
@@ -102,13 +102,17 @@ class ProjectMixin:
         except (UserError, OSError) as exc:
             self.show_error("Cannot open the demo project", str(exc))
             return False
-        self.set_project(project)
-        return True
+        return self.set_project(project)
 
-    def set_project(self, project) -> None:
-        """Close the current project (saving its labels) and show `project`."""
+    def set_project(self, project) -> bool:
+        """Close the current project (saving its labels) and show `project`; False when
+        the current one stays (its labels not saved, or `project` open in another window)."""
         if self.project is not None and not self.save_labels() and not self._confirm_losing_labels():
-            return
+            return False
+        if project is None:
+            self.project_lock.release()
+        elif not self.project_lock.take(self, project.root):
+            return False
         if self.canvas.tool is not None:
             self.canvas.tool.cancel()
         self.remember_current_image()
@@ -136,6 +140,7 @@ class ProjectMixin:
         self._update_title()
         self._update_paint_label()
         self.projectChanged.emit(project)
+        return True
 
     def remember_current_image(self) -> None:
         """Keep the image on screen in the project, to show it first when it opens again."""

@@ -411,6 +411,41 @@ def test_unwritable_label_file_keeps_labels_in_memory(qtbot, project):
     assert np.array_equal(saved_labels(window), painted)
 
 
+def test_a_project_open_in_another_window_is_not_opened_twice_unless_asked(qtbot, project,
+                                                                            monkeypatch):
+    """Each window saved its own copy of project.json: a class added in one was lost when
+    the other saved, leaving label files with values no class has."""
+    from PySide6.QtWidgets import QMessageBox
+
+    answers, asked = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes], []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda _p, title, text, *a: (asked.append(text), answers.pop(0))[1])
+    first = open_window(qtbot, project.root)
+    second = open_window(qtbot)
+    assert not second.open_project(project.root) and second.project is None
+    assert "is open in another segstudio window" in asked[0]
+    assert second.open_project(project.root)  # "Open it here anyway?" Yes
+    assert len(asked) == 2
+    second.close()
+    first.close()  # closing lets it go: the next window opens it without asking
+    assert open_window(qtbot, project.root).project is not None and len(asked) == 2
+
+
+def test_the_lock_of_a_window_that_crashed_is_taken_over(qtbot, project):
+    import subprocess
+    import sys
+
+    from segstudio.gui.project_lock import LOCK_FILE
+
+    subprocess.run([sys.executable, "-c", "import os, sys; from PySide6.QtCore import QLockFile;"
+                    " lock = QLockFile(sys.argv[1]); lock.setStaleLockTime(0);"
+                    " assert lock.tryLock(0); os._exit(0)", str(project.root / LOCK_FILE)],
+                   check=True)
+    assert (project.root / LOCK_FILE).is_file()
+    window = open_window(qtbot, project.root)  # no question: that process has ended
+    assert window.project is not None
+
+
 def test_layout_and_recent_projects_are_remembered(qtbot, project):
     window = open_window(qtbot, project.root, size=(900, 650))
     window.findChild(QDockWidget, "dock_display").hide()
