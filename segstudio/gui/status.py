@@ -48,7 +48,8 @@ class StatusInfo:
         index = paint.class_index
         name = classes[index].name if 0 <= index < len(classes) else "-"
         parts = [tool.text.replace("&", "") if tool else ""]
-        if tool is None or tool.name != "eraser":  # it paints no class
+        paints_a_class = tool is None or tool.name != "eraser"
+        if paints_a_class:
             parts.append(f"class {name}")
         if tool is not None and tool.shows_brush:
             parts.append(f"size {paint.brush_size:g}px")
@@ -57,7 +58,7 @@ class StatusInfo:
             parts.append(f"by image ±{paint.fill_tolerance:g}% ({units:.3g})"
                          if paint.fill_by_image else "by label region")
         self.paint_label.setToolTip(getattr(tool, "tip", "") or "")
-        if paint.only_unlabelled:
+        if paint.only_unlabelled and paints_a_class:  # the eraser erases labels all the same
             parts.append("only unlabelled")
         self.paint_label.setText("  |  ".join(parts))
 

@@ -324,6 +324,10 @@ def test_the_status_bar_names_no_class_for_the_eraser(qtbot, window):
     assert "class membrane" in window.status.paint_label.text()
     key(qtbot, window, Qt.Key.Key_E)
     assert window.status.paint_label.text() == "Eraser  |  size 15px"
+    key(qtbot, window, Qt.Key.Key_U)  # paints only unlabelled pixels: the eraser erases anyway
+    assert window.status.paint_label.text() == "Eraser  |  size 15px"
+    key(qtbot, window, Qt.Key.Key_B)
+    assert window.status.paint_label.text().endswith("only unlabelled")
 
 
 def test_the_tool_options_bar_shows_what_the_current_tool_takes(qtbot, window):
