@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QRadioButton,
 )
 
+from segstudio.core.errors import UserError
 from segstudio.gui.dialogs import PathRow, widget_row
 
 IMPORT_KINDS = {  # what the dialog offers: (title, the path is a folder)
@@ -39,6 +40,19 @@ EXPORT_FORMATS = {
     "coco-polygon": "COCO JSON, polygons (holes are lost)",
 }
 MAX_NOTES_SHOWN = 10
+# The import's messages name the command line's options; the dialog's words instead.
+REPLACE = "“Replace the labels of images that have some”"
+ADD_CLASSES = "“Add classes the project does not have”"
+MASK_VALUES = "“These values, one per class in order”"
+IN_WINDOW_WORDS = {
+    "(use --overwrite to replace them)": f"(tick {REPLACE} to replace them)",
+    "Add them with --add-classes (add_classes=True)": f"Tick {ADD_CLASSES}",
+    "(--classes FILE --add-classes) or add the classes in the window first":
+        f"and {ADD_CLASSES}, or add the classes in the Classes panel first",
+    "list every value with --mask-values": f"list every value under {MASK_VALUES}",
+    "import again with --mask-values (e.g. 0 255) and --overwrite":
+        f"import again with {MASK_VALUES} (e.g. 0,255) and {REPLACE}",
+}
 
 
 class ImportLabelsDialog(QDialog):
@@ -197,13 +211,16 @@ def import_labels(window, kind: str, source, mask_values=None, classes_file=None
 
     def run_import() -> None:
         project = window.project
-        if kind == "masks":
-            reports.append(import_masks(project, source, mask_values=mask_values,
-                                        classes_file=classes_file, **common))
-        elif kind == "labelme":
-            reports.append(import_labelme(project, source, background=background, **common))
-        else:
-            reports.append(import_coco(project, source, background=background, **common))
+        try:
+            if kind == "masks":
+                reports.append(import_masks(project, source, mask_values=mask_values,
+                                            classes_file=classes_file, **common))
+            elif kind == "labelme":
+                reports.append(import_labelme(project, source, background=background, **common))
+            else:
+                reports.append(import_coco(project, source, background=background, **common))
+        except UserError as exc:
+            raise type(exc)(in_window_words(str(exc))) from None
 
     with waiting_cursor():
         changed = window.change_project(run_import, rewrites_labels=True,
@@ -215,11 +232,17 @@ def import_labels(window, kind: str, source, mask_values=None, classes_file=None
     summary = f"Imported labels for {len(report.imported)} image(s) from {source}{added}."
     window.say(summary + " The undo history starts again from here.")
     if report.notes:
-        notes = report.notes[:MAX_NOTES_SHOWN]
+        notes = [in_window_words(note) for note in report.notes[:MAX_NOTES_SHOWN]]
         if len(report.notes) > MAX_NOTES_SHOWN:
             notes.append(f"…and {len(report.notes) - MAX_NOTES_SHOWN} more")
         _inform(window, "Labels imported", summary + "\n\nSkipped:\n" + "\n".join(notes))
     return report
+
+
+def in_window_words(message: str) -> str:
+    for option_words, dialog_words in IN_WINDOW_WORDS.items():
+        message = message.replace(option_words, dialog_words)
+    return message
 
 
 def ask_export_labels(window) -> None:

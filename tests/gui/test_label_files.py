@@ -69,9 +69,14 @@ def test_importing_masks_keeps_labels_painted_in_the_window(qtbot, monkeypatch, 
         dialog.values.setText("0,255")
 
     fill_dialog(monkeypatch, label_files.ImportLabelsDialog, fill)
+    informed = []
+    monkeypatch.setattr(label_files, "_inform", lambda _w, title, text: informed.append(text))
     window.actions_.import_labels.trigger()
     assert not window.errors
     assert "Imported labels for 1 image(s)" in window.statusBar().currentMessage()
+    # Said in the dialog's words, not the command line's (--overwrite).
+    assert "already has labels, kept them (tick “Replace the labels" in informed[0]
+    assert "--" not in informed[0]
     first, second = project.images
     kept = project.load_labels(first)  # painted in the window: saved, not replaced
     assert kept[100, 200] == 1 and kept[400, 10] == UNLABELLED
@@ -98,6 +103,7 @@ def test_a_bad_mask_value_imports_nothing_and_names_the_file(qtbot, monkeypatch,
     window.actions_.import_labels.trigger()
     title, message = window.errors[-1]
     assert title == "Labels not imported" and "01_mask.png" in message and "7" in message
+    assert "under “These values, one per class in order”" in message and "--" not in message
     assert not project.has_labels(project.images[1])
     assert window.current_mask()[100, 200] == 1  # the stroke is still there
     assert project.load_labels(project.images[0])[100, 200] == 1  # and saved
