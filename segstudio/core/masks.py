@@ -59,7 +59,22 @@ def read_mask_values(path: str | os.PathLike, colour: bool = False) -> np.ndarra
         values = values[:, :, 0]
     if values.ndim != 2:
         raise MaskError(f"{path}: a mask must be single-channel, got shape {values.shape}")
+    if values.dtype.kind == "f":
+        return _whole_numbers(values, path)
     return values
+
+
+def _whole_numbers(values: np.ndarray, path: Path) -> np.ndarray:
+    """A float mask's values as integers, when each is a whole number (0.0, 1.0, 255.0):
+    a fraction or NaN is no class value, and is not rounded to one."""
+    bad = ~np.isfinite(values)
+    bad[~bad] = values[~bad] != np.round(values[~bad])
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise MaskError(f"{path}: a mask holds whole class values, not {values[row, col]:g} "
+                        f"(at x {col}, y {row}; {np.count_nonzero(bad)} such pixels); "
+                        "is this a probability map rather than a mask?")
+    return values.astype(np.int64)
 
 
 def map_mask_colours(rgb: np.ndarray, colours: dict[tuple[int, int, int], int],

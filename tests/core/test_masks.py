@@ -1,6 +1,7 @@
 import cv2
 import numpy as np
 import pytest
+import tifffile
 from PIL import Image
 
 from segstudio.core.classes import UNLABELLED, default_classes, load_classes_file
@@ -107,3 +108,17 @@ def test_an_ignore_colour_that_is_a_class_colour_is_refused(tmp_path):
                                 "ignore_color": [4, 5, 6]}))
     with pytest.raises(UserError, match=r"classes.json: the ignore colour \[4, 5, 6\]"):
         load_classes_file(path)
+
+
+def test_a_float_mask_of_whole_numbers_reads_as_them_and_fractions_or_nan_are_refused(tmp_path):
+    """0.6 was read as class 0 and NaN as class 0, silently."""
+    path = tmp_path / "mask.tif"
+    values = np.array([[0.0, 1.0], [255.0, 2.0]], np.float32)
+    tifffile.imwrite(path, values)
+    assert read_mask_values(path).tolist() == [[0, 1], [255, 2]]
+    for bad, shown in ((0.6, "not 0.6 (at x 1, y 0"), (np.nan, "not nan (at x 1, y 0")):
+        values[0, 1] = bad
+        tifffile.imwrite(path, values)
+        with pytest.raises(MaskError, match="mask.tif: a mask holds whole class values") as info:
+            read_mask_values(path)
+        assert shown in str(info.value)
