@@ -26,6 +26,7 @@ import numpy as np
 from segstudio.core.classes import UNLABELLED
 
 Point = tuple[float, float]
+MIN_PIECE = 64.0  # px: the longest piece of a brush segment painted at once, for thin brushes
 
 
 @dataclass
@@ -108,8 +109,19 @@ def brush_stroke(
     footprint = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
     segments = list(zip(pts[:-1], pts[1:], strict=True)) or [(pts[0], pts[0])]
     for start, end in segments:
-        _paint_segment(footprint, y0, x0, start, end, radius)
+        for piece_start, piece_end in _pieces(start, end, max(MIN_PIECE, 4 * radius)):
+            _paint_segment(footprint, y0, x0, piece_start, piece_end, radius)
     return _apply(mask, y0, x0, footprint.view(bool), value, only_unlabelled)
+
+
+def _pieces(start: Point, end: Point, longest: float) -> list[tuple[Point, Point]]:
+    """A segment cut into pieces no longer than `longest`: the distances are computed in
+    each piece's own box, not in the box of a long diagonal (a flick across a 6000 x 6000
+    image: 36 M pixels, seconds and a gigabyte)."""
+    (ax, ay), (bx, by) = start, end
+    count = max(1, math.ceil(math.hypot(bx - ax, by - ay) / longest))
+    points = [(ax + (bx - ax) * i / count, ay + (by - ay) * i / count) for i in range(count + 1)]
+    return list(zip(points[:-1], points[1:], strict=True))
 
 
 def erase_stroke(mask: np.ndarray, points: Sequence[Point], radius: float) -> MaskDiff | None:

@@ -86,6 +86,24 @@ def test_thin_stroke_leaves_no_gaps_between_distant_points():
     assert painted(mask, 3).tolist() == np.eye(5, dtype=int).tolist()
 
 
+@pytest.mark.parametrize("radius", [0.3, 3.0, 40.0])
+def test_a_long_segment_paints_exactly_the_pixels_within_the_radius_of_it(radius):
+    """Painted in pieces (its box would be the whole image), it is the same thick line."""
+    mask = blank(700, 600)
+    (ax, ay), (bx, by) = (3.2, 5.7), (590.4, 681.1)
+    brush_stroke(mask, [(ax, ay), (bx, by)], radius, 2)
+    ys, xs = np.mgrid[0:700, 0:600] + 0.5
+    dx, dy = bx - ax, by - ay
+    t = np.clip(((xs - ax) * dx + (ys - ay) * dy) / (dx * dx + dy * dy), 0, 1)
+    within = (xs - ax - t * dx) ** 2 + (ys - ay - t * dy) ** 2 <= radius * radius
+    got = painted(mask, 2).astype(bool)
+    assert (got[within]).all()
+    extra = got & ~within  # only the 1-pixel path line, for a brush thinner than a pixel
+    assert not extra.any() if radius >= 1 else extra.sum() < 700
+    if radius < 1:  # and that path has no gap: every row from start to end has a pixel
+        assert got[6:681].any(axis=1).all()
+
+
 def test_stroke_through_three_points_paints_both_segments():
     mask = blank(4, 4)
     brush_stroke(mask, [(0.5, 0.5), (3.5, 0.5), (3.5, 3.5)], 0.5, 2)
