@@ -79,3 +79,17 @@ def test_an_unwritable_out_is_one_line(model_dir, tmp_path, capsys):
     assert main(["export", "--model", str(model_dir), "--format", "onnx", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("segstudio: error: ") and "Traceback" not in err[0]
+
+
+def test_export_replaces_an_earlier_export_but_not_another_file(model_dir, tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("precious")
+    args = ["export", "--model", str(model_dir), "--format", "onnx", "--out"]
+    assert main([*args, str(notes)]) == 2
+    assert "notes.txt: exists and is not onnx" in capsys.readouterr().err
+    assert notes.read_text() == "precious"
+    earlier = tmp_path / "m.onnx"
+    earlier.write_bytes(b"an older export")
+    assert main([*args, str(earlier)]) == 0  # exported again to the same file
+    assert earlier.read_bytes() != b"an older export"
+    onnxruntime.InferenceSession(str(earlier), providers=["CPUExecutionProvider"])
