@@ -29,7 +29,8 @@ def add_parser(subparsers) -> None:
     names = create.add_mutually_exclusive_group()
     names.add_argument("--classes", type=Path, metavar="FILE",
                        help="classes JSON file (names and colours)")
-    names.add_argument("--class-names", nargs="+", metavar="NAME", help="class names, in order")
+    names.add_argument("--class-names", nargs="+", metavar="NAME",
+                       help="class names, in order: membrane cell, or membrane,cell")
     create.add_argument("--copy", action="store_true",
                         help="copy the images into PROJECT/images instead of referencing them")
 
@@ -41,8 +42,8 @@ def add_parser(subparsers) -> None:
     source.add_argument("--labelme", type=Path, metavar="DIR", help="folder of labelme JSON files")
     source.add_argument("--coco", type=Path, metavar="FILE", help="COCO segmentation JSON file")
     imp.add_argument("--mask-values", nargs="+", type=_mask_values, metavar="V0,V1,...",
-                     help="with --masks: the mask value of each class, in class order, "
-                          "e.g. 0,255 (as for `segstudio train`; 0 255 works too)")
+                     help="with --masks: the mask value of each class, in the project's "
+                          "class order, e.g. 0,255 (0 255 works too)")
     imp.add_argument("--classes", type=Path, metavar="FILE",
                      help="with --masks: classes file giving each class's mask value")
     imp.add_argument("--add-classes", action="store_true",
@@ -85,7 +86,9 @@ def _create(args) -> int:
     if args.classes:
         classes = load_classes_file(args.classes).classes
     else:
-        classes = default_classes(args.class_names or [])
+        # "membrane,cell" as one word is two names, as lists are written elsewhere.
+        names = [name.strip() for word in args.class_names or [] for name in word.split(",")]
+        classes = default_classes([name for name in names if name])
     project = Project.create(args.project, args.images, classes, copy_images=args.copy)
     _print_notes(project.notes)
     print(f"created {project.root}: {len(project.images)} images, {len(project.classes)} classes")

@@ -129,11 +129,14 @@ def test_as_a_process_no_traceback_and_no_torch(tmp_path):
     assert "newer segstudio" in result.stderr and "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("values", [["0,255"], ["0", "255"]])
-def test_mask_values_take_the_train_syntax_too(isbi_subset, capsys, values):
+@pytest.mark.parametrize(("values", "names"), [(["0,255"], ["membrane,cell"]),
+                                               (["0", "255"], ["membrane", "cell"])])
+def test_mask_values_and_class_names_take_commas_or_spaces(isbi_subset, capsys, values, names):
+    """--class-names membrane,cell made one class named 'membrane,cell'."""
     proj = str(isbi_subset / "proj")
     assert main(["project", "create", proj, "--images", str(isbi_subset / "images"),
-                 "--class-names", "membrane", "cell"]) == 0
+                 "--class-names", *names]) == 0
+    assert [c.name for c in Project.open(proj).classes] == ["membrane", "cell"]
     assert main(["project", "import", proj, "--masks", str(isbi_subset / "masks"),
                  "--mask-values", *values]) == 0
     assert "imported labels for 3 images" in capsys.readouterr().out
