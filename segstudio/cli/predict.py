@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         bar.close()
     for _path, message in result.skipped:
         print(f"segstudio: skipped {message}", file=sys.stderr)
-    print(f"wrote {len(result.written)} label mask(s) to {args.out}")
+    if result.written:
+        print(f"wrote {len(result.written)} label mask(s) to {args.out}")
     if result.skipped:
         raise UserError(
             f"{len(result.skipped)} image(s) could not be predicted, first: "

@@ -44,7 +44,8 @@ def list_images(folder: str | os.PathLike, recursive: bool = True) -> tuple[list
     """
     root = Path(folder)
     if not root.is_dir():
-        raise ImageReadError(f"{root}: not a folder of images")
+        raise ImageReadError(f"{root}: " + ("not a folder of images" if root.exists()
+                                           else "no such folder"))
     pattern = "**/*" if recursive else "*"
     images, skipped = [], []
     for path in sorted(root.glob(pattern)):

@@ -84,6 +84,18 @@ def test_a_corrupt_image_is_skipped_named_and_fails_the_run(
     assert sorted(p.name for p in out.glob("*.png")) == ["00.png", "01.png"]
 
 
+def test_when_every_image_is_skipped_it_says_no_mask_was_written(model_dir, tmp_path, capsys):
+    images = tmp_path / "broken"
+    images.mkdir()
+    (images / "00.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    out = tmp_path / "out"
+    assert main(["predict", "--model", str(model_dir), "--images", str(images),
+                 "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "wrote" not in captured.out and "could not be predicted" in captured.err
+    assert not list(out.glob("*.png"))
+
+
 def test_missing_model_folder(images_dir, tmp_path, capsys):
     code = main(["predict", "--model", str(tmp_path / "no-model"), "--images", str(images_dir),
                  "--out", str(tmp_path / "out")])

@@ -78,7 +78,8 @@ def test_create_import_export_info(isbi_subset, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["create", "{p}/new", "--images", "{p}/nowhere"], "nowhere: not a folder of images"),
+        (["create", "{p}/new", "--images", "{p}/nowhere"], "nowhere: no such folder"),
+        (["create", "{p}/new", "--images", "{p}/images/00.png"], "00.png: not a folder of images"),
         (["create", "{p}/proj", "--images", "{p}/images"], "already a segstudio project"),
         (["import", "{p}/proj", "--masks", "{p}/small"], "the image 00.png is 512x512"),
         (["import", "{p}/proj", "--masks", "{p}/bad"], r"bad/00.png: values \[7\] are not class"),
