@@ -49,8 +49,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--val-masks", type=Path, help="folder of validation masks")
     parser.add_argument("--val-fraction", type=float,
                         help="hold out this fraction of the training pairs for validation")
-    parser.add_argument("--model", choices=MODELS, default="unet",
-                        help="architecture (default unet; ignored with --init)")
+    parser.add_argument("--model", choices=MODELS,
+                        help="architecture (default unet; with --init, the model's own)")
     parser.add_argument("--model-option", action="append", default=[], metavar="NAME=VALUE",
                         help="an architecture option, repeatable: e.g. input_stride=1 (the U-Net "
                         "at full resolution; the default 2 runs it at half resolution), "
@@ -170,7 +170,7 @@ def _train(args: argparse.Namespace) -> int:
     if time_budget is None and args.steps is None:
         time_budget = DEFAULT_TIME_BUDGET_S
     config = TrainConfig(
-        model=args.model, loss=args.loss, steps=args.steps, time_budget=time_budget,
+        model=_architecture(args), loss=args.loss, steps=args.steps, time_budget=time_budget,
         device=args.device, seed=args.seed, init_model_dir=args.init, augment=args.augment,
         elastic=args.elastic, rotate90=args.rotate90, class_weights=_class_weights(args.class_weights),
         model_options=_model_options(args.model_option), **options,
@@ -315,6 +315,28 @@ def _source(args: argparse.Namespace):
     return source
 
 
+def _architecture(args: argparse.Namespace) -> str:
+    """--model, or unet; a continued model keeps its own, and a --model that differs is
+    said to be ignored rather than ignored silently."""
+    if args.init is None:
+        return args.model or "unet"
+    architecture = _init_metadata(args).get("architecture")
+    name = architecture.get("name") if isinstance(architecture, dict) else None
+    if args.model is not None and name is not None and args.model != name:
+        _note(f"--model {args.model} ignored: --init continues its model, a {name}")
+    return name or args.model or "unet"
+
+
+def _init_metadata(args: argparse.Namespace) -> dict:
+    from segstudio.ml.saved import METADATA_FILE, read_metadata
+
+    folder = args.init.parent if args.init.name == METADATA_FILE else args.init
+    if not (folder / METADATA_FILE).is_file():
+        return {}  # loading the model says what is wrong
+    metadata = read_metadata(folder / METADATA_FILE)
+    return metadata if isinstance(metadata, dict) else {}
+
+
 def _mask_mapping(args: argparse.Namespace):
     """The mask options; without them, a model continued with --init reads the masks as
     its training did (e.g. 0/255 masks it was trained on with --mask-values 0,255)."""
@@ -322,10 +344,8 @@ def _mask_mapping(args: argparse.Namespace):
     if args.init is None or args.mask_values is not None or args.classes is not None:
         return mapping
     from segstudio.core.classes import LabelClass
-    from segstudio.ml.saved import METADATA_FILE, read_metadata
 
-    folder = args.init.parent if args.init.name == METADATA_FILE else args.init
-    metadata = read_metadata(folder / METADATA_FILE)
+    metadata = _init_metadata(args)
     try:
         classes = [LabelClass.from_json(c) for c in metadata["classes"]]
         trained_with = saved_mask_mapping(metadata.get("training") or {}, classes)

@@ -296,6 +296,15 @@ def test_init_reads_the_masks_as_the_model_was_trained(isbi_split, tmp_path, cap
     assert "training mask values 0,255 (override with --mask-values)" in error
     assert "no pixel" not in error and "255, which means unlabelled" not in error
     assert load_model(again).training["mask_values"] == [0, 255]
+    assert "--model" not in error
+    # A --model other than the continued model's is said to be ignored.
+    assert main(["train", "--images", str(isbi_split / "train" / "images"),
+                 "--masks", str(isbi_split / "train" / "masks"), "--init", str(first),
+                 "--out", str(again), "--model", "deeplabv3", "--steps", "1",
+                 "--crop-size", "64", "--batch-size", "2", "--val-fraction", "0"]) == 0
+    assert "--model deeplabv3 ignored: --init continues its model, a unet" in (
+        capsys.readouterr().err)
+    assert load_model(again).architecture["name"] == "unet"
 
 
 def _isbi_pairs(isbi_dir, root, numbers):
