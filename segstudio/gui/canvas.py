@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QKeySequence, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import (
     QApplication,
     QGraphicsScene,
@@ -309,6 +309,9 @@ class Canvas(QGraphicsView):
         # A shortcut pressed mid-stroke (undo, save, another tool...) acts on the stroke
         # painted so far, as one undo step, never on a half-recorded one.
         if event.type() == QEvent.Type.ShortcutOverride and event.key() not in TOOL_KEYS:
+            if event.matches(QKeySequence.StandardKey.Undo) and self.tool and self.tool.drawing:
+                event.accept()  # to keyPressEvent: the outline drawn loses its last point
+                return True
             self.end_stroke()
         return super().event(event)
 
@@ -318,6 +321,10 @@ class Canvas(QGraphicsView):
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
             return
         if self.tool and self.tool.key_press(event.key()):
+            event.accept()
+            return
+        if event.matches(QKeySequence.StandardKey.Undo) and self.tool and self.tool.drawing:
+            self.tool.key_press(Qt.Key.Key_Backspace)  # as labelme and CVAT do
             event.accept()
             return
         super().keyPressEvent(event)

@@ -31,7 +31,7 @@ SHORTCUTS_HELP = """<table>
 <tr><td>U</td><td>paint only unlabelled pixels</td></tr>
 <tr><td>Fill</td><td>click: the connected area of similar image values (tolerance in the
 toolbar), or by label region: of the clicked pixel's label</td></tr>
-<tr><td>Polygon</td><td>click vertices; double-click or Enter fills; Backspace, Esc</td></tr>
+<tr><td>Polygon</td><td>click corners; double-click or Enter fills; Backspace or Ctrl+Z takes back a corner, Esc cancels</td></tr>
 <tr><td>Lasso</td><td>drag around the area; releasing the button fills it; Esc</td></tr>
 <tr><td>Wheel, Ctrl++ / Ctrl+-</td><td>zoom around the cursor, zoom in / out</td></tr>
 <tr><td>Space + drag, middle button</td><td>pan</td></tr>

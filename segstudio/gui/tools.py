@@ -85,6 +85,11 @@ class Tool:
     def key_press(self, key: int) -> bool:
         return False
 
+    @property
+    def drawing(self) -> bool:
+        """An outline being drawn point by point, whose last point Ctrl+Z takes back."""
+        return False
+
     def _has_class(self) -> bool:
         """Whether there is a class to paint with; if not, the status bar says so."""
         if self.settings.class_index >= 0:
@@ -206,7 +211,11 @@ class _OutlineTool(Tool):
         points, self.points = self.points, []
         self._show()
         mask = self.host.current_mask()
-        if mask is None or len(points) < 3 or not self._has_class():
+        if mask is None or not points or not self._has_class():
+            return
+        if len(points) < 3:
+            self.host.say(f"{self.undo_text}: an outline of fewer than three points fills "
+                          "nothing")
             return
         diff = edits.fill_polygon(
             mask, points, self.settings.class_index, self.settings.only_unlabelled
@@ -239,6 +248,10 @@ class PolygonTool(_OutlineTool):
     def double_click(self, pos):
         self.press(pos)
         self.finish()
+
+    @property
+    def drawing(self) -> bool:
+        return bool(self.points)
 
     def key_press(self, key):
         if not self.points:

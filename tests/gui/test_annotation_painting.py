@@ -162,6 +162,29 @@ def test_polygon_closes_with_double_click_or_enter_and_cancels_with_escape(qtbot
     assert mask[380, 440] == 1 and mask[440, 360] == UNLABELLED  # the triangle only
 
 
+def test_ctrl_z_while_drawing_a_polygon_takes_back_its_last_corner(qtbot, window):
+    """It undid the edit before (labelme and CVAT users expect the corner)."""
+    mask = window.current_mask()
+    drag(qtbot, window, [(20.5, 20.5), (60.5, 20.5)])  # an edit Ctrl+Z must leave alone
+    history = window.current_document().undo_stack
+    key(qtbot, window, Qt.Key.Key_P)
+    for x, y in [(100.5, 100.5), (300.5, 100.5), (450.5, 450.5)]:  # the last one misplaced
+        click(qtbot, window, x, y)
+    key(qtbot, window, Qt.Key.Key_Z, CTRL)
+    assert history.count() == 1 and mask[20, 40] == 0
+    click(qtbot, window, 300.5, 300.5)
+    key(qtbot, window, Qt.Key.Key_Return)
+    assert mask[150, 280] == 0 and mask[400, 420] == UNLABELLED  # the corrected triangle
+    key(qtbot, window, Qt.Key.Key_Z, CTRL)  # no outline being drawn: undo, as ever
+    assert mask[150, 280] == UNLABELLED and history.count() == 2 and history.index() == 1
+
+    # Two corners only: nothing is filled, and the status bar says why.
+    for x, y in [(100.5, 400.5), (200.5, 400.5)]:
+        click(qtbot, window, x, y)
+    key(qtbot, window, Qt.Key.Key_Return)
+    assert "fewer than three points" in window.statusBar().currentMessage()
+
+
 def test_lasso_fills_the_dragged_outline(qtbot, window):
     mask = window.current_mask()
     key(qtbot, window, Qt.Key.Key_L)
