@@ -164,7 +164,7 @@ def test_folder_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="no images found"):
         FolderSource(tmp_path / "empty", tmp_path / "masks")
-    with pytest.raises(UserError, match="not a folder"):
+    with pytest.raises(UserError, match="missing: no such folder"):
         FolderSource(tmp_path / "missing", tmp_path / "masks")
     with pytest.raises(UserError, match="not both"):
         FolderSource(tmp_path / "images", tmp_path / "masks", mask_values="0,1",
