@@ -67,8 +67,7 @@ def read_mask_values(path: str | os.PathLike, colour: bool = False) -> np.ndarra
 def _whole_numbers(values: np.ndarray, path: Path) -> np.ndarray:
     """A float mask's values as integers, when each is a whole number (0.0, 1.0, 255.0):
     a fraction or NaN is no class value, and is not rounded to one."""
-    bad = ~np.isfinite(values)
-    bad[~bad] = values[~bad] != np.round(values[~bad])
+    bad = ~np.isfinite(values) | (values != np.round(values))
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise MaskError(f"{path}: a mask holds whole class values, not {values[row, col]:g} "
