@@ -113,12 +113,6 @@ class BrushOptions(QWidget):
         self.changed.emit()
 
 
-OUTLINE_HINTS = {  # short: the bar shares a row with the main toolbar
-    "polygon": "Click the corners; double-click or Enter fills; Esc cancels",
-    "lasso": "Drag around the region; release to fill; Esc cancels",
-}
-
-
 class ToolOptions(QWidget):
     """Shows the options of the current tool only."""
 
@@ -134,11 +128,10 @@ class ToolOptions(QWidget):
             layout.addWidget(part)
 
     def show_for(self, tool: Tool | None) -> None:
-        name = tool.name if tool is not None else ""
         self.brush.setVisible(tool is not None and tool.shows_brush)
-        self.fill.setVisible(name == "fill")
-        self.hint.setText(OUTLINE_HINTS.get(name, ""))
-        self.hint.setVisible(name in OUTLINE_HINTS)
+        self.fill.setVisible(tool is not None and tool.name == "fill")
+        self.hint.setText(tool.hint if tool is not None else "")
+        self.hint.setVisible(bool(self.hint.text()))
 
 
 def attach_tool_options(window) -> ToolOptions:

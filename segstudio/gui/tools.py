@@ -68,6 +68,7 @@ class Tool:
     name = ""
     text = ""
     tip = ""  # a longer tooltip than the text, where the text does not say enough
+    hint = ""  # how to draw with it, in the tool options bar (short: it shares a row)
     shortcut = ""
     icon = ""
     shows_brush = False
@@ -233,6 +234,7 @@ class PolygonTool(_OutlineTool):
     """Click the vertices; double-click or Enter fills, Backspace drops a vertex, Esc cancels."""
 
     name, text, shortcut, icon = "polygon", "&Polygon", "P", "polygon"
+    hint = "Click the corners; double-click or Enter fills; Esc cancels"
     undo_text = "Polygon"
 
     def press(self, pos):
@@ -272,6 +274,7 @@ class LassoTool(_OutlineTool):
     """Drag around a region; releasing the button fills it."""
 
     name, text, shortcut, icon = "lasso", "&Lasso", "L", "lasso"
+    hint = "Drag around the region; release to fill; Esc cancels"
     undo_text = "Lasso"
 
     def press(self, pos):
