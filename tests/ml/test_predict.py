@@ -97,15 +97,22 @@ def test_tiled_unet_matches_whole_image_prediction(em_mosaic, trained_saved):
     whole = predict_image(trained_saved, image, tile_size=768, return_probs=True)
     assert 0.1 < (whole.labels == 0).mean() < 0.5  # it does find membranes
 
+    # A model trained for seconds is unsure of many pixels, where any change of context may flip
+    # the winner; agreement is asked where the whole-image prediction is clear (margin > 0.1).
+    probs = whole.probs.astype(np.float32)
+    clear = np.abs(probs[0] - probs[1]) > 0.1
+    assert clear.mean() > 0.9
+
     def difference(overlap):
         tiled = predict_image(trained_saved, image, tile_size=256, overlap=overlap, return_probs=True)
-        diff = np.abs(whole.probs.astype(np.float32) - tiled.probs.astype(np.float32)).mean()
-        return diff, (whole.labels == tiled.labels).mean()
+        diff = np.abs(probs - tiled.probs.astype(np.float32)).mean()
+        return diff, (whole.labels == tiled.labels)[clear].mean()
 
     blended_diff, blended_agreement = difference(64)
-    abutting_diff, _ = difference(0)
+    abutting_diff, abutting_agreement = difference(0)
     assert blended_diff < 0.01 and blended_agreement > 0.99, (blended_diff, blended_agreement)
-    assert blended_diff < abutting_diff  # blended borders beat tiles that merely abut
+    # blended borders beat tiles that merely abut
+    assert blended_diff < abutting_diff and blended_agreement > abutting_agreement
 
 
 @pytest.mark.parametrize("tile", [512, 128])
