@@ -13,6 +13,7 @@ from segstudio.core.errors import UserError
 from segstudio.core.formats.export import MASK_KINDS
 from segstudio.core.project import Project
 from segstudio.core.project_file import FORMAT_VERSION
+from segstudio.core.project_lock import refuse_if_open
 
 
 def add_parser(subparsers) -> None:
@@ -108,6 +109,7 @@ def _import(args) -> int:
     if args.masks and args.background:
         raise UserError("--background goes with --labelme or --coco")
     project = Project.open(args.project)
+    refuse_if_open(project.root)
     common = {"add_classes": args.add_classes, "overwrite": args.overwrite}
     if args.masks:
         values = None if args.mask_values is None else [v for vs in args.mask_values for v in vs]
@@ -143,6 +145,7 @@ def _export(args) -> int:
 
 def _split(args) -> int:
     project = Project.open(args.project)
+    refuse_if_open(project.root)
     project.auto_split(args.val, seed=args.seed)
     val = sum(e.split == "val" for e in project.images)
     print(f"train {len(project.images) - val}, val {val}")

@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QLockFile
 from PySide6.QtWidgets import QMessageBox
 
-LOCK_FILE = ".segstudio.lock"
+from segstudio.core.project_lock import LOCK_FILE
 
 
 class ProjectLock:

@@ -145,3 +145,36 @@ def test_mask_values_and_class_names_take_commas_or_spaces(isbi_subset, capsys, 
     entry = project.images[0]
     raw = cv2.imread(str(isbi_subset / "masks" / Path(entry.name).name), cv2.IMREAD_GRAYSCALE)
     np.testing.assert_array_equal(project.load_labels(entry), (raw == 255).astype(np.uint8))
+
+
+def test_import_and_split_refuse_a_project_open_in_a_window(isbi_subset, capsys):
+    """The window keeps its own labels and classes and wrote them over an import made
+    while it had the project open; its lock (Qt's QLockFile) now keeps the commands off."""
+    pytest.importorskip("PySide6")
+    proj = isbi_subset / "proj"
+    assert main(["project", "create", str(proj), "--images", str(isbi_subset / "images"),
+                 "--class-names", "membrane", "cell"]) == 0
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import os, sys; from PySide6.QtCore import QLockFile;"
+         " lock = QLockFile(sys.argv[1]); lock.setStaleLockTime(0);"
+         " print(lock.tryLock(0), flush=True); sys.stdin.readline(); os._exit(0)",
+         str(proj / ".segstudio.lock")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "True"
+        before = (proj / "project.json").read_bytes()
+        capsys.readouterr()
+        for command in (["import", str(proj), "--masks", str(isbi_subset / "masks"),
+                         "--mask-values", "0,255"], ["split", str(proj), "--val", "0.34"]):
+            assert main(["project", *command]) == 2
+            err = capsys.readouterr().err
+            assert f"open in a segstudio window (process {holder.pid} on " in err, err
+            assert err.count("\n") == 1
+        assert (proj / "project.json").read_bytes() == before
+        assert list((proj / "labels").iterdir()) == []
+    finally:
+        holder.communicate("\n")
+    # The window crashed: its lock file stays, and the commands work.
+    assert (proj / ".segstudio.lock").is_file()
+    assert main(["project", "import", str(proj), "--masks", str(isbi_subset / "masks"),
+                 "--mask-values", "0,255"]) == 0
+    assert main(["project", "split", str(proj), "--val", "0.34"]) == 0
