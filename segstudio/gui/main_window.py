@@ -338,6 +338,19 @@ class MainWindow(ProjectMixin, QMainWindow):
         """Read the next and the previous image in the background, for Page Down / Up."""
         self.prefetcher.prefetch(self.project, self.project.neighbours(entry))
 
+    def show_entry_anew(self, entry) -> bool:
+        """Show `entry` from its file again (it was relinked to another one): shown already,
+        it is reloaded; its labels in memory are dropped when they no longer fit (blank)."""
+        document = self.documents.get(entry.id)
+        if document is not None and document.mask.shape != tuple(self.project.image_shape(entry)):
+            if self.undo_group.activeStack() is document.undo_stack:
+                self.undo_group.setActiveStack(None)
+            self.undo_group.removeStack(document.undo_stack)
+            del self.documents[entry.id]
+        if self.current_entry is not None and self.current_entry.id == entry.id:
+            self.current_entry = None
+        return self.show_entry(entry)
+
     def _load_document(self, entry, image: np.ndarray) -> LabelDocument:
         mask = np.require(self.project.load_labels(entry), np.uint8, ["C", "W"])  # painted in place
         if mask.shape != image.shape[:2]:

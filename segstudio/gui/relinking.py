@@ -22,13 +22,17 @@ def relink_image(window, entry, path=None) -> bool:
             window, f"Where is {entry.name} now?", str(entry.path.parent), IMAGE_FILTER)
         if not path:
             return False
+    # Labels painted but not yet saved fix the image's size as saved ones do.
+    document = window.documents.get(entry.id)
+    if document is not None and document.dirty and not window.save_labels():
+        return False
     try:
         project.relink(entry, path)
     except (UserError, OSError) as exc:
         window.show_error("Cannot relink the image", str(exc))
         return False
     window.images_panel.refresh(project, entry)
-    shown = window.show_entry(entry)
+    shown = window.show_entry_anew(entry)
     if project.missing_images():
         relink_missing(window, _names_root(Path(path), entry.name), beside_one=True)
     return shown

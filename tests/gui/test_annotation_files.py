@@ -497,6 +497,37 @@ def test_missing_image_is_marked_and_can_be_relinked(qtbot, tmp_path, isbi_dir):
     assert "missing" not in window.images_panel.list.item(1).text()
 
 
+def test_relinking_the_image_on_screen_shows_the_new_file(qtbot, tmp_path):
+    """The canvas kept the old pixels (strokes and fills went by the wrong picture), and
+    fresh strokes not yet saved let an image of another size in, after which they could
+    never be saved (found by QA)."""
+    dark, bright = tmp_path / "dark.png", tmp_path / "moved" / "dark.png"
+    bright.parent.mkdir()
+    Image.fromarray(np.zeros((60, 80), np.uint8)).save(dark)
+    Image.fromarray(np.full((60, 80), 200, np.uint8)).save(bright)
+    larger = tmp_path / "larger.png"
+    Image.fromarray(np.full((90, 120), 50, np.uint8)).save(larger)
+    window = open_window(qtbot, make_project(tmp_path / "proj", [dark]).root)
+    entry = window.current_entry
+    assert window.relink_image(entry, larger)  # no labels yet: any size will do
+    assert window.current_image().shape[:2] == (90, 120) and window.current_image().max() == 50
+    assert window.current_mask().shape == (90, 120)
+    assert window.relink_image(entry, dark)
+    drag(qtbot, window, [(10.5, 10.5), (40.5, 10.5)])  # not saved yet
+    assert window.isWindowModified()
+    assert not window.relink_image(entry, larger)
+    assert "choose the image its labels were painted on" in window.errors[-1][1]
+    assert entry.path == dark and window.current_image().max() == 0
+    np.testing.assert_array_equal(saved_labels(window), window.current_mask())  # saved first
+    assert window.relink_image(entry, bright)  # of the same size: the labels go with it
+    assert window.current_entry is entry and window.current_image().max() == 200
+    assert window.canvas.image_layer.pixels.min() > 0  # drawn from the new file
+    assert window.current_mask()[10, 20] == 0
+    drag(qtbot, window, [(10.5, 40.5), (40.5, 40.5)])
+    assert window.save_labels(report=False)
+    assert saved_labels(window)[40, 20] == 0 and saved_labels(window)[10, 20] == 0
+
+
 def test_recolour_a_class_updates_the_overlay(qtbot, project, monkeypatch):
     from PySide6.QtGui import QColor
     from PySide6.QtWidgets import QColorDialog
