@@ -45,6 +45,10 @@ from segstudio.gui.welcome import WelcomePage
 
 AUTOSAVE_DELAY_MS = 3000  # after the last edit
 AUTOSAVE_MAX_WAIT_MS = 15_000  # after the first unsaved one: steady painting saves too
+# Labels and undo history of images no longer on screen, kept for going back to them: past
+# this, those seen longest ago and saved are let go (a walk through hundreds of large
+# images kept every mask it passed).
+KEPT_LABELS_BYTES = 512 * 1024 * 1024
 FRACTION_DELAY_MS = 100  # the "% labelled" of the Images list follows edits this closely
 
 
@@ -314,7 +318,9 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.save_labels_in_background()
         new_size = self._image is None or self._image.shape[:2] != image.shape[:2]
         self.current_entry, self._image = entry, image
-        self.documents[entry.id] = document
+        self.documents.pop(entry.id, None)
+        self.documents[entry.id] = document  # the newest seen last
+        self._let_old_documents_go()
         self.undo_group.addStack(document.undo_stack)  # no-op when already in the group
         self.undo_group.setActiveStack(document.undo_stack)
         self._render_image(self.display_panel.show_image(image))
@@ -337,6 +343,17 @@ class MainWindow(ProjectMixin, QMainWindow):
     def _read_ahead(self, entry) -> None:
         """Read the next and the previous image in the background, for Page Down / Up."""
         self.prefetcher.prefetch(self.project, self.project.neighbours(entry))
+
+    def _let_old_documents_go(self) -> None:
+        held = sum(document.mask.nbytes for document in self.documents.values())
+        for entry_id, document in list(self.documents.items()):  # seen longest ago first
+            if held <= KEPT_LABELS_BYTES:
+                break
+            if document is not self.current_document() and not (document.dirty or
+                                                                 document.saving):
+                self.undo_group.removeStack(document.undo_stack)
+                del self.documents[entry_id]
+                held -= document.mask.nbytes
 
     def show_entry_anew(self, entry) -> bool:
         """Show `entry` from its file again (it was relinked to another one): shown already,

@@ -285,6 +285,7 @@ class ProjectMixin:
             return
         failures = self._collect_saves(jobs)
         self._report_saving(failures, report=True)
+        self._let_old_documents_go()  # those just saved may go now
         # Edited while it saved (the autosave passed it by then): saved in turn.
         if not failures and any(d.dirty and not d.saving for d in self.documents.values()):
             self._labels_edited(None)

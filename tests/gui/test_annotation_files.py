@@ -528,6 +528,39 @@ def test_relinking_the_image_on_screen_shows_the_new_file(qtbot, tmp_path):
     assert saved_labels(window)[40, 20] == 0 and saved_labels(window)[10, 20] == 0
 
 
+def test_labels_of_images_seen_long_ago_are_let_go_once_saved(qtbot, tmp_path, monkeypatch):
+    """The window kept every visited image's labels and history: a walk through a project
+    of large images grew without bound (found by QA). Past a budget, the saved labels of
+    the images seen longest ago are dropped, and read from their files when shown again."""
+    from segstudio.gui import main_window
+
+    paths = []
+    for i in range(4):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(np.full((100, 100), 40 * i, np.uint8)).save(paths[-1])
+    monkeypatch.setattr(main_window, "KEPT_LABELS_BYTES", 2 * 100 * 100)  # two masks
+    window = open_window(qtbot, make_project(tmp_path / "proj", paths).root)
+    window.autosave_timer.setInterval(60_000)  # only image changes save
+    entries = window.project.images
+    for i, entry in enumerate(entries):
+        window.show_entry(entry)
+        drag(qtbot, window, [(10.5, 10.5 + 10 * i), (60.5, 10.5 + 10 * i)])
+    qtbot.waitUntil(lambda: not any(d.saving for d in window.documents.values()))
+    window.show_entry(entries[3])  # shown already: nothing changes
+    assert list(window.documents) == [e.id for e in entries[2:]]
+    key(qtbot, window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # unsaved now
+    window.show_entry(entries[0])  # back to one let go: its labels from its file
+    assert window.current_mask()[10, 30] == 0 and not window.undo_group.canUndo()
+    assert entries[3].id in window.documents  # kept while unsaved, whatever its age
+    assert entries[2].id not in window.documents
+    window.show_entry(entries[3])
+    assert window.current_mask()[40, 30] == UNLABELLED and window.undo_group.canRedo()
+    assert window.save_labels(report=False)
+    for i, entry in enumerate(entries[:3]):
+        assert saved_labels(window, entry)[10 + 10 * i, 30] == 0
+    assert (window.project.load_labels(entries[3]) == UNLABELLED).all()  # its stroke undone
+
+
 def test_recolour_a_class_updates_the_overlay(qtbot, project, monkeypatch):
     from PySide6.QtGui import QColor
     from PySide6.QtWidgets import QColorDialog
