@@ -84,6 +84,24 @@ def test_coco_rle_round_trip_is_pixel_exact(isbi_project, isbi_dir, tmp_path):
     assert not fresh.has_labels("03")
 
 
+def test_coco_export_writes_over_its_own_files_only(isbi_project, tmp_path):
+    """It wrote over any file: a user's annotations.json, even the project's project.json,
+    which then would not open (found by QA)."""
+    out = export_coco(isbi_project, tmp_path / "coco.json")
+    assert export_coco(isbi_project, out, encoding="polygon") == out  # an earlier export
+    assert isinstance(json.loads(out.read_text())["annotations"][0]["segmentation"], list)
+    theirs = tmp_path / "annotations.json"
+    for kept in (theirs, isbi_project.root / "project.json"):
+        if not kept.exists():
+            kept.write_text('{"info": {"description": "made by hand"}, "images": []}')
+        before = kept.read_bytes()
+        with pytest.raises(UserError, match=f"{kept.name}: a file segstudio did not export is "
+                                            "there, and it is not written over"):
+            export_coco(isbi_project, kept)
+        assert kept.read_bytes() == before
+    assert Project.open(isbi_project.root).classes == isbi_project.classes
+
+
 def test_coco_polygon_round_trip_has_iou_near_one(isbi_project, isbi_dir, tmp_path):
     out = export_coco(isbi_project, tmp_path / "poly.json", encoding="polygon")
     annotations = json.loads(out.read_text())["annotations"]

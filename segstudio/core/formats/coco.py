@@ -34,6 +34,9 @@ from segstudio.core.project import Project
 _SUBPIXEL_BITS = 4
 
 
+EXPORTED_BY = "labels exported by segstudio"  # the start of info.description in our files
+
+
 def import_coco(
     project: Project,
     path: str | os.PathLike,
@@ -96,6 +99,8 @@ def export_coco(project: Project, out_file: str | os.PathLike, encoding: str = "
     """
     if encoding not in ("rle", "polygon"):
         raise ProjectError(f"COCO encoding must be 'rle' or 'polygon', got {encoding!r}")
+    out_file = Path(out_file)
+    _check_replaceable(out_file)
     images, annotations = [], []
     for entry in project.images:
         if not project.has_labels(entry):
@@ -117,15 +122,28 @@ def export_coco(project: Project, out_file: str | os.PathLike, encoding: str = "
             annotations.append(_annotation(len(annotations) + 1, image_id, value + 1,
                                            segmentation, region))
     document = {
-        "info": {"description": f"labels exported by segstudio from {project.root.name}"},
+        "info": {"description": f"{EXPORTED_BY} from {project.root.name}"},
         "images": images,
         "annotations": annotations,
         "categories": [{"id": i + 1, "name": c.name, "supercategory": "", "color": list(c.color)}
                        for i, c in enumerate(project.classes)],
     }
-    out_file = Path(out_file)
     atomic_write_text(out_file, json.dumps(document, ensure_ascii=False))
     return out_file
+
+
+def _check_replaceable(out_file: Path) -> None:
+    """Only an earlier export of ours is written over: never a file of the user's (their
+    own annotations.json, or a project's project.json)."""
+    if not out_file.exists():
+        return
+    try:
+        described = json.loads(out_file.read_text(encoding="utf-8"))["info"]["description"]
+    except (OSError, ValueError, KeyError, TypeError):
+        described = None
+    if not (isinstance(described, str) and described.startswith(EXPORTED_BY)):
+        raise ProjectError(f"{out_file}: a file segstudio did not export is there, and it is "
+                           "not written over; choose another file name or folder")
 
 
 def _annotation(annotation_id, image_id, category_id, segmentation, region) -> dict:
