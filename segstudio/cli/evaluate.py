@@ -11,6 +11,7 @@ from pathlib import Path
 from segstudio.cli.mask_options import (
     add_mask_options,
     mask_mapping_from_args,
+    matched_to_model,
     saved_mask_mapping,
 )
 from segstudio.core.errors import UserError
@@ -47,7 +48,10 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     saved = load_model(args.model, device=pick_device(args.device))
-    mapping = mask_mapping_from_args(args, num_classes=saved.num_classes)
+    mapping, note = matched_to_model(mask_mapping_from_args(args, num_classes=saved.num_classes),
+                                     saved.classes, args.model)
+    if note:
+        print(f"segstudio: note: {note}", file=sys.stderr)
     if mapping.values is None and args.classes is None and \
             (trained_with := saved_mask_mapping(saved.training, saved.classes)) is not None:
         mapping = trained_with

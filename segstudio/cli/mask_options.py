@@ -46,3 +46,19 @@ def saved_mask_mapping(training: dict, classes):
         classes=tuple(classes),
         num_classes=len(classes),
     )
+
+
+def matched_to_model(mapping, classes, model_dir) -> tuple[object, str | None]:
+    """The mapping with its named classes matched to a model's classes by name (a classes
+    file listing them in another order scored one class as another), and a note for the
+    user when they were reordered, or when their names differ and position decides."""
+    if not mapping.named or mapping.classes is None:
+        return mapping, None
+    own, model = [c.name for c in mapping.classes], [c.name for c in classes]
+    if own == model:
+        return mapping, None
+    if sorted(own) == sorted(model):
+        return mapping.in_order_of(model), (
+            f"the masks' classes are matched to the model's by name ({', '.join(model)})")
+    return mapping, (f"the masks' classes ({', '.join(own)}) are not named as the model's "
+                     f"in {model_dir} ({', '.join(model)}): matched by position")

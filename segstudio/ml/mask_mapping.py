@@ -12,7 +12,7 @@ Three cases, matching the command-line options:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ class MaskMapping:
     num_classes: int | None = None  # known class count, for checking index masks
     read_colours: bool = False  # RGB masks are mapped by the classes' colours
     ignore_color: tuple[int, int, int] | None = None  # a colour meaning unlabelled
+    named: bool = False  # the classes' names were given (a classes file, name=value)
 
     @staticmethod
     def indices(num_classes: int | None = None) -> MaskMapping:
@@ -65,7 +66,8 @@ class MaskMapping:
         if len(set(labels)) != len(labels):
             raise UserError(f"--mask-values {spec!r}: two classes have the same name")
         ignore = UNLABELLED if UNLABELLED not in values else None
-        return MaskMapping(tuple(values), ignore, tuple(classes), len(values))
+        return MaskMapping(tuple(values), ignore, tuple(classes), len(values),
+                           named=all(names))
 
     @staticmethod
     def from_classes_file(path: str | os.PathLike) -> MaskMapping:
@@ -75,8 +77,17 @@ class MaskMapping:
             ignore = UNLABELLED
         return MaskMapping(
             tuple(parsed.values), ignore, tuple(parsed.classes), len(parsed.classes),
-            read_colours=True, ignore_color=parsed.ignore_color,
+            read_colours=True, ignore_color=parsed.ignore_color, named=True,
         )
+
+    def in_order_of(self, names: list[str]) -> MaskMapping:
+        """This mapping with its classes in the order `names` gives (a model's): the same
+        names in another order. Masks then read as indices of that order."""
+        own = [c.name for c in self.classes]
+        order = [own.index(name) for name in names]
+        return replace(self, values=None if self.values is None else
+                       tuple(self.values[i] for i in order),
+                       classes=tuple(self.classes[i] for i in order))
 
     def class_list(self, num_classes: int | None = None) -> list[LabelClass]:
         """Classes with names and colours; generic names when the mapping has none."""

@@ -123,3 +123,26 @@ def test_unpaired_images_are_noted_and_unlabelled_masks_refused(trained, tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert any("1 image(s) without a mask left out" in line and "21.png" in line for line in err)
     assert err[-1].startswith(f"segstudio: error: {masks}: no mask has a labelled pixel")
+
+
+def test_named_mask_classes_are_matched_to_the_model_by_name(trained, capsys, tmp_path):
+    """Classes given in another order were scored by position: one class as the other,
+    without a word (found by QA)."""
+    assert main(_args(trained, "--mask-values", "membrane=0,cell=255", "--json")) == 0
+    captured = capsys.readouterr()
+    assert "note" not in captured.err
+    truth = json.loads(captured.out.strip().splitlines()[-1])
+    assert main(_args(trained, "--mask-values", "cell=255,membrane=0", "--json")) == 0
+    captured = capsys.readouterr()
+    assert "matched to the model's by name (membrane, cell)" in captured.err
+    assert json.loads(captured.out.strip().splitlines()[-1])["iou"] == truth["iou"]
+    classes = tmp_path / "classes.json"  # a classes file listing them the other way round
+    classes.write_text(json.dumps({"classes": [{"id": 255, "name": "cell"},
+                                               {"id": 0, "name": "membrane"}]}))
+    assert main(_args(trained, "--classes", str(classes), "--json")) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["iou"] == truth["iou"]
+    # Names the model does not have: position decides, and the user is told.
+    assert main(_args(trained, "--mask-values", "dark=0,bright=255", "--json")) == 0
+    captured = capsys.readouterr()
+    assert "(dark, bright) are not named as the model's" in captured.err
+    assert json.loads(captured.out.strip().splitlines()[-1])["iou"] == truth["iou"]
