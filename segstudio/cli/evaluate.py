@@ -52,12 +52,16 @@ def run(args: argparse.Namespace) -> int:
                                      saved.classes, args.model)
     if note:
         print(f"segstudio: note: {note}", file=sys.stderr)
-    if mapping.values is None and args.classes is None and \
-            (trained_with := saved_mask_mapping(saved.training, saved.classes)) is not None:
-        mapping = trained_with
-        print(f"masks read with the model's training mask values "
-              f"{','.join(map(str, mapping.values))} (override with --mask-values)",
-              file=sys.stderr)
+    if mapping.values is None and args.classes is None:
+        try:
+            trained_with = saved_mask_mapping(saved.training, saved.classes)
+        except ValueError as exc:
+            raise UserError(f"{args.model}: {exc}; give --mask-values or --classes") from None
+        if trained_with is not None:
+            mapping = trained_with
+            print(f"masks read with the model's training mask values "
+                  f"{','.join(map(str, mapping.values))} (override with --mask-values)",
+                  file=sys.stderr)
     if mapping.num_classes is not None and mapping.num_classes != saved.num_classes:
         raise UserError(
             f"the mask options give {mapping.num_classes} classes but the model in {args.model} "

@@ -40,9 +40,14 @@ def saved_mask_mapping(training: dict, classes):
 
     if "mask_values" not in training:
         return None
+    values, ignore = training["mask_values"], training.get("mask_ignore_value")
+    if not (isinstance(values, list) and all(type(v) is int for v in values)
+            and (ignore is None or type(ignore) is int)):
+        raise ValueError(f"the model's training mask values {values!r} (ignored value "
+                         f"{ignore!r}) are not whole numbers")
     return MaskMapping(
-        values=tuple(int(v) for v in training["mask_values"]),
-        ignore_value=training.get("mask_ignore_value"),
+        values=tuple(values),
+        ignore_value=ignore,
         classes=tuple(classes),
         num_classes=len(classes),
     )

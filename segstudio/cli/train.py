@@ -173,8 +173,11 @@ def _train(args: argparse.Namespace) -> int:
         model=_architecture(args), loss=args.loss, steps=args.steps, time_budget=time_budget,
         device=args.device, seed=args.seed, init_model_dir=args.init, augment=args.augment,
         elastic=args.elastic, rotate90=args.rotate90, class_weights=_class_weights(args.class_weights),
-        model_options=_model_options(args.model_option), **options,
+        model_options=_model_options(args.model_option if args.init is None else []),
+        **options,
     )
+    if args.init is not None and args.model_option:
+        _note("--model-option ignored: --init continues its model, with the options it has")
     source = _source(args)
     for path in getattr(source, "unpaired_masks", [])[:3]:
         _note(f"{path} has no image of the same name; ignored")
@@ -305,14 +308,19 @@ def _source(args: argparse.Namespace):
 
     source = folder_source(args.val_fraction)
     if args.val_images is None and args.val_fraction is None:
-        count = len(source.train_samples())
-        if count >= MIN_PAIRS_FOR_DEFAULT_HOLD_OUT:
+        if len(source.train_samples()) >= MIN_PAIRS_FOR_DEFAULT_HOLD_OUT:
             source = folder_source(DEFAULT_VAL_FRACTION)
-            held_out = [s.name for s in source.val_samples()]
-            _note(f"held out {len(held_out)} of {count} images for validation "
-                  f"({', '.join(held_out[:4])}{', ...' if len(held_out) > 4 else ''}); "
-                  "choose with --val-fraction or --val-images")
+            _note_held_out(source, "; choose with --val-fraction or --val-images")
+    elif args.val_images is None and args.val_fraction:
+        _note_held_out(source, "")  # which ones, to score them again or keep them out later
     return source
+
+
+def _note_held_out(source, advice: str) -> None:
+    held_out = [s.name for s in source.val_samples()]
+    count = len(held_out) + len(source.train_samples())
+    shown = ", ".join(held_out[:8]) + (", ..." if len(held_out) > 8 else "")
+    _note(f"held out {len(held_out)} of {count} images for validation ({shown}){advice}")
 
 
 def _architecture(args: argparse.Namespace) -> str:

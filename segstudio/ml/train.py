@@ -270,16 +270,24 @@ class Trainer:
             )
         return init
 
+    def _why_no_training_images(self) -> str:
+        missing = getattr(self.source, "missing_labelled", [])
+        if missing:
+            more = ", …" if len(missing) > 3 else ""
+            return (f"the image files of {', '.join(missing[:3])}{more} (labelled) are "
+                    "missing; relink them in the window's Images list")
+        if self.source.val_samples():
+            return ("every labelled image is for validation; move some to training "
+                    "(right-click them in the window's Images list, or segstudio project "
+                    "split)")
+        return "add images with labels"
+
     def _load_data(self, init: SavedModel | None) -> tuple[SampleSet, SampleSet]:
         in_channels = init.in_channels if init else None
         train_set = SampleSet(len(self.classes), in_channels)
         train_set.refresh(self.source.train_samples())
         if not train_set.items:
-            missing = getattr(self.source, "missing_labelled", [])
-            raise TrainingError("no training images: " + (
-                f"the image files of {', '.join(missing[:3])}{', …' if len(missing) > 3 else ''}"
-                " (labelled) are missing; relink them in the window's Images list"
-                if missing else "add images with labels"))
+            raise TrainingError("no training images: " + self._why_no_training_images())
         if not train_set.labelled_pixels:
             raise TrainingError(
                 f"none of the {len(train_set.items)} training image(s) has a labelled pixel "
@@ -373,6 +381,10 @@ class Trainer:
         if val is not None:
             metrics = {"step": val.step, **val.figures()}
         training = {**self.config.to_json(), "steps_done": self.step}
+        if self.config.init_model_dir is not None:  # the continued model's, not the settings'
+            training.update(model=arch["name"], model_options=dict(arch["options"]))
+            if val is not None and val.step == 0:  # no step beat it: its weights are kept
+                training["kept_starting_model"] = True
         if self.rotate90 is not None:  # what "auto" chose
             training["rotate90"] = "on" if self.rotate90 else "off"
         if self.crops is not None:

@@ -146,3 +146,20 @@ def test_named_mask_classes_are_matched_to_the_model_by_name(trained, capsys, tm
     captured = capsys.readouterr()
     assert "(dark, bright) are not named as the model's" in captured.err
     assert json.loads(captured.out.strip().splitlines()[-1])["iou"] == truth["iou"]
+
+
+def test_a_model_json_with_mask_values_that_are_not_numbers_is_named(trained, tmp_path, capsys):
+    """A hand-edited "mask_values": ["a", "b"] ended in a traceback, exit 1 (found by QA)."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(trained / "model", model)
+    metadata = json.loads((model / "model.json").read_text())
+    metadata["training"]["mask_values"] = ["a", "b"]
+    (model / "model.json").write_text(json.dumps(metadata))
+    args = ["evaluate", "--model", str(model), "--images", str(trained / "test" / "images"),
+            "--masks", str(trained / "test" / "masks")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "mask values ['a', 'b']" in err and str(model) in err
+    assert main([*args, "--mask-values", "0,255"]) == 0  # given, the saved ones are not used

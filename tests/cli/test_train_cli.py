@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -301,10 +302,15 @@ def test_init_reads_the_masks_as_the_model_was_trained(isbi_split, tmp_path, cap
     assert main(["train", "--images", str(isbi_split / "train" / "images"),
                  "--masks", str(isbi_split / "train" / "masks"), "--init", str(first),
                  "--out", str(again), "--model", "deeplabv3", "--steps", "1",
+                 "--model-option", "base_width=32",
                  "--crop-size", "64", "--batch-size", "2", "--val-fraction", "0"]) == 0
-    assert "--model deeplabv3 ignored: --init continues its model, a unet" in (
-        capsys.readouterr().err)
-    assert load_model(again).architecture["name"] == "unet"
+    error = capsys.readouterr().err
+    assert "--model deeplabv3 ignored: --init continues its model, a unet" in error
+    assert "--model-option ignored: --init continues its model" in error
+    continued = load_model(again)
+    assert continued.architecture["name"] == continued.training["model"] == "unet"
+    assert continued.training["model_options"] == continued.architecture["options"]
+    assert continued.architecture["options"]["base_width"] != 32
 
 
 def _isbi_pairs(isbi_dir, root, numbers):
@@ -340,6 +346,13 @@ def test_without_validation_options_a_fifth_is_held_out(isbi_dir, tmp_path, caps
     assert "held out 1 of 5 images for validation" in captured.err
     figures = json.loads(captured.out.strip().splitlines()[-1])
     assert figures["miou"] is not None and set(figures["iou"]) == {"value 0", "value 255"}
+    # Given a fraction, the images it held out are named as well (they were not).
+    assert main(["train", *pairs, "--mask-values", "0,255", "--crop-size", "64",
+                 "--batch-size", "2", "--steps", "1", "--val-fraction", "0.4",
+                 "--out", str(tmp_path / "m")]) == 0
+    held_out = re.search(r"held out 2 of 5 images for validation \((\S+), (\S+)\)\n",
+                         capsys.readouterr().err)
+    assert held_out and all(re.fullmatch(r"0[0-4]", name) for name in held_out.groups())
 
 
 def test_a_validation_image_of_other_channels_is_named(isbi_split, tmp_path, capsys):

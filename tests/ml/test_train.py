@@ -196,6 +196,11 @@ def test_a_continued_run_that_ends_worse_keeps_the_model_it_started_from(isbi_di
     again.save(tmp_path / "again")
     kept = load_model(tmp_path / "again")
     assert kept.metrics["step"] == 0 and kept.metrics["miou"] == vals[0].miou
+    # The settings describe the continued model, and say its weights were kept (model.json
+    # said a fresh U-Net of the default options, trained 2 steps at lr 1).
+    assert kept.training["kept_starting_model"] is True
+    assert kept.training["model_options"] == started_from.architecture["options"]
+    assert kept.training["model_options"]["depth"] == TINY["depth"]
     for name, value in started_from.model.state_dict().items():
         assert torch.equal(kept.model.state_dict()[name], value), name
 
@@ -294,8 +299,10 @@ def test_user_errors(isbi_dir):
     empty = Sample("blank", lambda: image, lambda: np.full((32, 32), 255, np.uint8))
     with pytest.raises(TrainingError, match="labelled pixel.*paint some labels"):
         list(Trainer(TrainConfig(steps=1), ListSource([empty]), CLASSES))
-    with pytest.raises(TrainingError, match="no training images"):
+    with pytest.raises(TrainingError, match="no training images: add images with labels"):
         list(Trainer(TrainConfig(steps=1), ListSource([]), CLASSES))
+    with pytest.raises(TrainingError, match="every labelled image is for validation; move"):
+        list(Trainer(TrainConfig(steps=1), ListSource([], [_half_and_half_sample()]), CLASSES))
     with pytest.raises(TrainingError, match="two classes"):
         Trainer(TrainConfig(steps=1), ListSource([empty]), CLASSES[:1])
     wrong = Sample("wrong", lambda: image, lambda: np.full((32, 32), 7, np.uint8))
