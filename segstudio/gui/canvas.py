@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QKeySequence, QMouseEvent, QPainter, QWheelEvent
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QCursor,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QGraphicsScene,
@@ -22,6 +30,7 @@ from PySide6.QtWidgets import (
 from segstudio.core.classes import LabelClass
 from segstudio.gui.layers import ArrayLayer, IndexLayer, TwoToneEllipse
 from segstudio.gui.rendering import confidence_colors, highlight_color, label_colors
+from segstudio.gui.spin_typing import being_typed_in
 
 MIN_ZOOM, MAX_ZOOM = 1 / 64, 64.0
 MIN_FIT_ACROSS_PX = 64  # the least width (or height) on screen a fitted image shows
@@ -52,6 +61,7 @@ class Canvas(QGraphicsView):
         self.horizontalScrollBar().valueChanged.connect(self.viewChanged)
         self.verticalScrollBar().valueChanged.connect(self.viewChanged)
         self.zoomChanged.connect(self.viewChanged)
+        self.zoomChanged.connect(self._follow_cursor)  # zoomed by a key: the mouse stayed
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.viewport().setCursor(Qt.CursorShape.CrossCursor)
 
@@ -76,6 +86,7 @@ class Canvas(QGraphicsView):
         self.set_classes([])
         self._space_down = False
         self._pan_from: QPoint | None = None
+        self._pan_button = Qt.MouseButton.NoButton  # the button whose release ends the pan
         self._tool_pressed = False
         self._last_scene_pos = QPointF()
 
@@ -247,7 +258,8 @@ class Canvas(QGraphicsView):
         if event.button() == Qt.MouseButton.MiddleButton or (
             event.button() == Qt.MouseButton.LeftButton and self._space_down
         ):
-            self._pan_from = event.position().toPoint()
+            self.end_stroke()  # the middle button pressed mid-stroke: the stroke so far
+            self._pan_from, self._pan_button = event.position().toPoint(), event.button()
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
             return
@@ -260,6 +272,7 @@ class Canvas(QGraphicsView):
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        self._take_keys()
         point = event.position().toPoint()
         scene_pos = self.mapToScene(point)
         if self._pan_from is not None:
@@ -268,6 +281,8 @@ class Canvas(QGraphicsView):
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
         elif self.tool and self.has_image():
+            if self._tool_pressed and not event.buttons() & Qt.MouseButton.LeftButton:
+                self.end_stroke()  # its release went elsewhere: hovering must not paint
             self._last_scene_pos = scene_pos
             self.tool.move(scene_pos, self._tool_pressed)
         self._move_outline(scene_pos)
@@ -275,9 +290,7 @@ class Canvas(QGraphicsView):
         event.accept()
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        if self._pan_from is not None and event.button() in (
-            Qt.MouseButton.MiddleButton, Qt.MouseButton.LeftButton
-        ):
+        if self._pan_from is not None and event.button() == self._pan_button:
             self._pan_from = None
             self.viewport().setCursor(
                 Qt.CursorShape.OpenHandCursor if self._space_down else Qt.CursorShape.CrossCursor
@@ -294,11 +307,30 @@ class Canvas(QGraphicsView):
         event.accept()
 
     def enterEvent(self, event) -> None:
-        # Keys follow the mouse onto the canvas (Space to pan, Enter to close a polygon),
-        # unless a text field is being typed in (a spin box's arrows are done with).
-        if not isinstance(QApplication.focusWidget(), TEXT_INPUTS):
-            self.setFocus(Qt.FocusReason.MouseFocusReason)
+        self._take_keys()
         super().enterEvent(event)
+
+    def _take_keys(self) -> None:
+        # Keys follow the mouse onto the canvas (Space to pan, Enter to close a polygon),
+        # unless a text field is being typed in, or a spin box (then once the typing pauses:
+        # the mouse crossing the canvas while "32" is typed must not take the "2").
+        focus = QApplication.focusWidget()
+        if focus is not self and not (isinstance(focus, TEXT_INPUTS) or being_typed_in(focus)):
+            self.setFocus(Qt.FocusReason.MouseFocusReason)
+
+    def focusOutEvent(self, event) -> None:
+        # Space released elsewhere (another widget, another window) is never seen here.
+        self._space_down = False
+        if self._pan_from is None:
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+        super().focusOutEvent(event)
+
+    def _follow_cursor(self) -> None:
+        """The outline and the position shown follow the image point now under the mouse."""
+        if self.underMouse():
+            scene_pos = self.mapToScene(self.viewport().mapFromGlobal(QCursor.pos()))
+            self._move_outline(scene_pos)
+            self.cursorMoved.emit(scene_pos if self._inside(scene_pos) else None)
 
     def leaveEvent(self, event) -> None:
         self.brush_outline.setVisible(False)
@@ -332,7 +364,8 @@ class Canvas(QGraphicsView):
     def keyReleaseEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = False
-            self._pan_from = None
+            if self._pan_button == Qt.MouseButton.LeftButton:
+                self._pan_from = None
             self.viewport().setCursor(Qt.CursorShape.CrossCursor)
             return
         super().keyReleaseEvent(event)

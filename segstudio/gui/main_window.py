@@ -37,6 +37,7 @@ from segstudio.gui.project_ops import ProjectMixin
 from segstudio.gui.rendering import to_display
 from segstudio.gui.saving import BackgroundSaver
 from segstudio.gui.settings import app_settings
+from segstudio.gui.spin_typing import SpinTyping
 from segstudio.gui.status import StatusInfo
 from segstudio.gui.tool_options import attach_tool_options
 from segstudio.gui.tools import TOOL_CLASSES, PaintSettings
@@ -133,6 +134,8 @@ class MainWindow(ProjectMixin, QMainWindow):
         self._update_title()
         self.training = attach_training(self)
         self._restore_layout()  # after every dock exists, the training ones included
+        self.spin_typing = SpinTyping(self)
+        self.spin_typing.watch(self)
 
     # ------------------------------------------------------------------ API for other parts
 

@@ -295,8 +295,11 @@ def test_pan_with_middle_button_and_space_drag(qtbot, window):
     assert (window.current_mask() == UNLABELLED).all()  # panning paints nothing
 
 
-def test_keys_follow_the_mouse_onto_the_canvas_unless_a_field_is_being_typed_in(qtbot, window):
+def test_keys_follow_the_mouse_onto_the_canvas_unless_a_field_is_being_typed_in(qtbot, window,
+                                                                              monkeypatch):
     from PySide6.QtWidgets import QApplication, QLineEdit
+
+    from segstudio.gui import spin_typing
 
     images = window.images_panel.list
     qtbot.mouseClick(images.viewport(), Qt.MouseButton.LeftButton,
@@ -304,18 +307,25 @@ def test_keys_follow_the_mouse_onto_the_canvas_unless_a_field_is_being_typed_in(
     assert QApplication.focusWidget() is images
     qtbot.mouseMove(window.canvas.viewport(), view_pos(window, 100.5, 100.5))
     assert QApplication.focusWidget() is window.canvas  # Space now pans, as expected
-    # A spin box's value typed in is taken as the mouse moves on; text being typed keeps
-    # the keyboard.
+    # A spin box keeps the keyboard while a number is typed into it (the mouse crossing
+    # the canvas took the rest of "45" as a class key); once the typing pauses, the value
+    # typed is taken as it is and the keys follow the mouse again.
     spin = window.training.panel.time_spin
     spin.setFocus()
     spin.lineEdit().selectAll()
-    qtbot.keyClicks(spin.lineEdit(), "45")
+    qtbot.keyClicks(spin, "4")
 
     def move_onto_canvas():
         qtbot.mouseMove(images.viewport(), images.visualItemRect(images.item(0)).center())
         qtbot.mouseMove(window.canvas.viewport(), view_pos(window, 120.5, 100.5))
 
     move_onto_canvas()
+    assert QApplication.focusWidget() is spin
+    qtbot.keyClicks(spin, "5")
+    assert spin.value() == 45 and window.paint.class_index == 0
+    monkeypatch.setattr(spin_typing, "TYPING_PAUSE_S", 0.05)
+    qtbot.wait(100)
+    qtbot.mouseMove(window.canvas.viewport(), view_pos(window, 130.5, 100.5))
     assert QApplication.focusWidget() is window.canvas and spin.value() == 45
     field = QLineEdit()
     window.statusBar().addWidget(field)
