@@ -66,6 +66,11 @@ class LivePredictor(QObject):
         self.window = window
         self.model = None  # SavedModel used for predictions (a CPU copy owned by this object)
         self.generation = 0  # bumped with every new model
+        # The first generation of the model in use: a training's snapshots and its result
+        # continue one model; another model (loaded, or a new training) starts anew. An
+        # overlay of an older one (cached for going back) may show, but is not accepted.
+        self.model_since = 0
+        self._run = None  # the training whose snapshots are the current model
         self.show_uncertainty = False
         self.shown: tuple[str, CachedPrediction] | None = None  # (entry key, prediction)
         self.last_latency_s: float | None = None  # request to overlay, for the benchmark
@@ -85,11 +90,17 @@ class LivePredictor(QObject):
 
     # --- what the controller calls --------------------------------------------------
 
-    def set_model(self, saved) -> None:
-        """Predict with `saved` from now on (None: no model, clear overlay and cache)."""
+    def set_model(self, saved, run=None) -> None:
+        """Predict with `saved` from now on (None: no model, clear overlay and cache).
+        `run`: the training it comes from; a model of the same run as the last continues it."""
         self.model = saved
         self.generation += 1
+        if run is None or run != self._run:
+            self.model_since = self.generation
+        self._run = run
         self.modelChanged.emit(saved)
+        if self.shown is not None:  # an overlay of the model before: no longer acceptable
+            self.predictionShown.emit(self.window.current_entry)
         if saved is None:
             self.forget()
         else:
@@ -139,17 +150,23 @@ class LivePredictor(QObject):
         self.window.canvas.set_uncertainty(confidence)
 
     def prediction_for_current(self) -> np.ndarray | None:
+        """The labels shown for the image on screen, when the model in use predicted them."""
         entry = self.window.current_entry
         shown = None if entry is None else self._shown_for(_entry_key(entry))
-        return None if shown is None else shown.labels
+        if shown is None or shown.generation < self.model_since:
+            return None
+        return shown.labels
+
+    def shows_current_model(self) -> bool:
+        return self.prediction_for_current() is not None
 
     def accept(self, only_unlabelled: bool = False) -> int:
         """Paste the shown prediction into the labels as one undo step; returns pixels changed."""
         labels = self.prediction_for_current()
         if labels is None:
             self.window.show_error(
-                "No prediction", "There is no prediction for this image yet: train a model "
-                "or wait for the prediction to appear.")
+                "No prediction", "There is no prediction of the model in use for this image "
+                "yet: train a model, or wait for its prediction to appear.")
             return 0
         mask = self.window.current_mask()
         if mask is None or mask.shape != labels.shape:

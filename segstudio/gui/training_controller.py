@@ -86,6 +86,7 @@ class TrainingController(ModelInUseMixin, QObject):
         self.model_dir: Path | None = None  # folder of the current model, to continue from
         self.last_validation = None
         self.fraction_done = 0.0  # of the running training, as its last step report said
+        self.runs_started = 0
         self.stop_requested_at: float | None = None
         self.stopped_after_s: float | None = None  # stop request to final report
         self._closing = False
@@ -126,7 +127,8 @@ class TrainingController(ModelInUseMixin, QObject):
         self.prediction_panel.opacityChanged.connect(window.canvas.set_prediction_opacity)
         self.prediction_panel.uncertaintyChanged.connect(self.live.set_uncertainty_visible)
         self.prediction_panel.acceptRequested.connect(self.live.accept)
-        self.live.predictionShown.connect(lambda _e: self.prediction_panel.set_has_prediction(True))
+        self.live.predictionShown.connect(
+            lambda _e: self.prediction_panel.set_has_prediction(self.live.shows_current_model()))
         window.canvas.set_prediction_opacity(self.prediction_panel.opacity())
         window.projectChanged.connect(self.project_changed)
         window.currentImageChanged.connect(self._image_changed)
@@ -208,6 +210,7 @@ class TrainingController(ModelInUseMixin, QObject):
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
         self.stop_requested_at = self.stopped_after_s = None
+        self.runs_started += 1  # its snapshots and result are one model (LivePredictor)
         self.last_validation = None
         self.fraction_done = 0.0
         self.metrics.reset(classes)
@@ -330,7 +333,7 @@ class TrainingController(ModelInUseMixin, QObject):
     def _snapshot(self, saved) -> None:
         if self._stale_report():
             return
-        self.live.set_model(saved)
+        self.live.set_model(saved, run=self.runs_started)
         step = (saved.training or {}).get("steps_done")
         at_step = f" (step {step})" if step else ""
         self.prediction_panel.set_status(f"Predicting with the model in training{at_step}.")
@@ -356,7 +359,7 @@ class TrainingController(ModelInUseMixin, QObject):
         if result is not None:  # the saved model's name shows in the model line below
             folder, saved = result
             self.model_dir = Path(folder)
-            self.live.set_model(saved)
+            self.live.set_model(saved, run=self.runs_started)
             self._show_model(saved, self.model_dir)
             self._adopt_project_classes()  # renamed or recoloured while it trained
             self.modelSaved.emit(self.model_dir)
