@@ -91,7 +91,7 @@ class ModelInUseMixin:
     def _adopt_project_classes(self) -> None:
         """The model in use takes the project's class names and colours, if they changed."""
         if self._adopt_classes(self.live.model, self.model_dir):
-            self.metrics.reset(list(self.window.project.classes))
+            self.metrics.take_class_names(list(self.window.project.classes))
             self._show_model(self.live.model, self.model_dir)
 
     def _adopt_classes(self, saved, folder: Path | None, classes=None) -> bool:

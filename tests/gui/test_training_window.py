@@ -316,11 +316,13 @@ def test_class_edits_while_training(qtbot, isbi_project, isbi_dir, monkeypatch):
         pass
     assert table.item(1, 0).text() == "cytoplasm" and table.item(1, 1).text() != "n/a"
     with qtbot.waitSignal(training.trainingFinished, timeout=60_000):
-        pass
+        note = training.metrics.validation_label.text()
+        assert "'val' split" in note
     saved = json.loads((training.model_dir / "model.json").read_text())
     assert [(c["name"], c["color"]) for c in saved["classes"]][1] == ("cytoplasm", [10, 20, 30])
     assert set(saved["metrics"]["iou"]) == {"membrane", "cytoplasm"}
     assert "cytoplasm" in training.live.model.classes[1].name
+    assert training.metrics.validation_label.text() == note  # it was blanked
 
     # Renamed again with no training running: the model is kept under the new name.
     model_dir = training.model_dir

@@ -185,6 +185,12 @@ class MetricsPanel(QWidget):
         self.classes = list(classes)
         self.show_iou(*self._shown)
 
+    def take_class_names(self, classes: list[LabelClass]) -> None:
+        """The figures come keyed by these names from now on (the model took them); what
+        is shown stays: the loss curve, the validation note."""
+        self.classes = list(classes)
+        self._report_names = [c.name for c in classes]
+
     def set_source(self, text: str) -> None:
         self.source_label.setText(text)
         self.source_label.setVisible(bool(text))
