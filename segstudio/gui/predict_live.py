@@ -70,7 +70,7 @@ class LivePredictor(QObject):
         # continue one model; another model (loaded, or a new training) starts anew. An
         # overlay of an older one (cached for going back) may show, but is not accepted.
         self.model_since = 0
-        self._run = None  # the training whose snapshots are the current model
+        self.run = None  # the training whose snapshots are the current model
         self.show_uncertainty = False
         self.shown: tuple[str, CachedPrediction] | None = None  # (entry key, prediction)
         self.last_latency_s: float | None = None  # request to overlay, for the benchmark
@@ -95,9 +95,9 @@ class LivePredictor(QObject):
         `run`: the training it comes from; a model of the same run as the last continues it."""
         self.model = saved
         self.generation += 1
-        if run is None or run != self._run:
+        if run is None or run != self.run:
             self.model_since = self.generation
-        self._run = run
+        self.run = run
         self.modelChanged.emit(saved)
         if self.shown is not None:  # an overlay of the model before: no longer acceptable
             self.predictionShown.emit(self.window.current_entry)

@@ -246,6 +246,26 @@ def start_a_second_training(qtbot, training):
     return first
 
 
+def test_an_export_during_a_training_says_it_is_a_snapshot(qtbot, isbi_project, tmp_path):
+    """It wrote the model of some step without a word; the model the training keeps at the
+    end (its best) may be another (found by QA)."""
+    window = open_window(qtbot, isbi_project.root)
+    training, jobs = window.training, window.training.jobs
+    train_steps(qtbot, training, 2)
+    with qtbot.waitSignal(jobs.jobFinished, timeout=60_000):
+        assert jobs.export_model_folder(tmp_path / "saved")
+    assert jobs.last_message == f"Written: {tmp_path / 'saved'}"  # the model in use: no note
+    training.panel.set_settings({**FAST_SETTINGS, "time_budget": 60})
+    click(qtbot, training.panel.train_button)
+    qtbot.waitUntil(lambda: training.live.run == training.runs_started, timeout=60_000)
+    with qtbot.waitSignal(jobs.jobFinished, timeout=60_000):
+        assert jobs.export_model_folder(tmp_path / "snapshot")
+    assert "This is the model in training" in jobs.last_message
+    assert "may be another" in jobs.last_message
+    with qtbot.waitSignal(training.trainingFinished, timeout=60_000):
+        training.stop()
+
+
 def test_close_while_training_stops_the_worker_cleanly(qtbot, isbi_project):
     window = open_window(qtbot, isbi_project.root)
     training = window.training

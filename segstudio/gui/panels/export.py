@@ -33,7 +33,7 @@ class ModelJobs(QObject):
         self.worker: TaskWorker | None = None
         self.dialog: QProgressDialog | None = None
         self.show_result_messages = True
-        self.title = ""
+        self.title = self.note = self.last_message = ""
         self._active = False
 
     @property
@@ -50,7 +50,8 @@ class ModelJobs(QObject):
             return save_model(model, folder)
 
         model = self._model_or_error()
-        return model is not None and self.start("Export model folder", task)
+        return model is not None and self.start("Export model folder", task,
+                                                self._snapshot_note(model))
 
     def export_onnx(self, path: str | Path) -> bool:
         def task(progress, should_stop):
@@ -59,7 +60,7 @@ class ModelJobs(QObject):
             return export_onnx(model, path)
 
         model = self._model_or_error()
-        return model is not None and self.start("Export ONNX", task)
+        return model is not None and self.start("Export ONNX", task, self._snapshot_note(model))
 
     def export_torchscript(self, path: str | Path) -> bool:
         def task(progress, should_stop):
@@ -68,7 +69,8 @@ class ModelJobs(QObject):
             return export_torchscript(model, path)
 
         model = self._model_or_error()
-        return model is not None and self.start("Export TorchScript", task)
+        return model is not None and self.start("Export TorchScript", task,
+                                                self._snapshot_note(model))
 
     def predict_images(self, images, out_dir: str | Path, overlay: bool = True,
                        title: str = "Predict images") -> bool:
@@ -191,6 +193,17 @@ class ModelJobs(QObject):
 
     # --- plumbing ---------------------------------------------------------------
 
+    def _snapshot_note(self, model) -> str:
+        """For a model of the training under way: the training keeps its best, which may
+        be another."""
+        training = getattr(self.window, "training", None)
+        if training is None or not training.running or training.live.run != training.runs_started:
+            return ""
+        step = (model.training or {}).get("steps_done")
+        return (f"\n\nThis is the model in training{f' at step {step}' if step else ''}: the "
+                "training goes on, and the model it keeps when it ends (its best by "
+                "validation) may be another. Export again then to have that one.")
+
     def _model_or_error(self):
         model = self._current_model()
         if model is None:
@@ -198,9 +211,10 @@ class ModelJobs(QObject):
                                    "has one): there is nothing to export or predict with.")
         return model
 
-    def start(self, title: str, task) -> bool:
+    def start(self, title: str, task, note: str = "") -> bool:
         """Run `task(progress, should_stop)` on a worker thread, with a progress dialog; its
-        result is described in a message when it ends (a text result as it is)."""
+        result is described in a message when it ends (a text result as it is), `note`
+        after it."""
         if self.busy:
             self.window.show_error(title, "Another export or prediction is running; wait for "
                                    "it to finish or cancel it.")
@@ -215,7 +229,7 @@ class ModelJobs(QObject):
         self.dialog.setMinimumDuration(300)
         # Not worker.stop directly: a queued call would wait for the busy worker thread.
         self.dialog.canceled.connect(self.cancel)
-        self.title = title
+        self.title, self.note = title, note
         # Bound methods of this GUI-thread object, so the calls are queued to the GUI thread
         # (a lambda would run on the worker's thread).
         self.worker.progress.connect(self._progress)
@@ -234,8 +248,9 @@ class ModelJobs(QObject):
         title = self.title
         self._close_dialog()
         self.jobFinished.emit(title, result)
+        self.last_message = _describe(result) + self.note
         if self.show_result_messages:
-            box = QMessageBox(QMessageBox.Icon.Information, title, _describe(result),
+            box = QMessageBox(QMessageBox.Icon.Information, title, self.last_message,
                               QMessageBox.StandardButton.Ok, self.window)
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             box.open()  # not exec(): the window keeps running
