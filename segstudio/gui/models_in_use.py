@@ -124,6 +124,7 @@ class ModelInUseMixin:
         self.model_dir = Path(folder)
         self.live.set_model(saved)
         self._show_model(saved, self.model_dir)
+        self.panel.show_progress(0.0, "")  # the last training's line was of another model
         return True
 
     def _still_using(self) -> str:

@@ -212,8 +212,10 @@ def test_reopening_the_project_uses_the_model_loaded_by_hand(qtbot, isbi_project
     train_steps(qtbot, training, 4)
     assert training.model_dir != older  # the newer one is in use
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: str(older))
+    assert training.panel.status_label.text().startswith("Finished")
     training.load_action.trigger()  # Model > Load model...
     assert training.model_dir == older
+    assert training.panel.status_label.text() == ""  # the last training's line is not its
     window.close()
     reopened = open_window(qtbot, isbi_project.root)
     assert reopened.training.model_dir == older  # not the most recent one
