@@ -120,7 +120,9 @@ def _pieces(start: Point, end: Point, longest: float) -> list[tuple[Point, Point
     image: 36 M pixels, seconds and a gigabyte)."""
     (ax, ay), (bx, by) = start, end
     count = max(1, math.ceil(math.hypot(bx - ax, by - ay) / longest))
-    points = [(ax + (bx - ax) * i / count, ay + (by - ay) * i / count) for i in range(count + 1)]
+    # The ends as given: computed, -1 + (-1e-107 - -1) is 0.0, another pixel's edge.
+    inner = [(ax + (bx - ax) * i / count, ay + (by - ay) * i / count) for i in range(1, count)]
+    points = [start, *inner, end]
     return list(zip(points[:-1], points[1:], strict=True))
 
 

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from segstudio.core.classes import UNLABELLED
@@ -471,6 +471,9 @@ def test_random_edits_undo_and_redo_exactly(seed, sequence):
     values,
     st.booleans(),
 )
+# Found by this test: a segment's end computed as -1 + (-1e-107 + 1) = 0.0 painted a pixel
+# more than the point given.
+@example(0, [(0.0, 1.0), (-1.0, 0.0), (-1.1710527568866341e-107, 0.0)], 0.0, 0, False)
 def test_stroke_painted_segment_by_segment_combines_into_one_step(seed, pts, radius, value, only):
     rng = np.random.default_rng(seed)
     mask = rng.choice(np.array([0, 1, U], dtype=np.uint8), size=(HEIGHT, WIDTH))
