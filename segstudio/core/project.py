@@ -14,6 +14,7 @@ project interrupted in between is completed when it is next opened.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import re
 import shutil
@@ -59,6 +60,7 @@ class Project(ImageListMixin, ClassTableMixin):
         self._extra = data.extra
         self._lock = threading.RLock()
         self._index: dict[str, ImageEntry] = {}
+        self._changing = False
 
     # -- folders -----------------------------------------------------------------
 
@@ -142,9 +144,45 @@ class Project(ImageListMixin, ClassTableMixin):
                                extra=self._extra)
             atomic_write_text(path, project_file.dump(data, self.root))
 
+    @contextlib.contextmanager
+    def changing(self) -> Iterator[None]:
+        """A change to what project.json holds, written when the block ends. If the block
+        or the writing fails, memory is put back as it was: a change the user was told
+        did not happen must not be written later with another one. Nested blocks are
+        written (or put back) with the outermost."""
+        with self._lock:
+            if self._changing:
+                yield
+                return
+            state = self._state()
+            self._changing = True
+            try:
+                yield
+                self.save()
+            except BaseException:
+                self._restore(state)
+                raise
+            finally:
+                self._changing = False
+
+    def _state(self) -> tuple:
+        return (list(self.classes), list(self.images), [dict(vars(e)) for e in self.images],
+                copy.deepcopy(self.settings), list(self._pending))
+
+    def _restore(self, state: tuple) -> None:
+        classes, images, fields, settings, pending = state
+        self.classes[:] = classes
+        self.images[:] = images  # the same entries (the window holds them), as they were
+        for entry, saved in zip(images, fields, strict=True):
+            vars(entry).clear()
+            vars(entry).update(saved)
+        self.settings.clear()
+        self.settings.update(settings)
+        self._pending, self._index = pending, {}
+
     def set_setting(self, key: str, value) -> None:
-        self.settings[key] = value
-        self.save()
+        with self.changing():
+            self.settings[key] = value
 
     # -- images --------------------------------------------------------------------
 
@@ -188,8 +226,8 @@ class Project(ImageListMixin, ClassTableMixin):
     def set_split(self, entry: ImageEntry | str, split: str) -> None:
         if split not in SPLITS:
             raise ProjectError(f"split must be 'train' or 'val', got {split!r}")
-        self.entry(entry).split = split
-        self.save()
+        with self.changing():
+            self.entry(entry).split = split
 
     def auto_split(self, val_fraction: float, seed: int = 0) -> None:
         """Put about `val_fraction` of the images in validation, reproducibly for a seed.
@@ -202,15 +240,15 @@ class Project(ImageListMixin, ClassTableMixin):
         rng = np.random.default_rng(seed)
         labelled = [e for e in self.images if self.label_stats(e).labelled]
         unlabelled = [e for e in self.images if not self.label_stats(e).labelled]
-        for group in (labelled, unlabelled):
-            group.sort(key=lambda e: e.id)
-            n_val = round(val_fraction * len(group))
-            if 0 < val_fraction < 1 and len(group) >= 2:
-                n_val = min(max(n_val, 1), len(group) - 1)
-            order = rng.permutation(len(group))
-            for rank, position in enumerate(order):
-                group[position].split = "val" if rank < n_val else "train"
-        self.save()
+        with self.changing():
+            for group in (labelled, unlabelled):
+                group.sort(key=lambda e: e.id)
+                n_val = round(val_fraction * len(group))
+                if 0 < val_fraction < 1 and len(group) >= 2:
+                    n_val = min(max(n_val, 1), len(group) - 1)
+                order = rng.permutation(len(group))
+                for rank, position in enumerate(order):
+                    group[position].split = "val" if rank < n_val else "train"
 
     # -- labels --------------------------------------------------------------------
 
@@ -279,13 +317,19 @@ class Project(ImageListMixin, ClassTableMixin):
             except BaseException:
                 shutil.rmtree(self._staging_dir, ignore_errors=True)
                 raise
-            self.classes[:] = classes
-            ids = {e.id: e for e in self.images}
-            for stem, stats in batch.stats.items():
-                if stem in ids:
-                    self._set_stats(ids[stem], stats, self._staging_dir / f"{stem}.png")
-            self._pending = list(batch.stats)
-            self.save()  # the commit point
+            state = self._state()
+            try:
+                self.classes[:] = classes
+                ids = {e.id: e for e in self.images}
+                for stem, stats in batch.stats.items():
+                    if stem in ids:
+                        self._set_stats(ids[stem], stats, self._staging_dir / f"{stem}.png")
+                self._pending = list(batch.stats)
+                self.save()  # the commit point
+            except BaseException:  # not written: as it was, in memory too
+                self._restore(state)
+                shutil.rmtree(self._staging_dir, ignore_errors=True)
+                raise
             self._finish_pending()
 
     # -- internals -----------------------------------------------------------------

@@ -24,11 +24,11 @@ class ClassTableMixin:
             raise ProjectError(f"a project holds at most {MAX_CLASSES} classes")
         new = LabelClass(name, _checked(color) if color else default_color(len(self.classes)))
         check_classes(self.classes + [new])
-        self.classes.append(new)
-        for entry in self.images:
-            if entry.stats is not None:
-                entry.stats = LabelStats(entry.stats.fraction, entry.stats.counts + [0])
-        self.save()
+        with self.changing():
+            self.classes.append(new)
+            for entry in self.images:
+                if entry.stats is not None:
+                    entry.stats = LabelStats(entry.stats.fraction, entry.stats.counts + [0])
         return len(self.classes) - 1
 
     def rename_class(self, index: int, name: str) -> None:
@@ -36,8 +36,8 @@ class ClassTableMixin:
         renamed = list(self.classes)
         renamed[index] = LabelClass(name, self.classes[index].color)
         check_classes(renamed)
-        self.classes[:] = renamed
-        self.save()
+        with self.changing():
+            self.classes[:] = renamed
 
     def recolor_class(self, index: int, color: tuple[int, int, int]) -> None:
         """Change a class colour; label files get the new palette (their indices stay)."""

@@ -29,8 +29,8 @@ class ImageListMixin:
         nothing is added. Images already in the project are skipped with a note.
         """
         prepared = self._prepare_images([Path(p) for p in paths], base and Path(base), False)
-        added = self._place_images(prepared)
-        self.save()
+        with self.changing():
+            added = self._place_images(prepared)
         return added
 
     def remove_image(self, entry: ImageEntry | str, delete_labels: bool = False) -> None:
@@ -39,17 +39,16 @@ class ImageListMixin:
         A kept label file is picked up again if an image of the same name is re-added.
         """
         entry = self.entry(entry)
-        self.images.remove(entry)
-        self._index = {}
-        self.save()
+        with self.changing():
+            self.images.remove(entry)
+            self._index = {}
         if delete_labels:
             self.label_path(entry).unlink(missing_ok=True)
 
     def missing_images(self) -> list[ImageEntry]:
         return [e for e in self.images if not e.exists]
 
-    def relink(self, entry: ImageEntry | str, new_path: str | os.PathLike,
-               save: bool = True) -> None:
+    def relink(self, entry: ImageEntry | str, new_path: str | os.PathLike) -> None:
         """Point an entry at its image's new place; the labels stay with the entry."""
         entry, new_path = self.entry(entry), Path(new_path)
         size = image_size(new_path)
@@ -62,9 +61,8 @@ class ImageListMixin:
             )
         if self.copies_images:
             new_path = self._copy_in(new_path, entry.name)
-        entry.path, entry.size = Path(os.path.abspath(new_path)), size
-        if save:
-            self.save()
+        with self.changing():
+            entry.path, entry.size = Path(os.path.abspath(new_path)), size
 
     def relink_folder(self, folder: str | os.PathLike,
                       exact_only: bool = False) -> list[ImageEntry]:
@@ -80,20 +78,19 @@ class ImageListMixin:
             for path in list_images(folder)[0]:
                 by_name.setdefault(path.name, []).append(path)
         relinked = []
-        for entry in self.missing_images():
-            candidate = Path(folder) / entry.name
-            if not candidate.is_file():
-                same_name = by_name.get(Path(entry.name).name, [])
-                if len(same_name) != 1:
-                    continue
-                candidate = same_name[0]
-            try:
-                self.relink(entry, candidate, save=False)
-                relinked.append(entry)
-            except UserError as exc:
-                self.notes.append(f"{entry.name}: not relinked ({exc})")
-        if relinked:
-            self.save()
+        with self.changing():  # written once, for them all
+            for entry in self.missing_images():
+                candidate = Path(folder) / entry.name
+                if not candidate.is_file():
+                    same_name = by_name.get(Path(entry.name).name, [])
+                    if len(same_name) != 1:
+                        continue
+                    candidate = same_name[0]
+                try:
+                    self.relink(entry, candidate)
+                    relinked.append(entry)
+                except UserError as exc:
+                    self.notes.append(f"{entry.name}: not relinked ({exc})")
         return relinked
 
     def _label_file_size(self, entry: ImageEntry) -> tuple[int, int] | None:

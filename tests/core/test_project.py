@@ -377,3 +377,52 @@ def test_relink_folder_finds_moved_images_by_name(tmp_path, photos):
     assert reopened.missing_images() == []
     assert reopened.images[2].path == tmp_path / "moved" / "sub" / "b.jpg"
     assert (reopened.load_labels(reopened.images[1]) == 2).all()
+
+
+def test_a_change_that_cannot_be_written_is_undone_in_memory_too(tmp_path, photos):
+    """A change whose project.json write failed stayed in memory, and was written with the
+    next change: a class delete the window said had not happened then renumbered labels
+    painted meanwhile (found by QA)."""
+    files = [photos / "a.png", photos / "sub" / "a.png", photos / "sub" / "b.jpg"]
+    project = Project.create(tmp_path / "proj", files[:2], CLASSES)
+    mask = np.full(project.image_shape(project.images[0]), UNLABELLED, np.uint8)
+    mask[:4] = 2
+    project.save_labels(project.images[0], mask)
+    entries = list(project.images)
+
+    def state():
+        return ([(c.name, c.color) for c in project.classes],
+                [(e.id, e.split, e.path, e.size, e.stats) for e in project.images],
+                dict(project.settings))
+
+    before = state()
+    (project.root / "project.json").unlink()
+    (project.root / "project.json").mkdir()  # os.replace onto a folder fails, even as root
+    moved = tmp_path / "moved.png"
+    shutil.copy(files[0], moved)
+    changes = [
+        lambda: project.add_class("tumour"),
+        lambda: project.rename_class(0, "sky"),
+        lambda: project.recolor_class(0, (1, 2, 3)),
+        lambda: project.delete_class(1),
+        lambda: project.move_class(0, 2),
+        lambda: project.set_split(entries[1], "val"),
+        lambda: project.auto_split(0.5),
+        lambda: project.add_images([files[2]]),
+        lambda: project.remove_image(entries[1]),
+        lambda: project.relink(entries[0], moved),
+        lambda: project.set_setting("model_in_use", "models/x"),
+    ]
+    for change in changes:
+        with pytest.raises(ProjectError, match="project.json: cannot write"):
+            change()
+        assert state() == before
+        assert project.images == entries  # the same entries (the window holds them)
+    (project.root / "project.json").rmdir()
+    project.set_setting("note", "written again")
+    again = Project.open(project.root)
+    assert [c.name for c in again.classes] == [c.name for c in CLASSES]
+    assert [(e.id, e.split, e.path) for e in again.images] == [(e.id, e.split, e.path)
+                                                                for e in entries]
+    np.testing.assert_array_equal(again.load_labels(entries[0]), mask)  # not renumbered
+    assert not (project.root / "labels" / ".staging").exists()
