@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
 from importlib.resources import files
@@ -13,6 +14,8 @@ from PySide6.QtWidgets import QApplication
 
 from segstudio.gui.main_window import MainWindow
 from segstudio.gui.settings import APPLICATION, ORGANIZATION
+
+SIGNAL_CHECK_MS = 250  # how soon SIGTERM or SIGHUP is acted on
 
 
 def ensure_application() -> QApplication:
@@ -52,8 +55,25 @@ def run_app(path: str | os.PathLike | None = None, demo: bool = False) -> int:
     app = ensure_application()
     window = create_main_window(path, demo)
     _report_unexpected_errors(window)
+    _close_when_terminated(window)
     window.show()
     return app.exec()
+
+
+def _close_when_terminated(window) -> None:
+    """SIGTERM (kill, a logout or shutdown) and SIGHUP (its terminal closed) close the
+    window as its close button does, the labels saved first: they were lost as in a crash
+    (the last seconds of painting)."""
+    def close(_signum, _frame):
+        QTimer.singleShot(0, window.close)
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), close)
+    # Python runs a signal's handler between two Python steps: wake it now and then.
+    waker = QTimer(window)
+    waker.timeout.connect(lambda: None)
+    waker.start(SIGNAL_CHECK_MS)
 
 
 def _report_unexpected_errors(window) -> None:
