@@ -65,7 +65,7 @@ class ModelInUseMixin:
         self.metrics.reset(list(project.classes))
         self.metrics.set_validation_note(validation_note(project))
         chosen = project.settings.get(MODEL_IN_USE_KEY)
-        if chosen and self.load_model(Path(project.models_dir) / chosen):
+        if isinstance(chosen, str) and chosen and self.load_model(project.models_dir / chosen):
             return  # the model in use when the project was last open
         folder = latest_model_dir(Path(project.models_dir))
         if folder is None:

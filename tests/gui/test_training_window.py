@@ -222,6 +222,22 @@ def test_reopening_the_project_uses_the_model_loaded_by_hand(qtbot, isbi_project
     assert older.name in reopened.training.panel.model_label.text()
 
 
+def test_settings_edited_by_hand_into_other_types_are_ignored(qtbot, isbi_project):
+    """"model_in_use": 5 or "training": "fast" in project.json ended in a traceback, and
+    the project opened without its model (found by QA)."""
+    window = open_window(qtbot, isbi_project.root)
+    train_steps(qtbot, window.training, 2)
+    model_dir = window.training.model_dir
+    window.close()
+    path = isbi_project.root / "project.json"
+    data = json.loads(path.read_text())
+    data["settings"].update(model_in_use=5, training="fast")
+    path.write_text(json.dumps(data))
+    window = open_window(qtbot, isbi_project.root)
+    assert window.training.model_dir == model_dir  # the latest, as with no model in use
+    assert window.training.panel.settings()["model"] == "unet"  # the defaults
+
+
 def test_without_a_val_split_images_are_held_out_and_named(qtbot, isbi_project):
     for entry in isbi_project.images:
         isbi_project.set_split(entry, "train")

@@ -214,7 +214,7 @@ class TrainingPanel(QWidget):
     def set_settings(self, values: dict) -> None:
         """Show `values` (missing or invalid entries keep the defaults)."""
         defaults = self.defaults
-        merged = {**defaults, **(values or {})}
+        merged = {**defaults, **(values if isinstance(values, dict) else {})}
         _select(self.model_combo, merged["model"], defaults["model"])
         _select(self.loss_combo, merged["loss"], defaults["loss"])
         _select(self.limit_combo, merged["limit"], "time")
