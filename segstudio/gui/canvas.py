@@ -176,6 +176,7 @@ class Canvas(QGraphicsView):
 
     def zoom_by(self, factor: float, anchor: QPoint | None = None) -> None:
         factor = min(max(self.zoom * factor, MIN_ZOOM), MAX_ZOOM) / self.zoom
+        self._give_room(self.zoom * factor)
         if anchor is None:
             self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
             self.scale(factor, factor)
@@ -195,8 +196,10 @@ class Canvas(QGraphicsView):
         show thinner than MIN_FIT_ACROSS_PX is shown that wide instead, from its start."""
         if self.image_layer.pixels is None:
             return
-        self.fitInView(self.image_layer.boundingRect(), Qt.AspectRatioMode.KeepAspectRatio)
+        image = self.image_layer.boundingRect()
+        self.fitInView(image, Qt.AspectRatioMode.KeepAspectRatio)
         self.zoom_by(1.0)  # back within MIN_ZOOM..MAX_ZOOM (a 1-pixel image fits at x600)
+        self.centerOn(image.center())
         height, width = self.image_layer.pixels.shape[:2]
         across = min(height, width)
         if across * self.zoom < MIN_FIT_ACROSS_PX:
@@ -205,6 +208,20 @@ class Canvas(QGraphicsView):
             start = (QPointF(width / 2, view.height() / 2) if height > width
                      else QPointF(view.width() / 2, height / 2))
             self.centerOn(start)
+
+    def _give_room(self, zoom: float) -> None:
+        """A scene reaching a viewport's width and height beyond the image at this zoom:
+        a view larger than its scene is centred by Qt, which moved the point under the
+        mouse when zooming out, or in from there."""
+        pixels = self.image_layer.pixels
+        if pixels is None:
+            return
+        height, width = pixels.shape[:2]
+        margin_x = max(width * 0.5, self.viewport().width() / zoom)
+        margin_y = max(height * 0.5, self.viewport().height() / zoom)
+        wanted = QRectF(-margin_x, -margin_y, width + 2 * margin_x, height + 2 * margin_y)
+        if not self.sceneRect().contains(wanted):
+            self.scene().setSceneRect(self.sceneRect().united(wanted))
 
     def zoom_actual_size(self) -> None:
         center = self.mapToScene(self.viewport().rect().center())

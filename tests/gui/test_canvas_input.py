@@ -101,3 +101,21 @@ def test_zooming_by_keys_keeps_the_brush_outline_and_position_under_the_mouse(qt
         outline = window.canvas.brush_outline.pos()
         assert abs(outline.x() - under.x()) < 0.01 and abs(outline.y() - under.y()) < 0.01
         assert window.status.position_label.text() == f"x {int(under.x())}  y {int(under.y())}"
+
+
+def test_wheel_zoom_keeps_the_point_under_the_mouse_when_zoomed_out_too(window):
+    """At or below Fit, Qt centred the scene: the point under the mouse moved (31 px a notch
+    out, 20 px back in)."""
+    from tests.gui.window_helpers import wheel
+
+    canvas = window.canvas
+    for x, y in [(20.5, 20.5), (490.5, 500.5), (256.5, 256.5)]:
+        canvas.fit_to_window()
+        at = view_pos(window, x, y)
+        for steps in (-1, -1, -3, 2, 1):
+            wheel(window, x, y, steps)
+            under = canvas.mapToScene(at)
+            assert abs(under.x() - x) * canvas.zoom < 1.5 and abs(under.y() - y) * canvas.zoom < 1.5
+    canvas.fit_to_window()  # fitted again: the image in the middle of the view
+    centre = canvas.mapToScene(canvas.viewport().rect().center())
+    assert abs(centre.x() - 256) < 2 and abs(centre.y() - 256) < 2
