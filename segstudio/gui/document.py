@@ -33,6 +33,13 @@ class LabelDocument:
         self._changed = changed
 
     @property
+    def nbytes(self) -> int:
+        """Memory held: the mask and the undo history's edits."""
+        stack = self.undo_stack
+        return self.mask.nbytes + sum(getattr(stack.command(i), "nbytes", 0)
+                                      for i in range(stack.count()))
+
+    @property
     def dirty(self) -> bool:
         return self.undo_stack.index() != self.saved_index
 

@@ -348,7 +348,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.prefetcher.prefetch(self.project, self.project.neighbours(entry))
 
     def _let_old_documents_go(self) -> None:
-        held = sum(document.mask.nbytes for document in self.documents.values())
+        held = sum(document.nbytes for document in self.documents.values())
         for entry_id, document in list(self.documents.items()):  # seen longest ago first
             if held <= KEPT_LABELS_BYTES:
                 break
@@ -356,7 +356,7 @@ class MainWindow(ProjectMixin, QMainWindow):
                                                                  document.saving):
                 self.undo_group.removeStack(document.undo_stack)
                 del self.documents[entry_id]
-                held -= document.mask.nbytes
+                held -= document.nbytes
 
     def show_entry_anew(self, entry) -> bool:
         """Show `entry` from its file again (it was relinked to another one): shown already,

@@ -538,7 +538,8 @@ def test_labels_of_images_seen_long_ago_are_let_go_once_saved(qtbot, tmp_path, m
     for i in range(4):
         paths.append(tmp_path / f"{i}.png")
         Image.fromarray(np.full((100, 100), 40 * i, np.uint8)).save(paths[-1])
-    monkeypatch.setattr(main_window, "KEPT_LABELS_BYTES", 2 * 100 * 100)  # two masks
+    # Two masks and their strokes' history (a box of about 66 x 16 before and after each).
+    monkeypatch.setattr(main_window, "KEPT_LABELS_BYTES", 25_000)
     window = open_window(qtbot, make_project(tmp_path / "proj", paths).root)
     window.autosave_timer.setInterval(60_000)  # only image changes save
     entries = window.project.images
@@ -559,6 +560,30 @@ def test_labels_of_images_seen_long_ago_are_let_go_once_saved(qtbot, tmp_path, m
     for i, entry in enumerate(entries[:3]):
         assert saved_labels(window, entry)[10 + 10 * i, 30] == 0
     assert (window.project.load_labels(entries[3]) == UNLABELLED).all()  # its stroke undone
+
+
+def test_the_undo_history_counts_towards_the_labels_kept(qtbot, tmp_path, monkeypatch):
+    """Only the masks were counted: a long history of large edits was kept whatever its
+    size (found by QA)."""
+    from segstudio.core.edits import paste_labels
+    from segstudio.gui import main_window
+
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(np.full((100, 100), 40 * i, np.uint8)).save(paths[-1])
+    monkeypatch.setattr(main_window, "KEPT_LABELS_BYTES", 3 * 100 * 100)  # three masks
+    window = open_window(qtbot, make_project(tmp_path / "proj", paths).root)
+    first, *others = window.project.images
+    for value in (0, 1, 0, 1):  # whole-image edits: 20 kB of history each
+        window.apply_mask_edit(paste_labels(window.current_mask(),
+                                            np.full((100, 100), value, np.uint8)), "Accept")
+    assert window.current_document().nbytes == 100 * 100 * 9
+    for entry in others:
+        window.show_entry(entry)
+    qtbot.waitUntil(lambda: not any(d.saving for d in window.documents.values()))
+    assert first.id not in window.documents  # three masks, but its history is larger
+    assert saved_labels(window, first)[50, 50] == 1
 
 
 def test_recolour_a_class_updates_the_overlay(qtbot, project, monkeypatch):
