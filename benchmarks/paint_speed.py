@@ -6,7 +6,8 @@ canvas does while the mouse moves, then combined into one undo step) on an
 microseconds per dab / per segment and the big/small ratio, which should be ~1.
 Then one fast flick of the mouse: a single segment from corner to corner of the big
 mask, its time and peak memory (numpy's, by tracemalloc); per pixel of stroke length it
-should cost about what the short segments do.
+should cost about what the short segments do. Last, a polygon (lasso) over the whole big
+mask: its time and peak memory beside the mask's own 61 MB.
 
     python benchmarks/paint_speed.py [--radius 12] [--repeats 5]
 """
@@ -20,7 +21,7 @@ import tracemalloc
 
 import numpy as np
 
-from segstudio.core.edits import brush_dab, brush_stroke, combine
+from segstudio.core.edits import brush_dab, brush_stroke, combine, fill_polygon
 from segstudio.core.masks import empty_mask
 
 DABS = 500
@@ -76,6 +77,20 @@ def flick(size: int, radius: float) -> tuple[float, float, float]:
     return seconds, peak, math.dist(start, end)
 
 
+def polygon(size: int) -> tuple[float, float]:
+    """(seconds, peak MB) of a five-cornered polygon across a size^2 mask."""
+    mask = empty_mask(size, size)
+    corners = [(10, 10), (size - 10, 30), (size - 100, size - 20), (40, size - 100),
+               (size / 2, size / 2 + 0.5)]
+    tracemalloc.start()
+    began = time.perf_counter()
+    fill_polygon(mask, corners, 1)
+    seconds = time.perf_counter() - began
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return seconds, peak
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--radius", type=float, default=12)
@@ -92,6 +107,8 @@ def main() -> None:
     print(f"one flick corner to corner of 8000 x 8000 ({length:.0f} px): {seconds:.3f} s, "
           f"peak {peak:.0f} MB; {per_px_flick:.1f} us per px of stroke vs {per_px_short:.1f} "
           f"for short segments (ratio {per_px_flick / per_px_short:.2f})")
+    seconds, peak = polygon(8000)
+    print(f"a polygon across 8000 x 8000: {seconds:.3f} s, peak {peak:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -213,9 +213,11 @@ def _even_odd_inside(pts: list[Point], y0: int, x0: int, y1: int, x1: int) -> np
     rows, edges = np.nonzero(crosses)
     # First column whose centre is >= the crossing: c + 0.5 >= x  <=>  c >= ceil(x - 0.5).
     start = np.clip(np.ceil(x_cross[rows, edges] - 0.5) - x0, 0, width).astype(np.int64)
-    toggles = np.zeros((height, width + 1), dtype=np.int32)
-    np.add.at(toggles, (rows, start), 1)
-    return (np.cumsum(toggles[:, :width], axis=1) & 1).astype(bool)
+    # Parity in one byte a pixel (a cumulative sum took 8: 290 MB and seconds for a
+    # polygon across 6000 x 6000).
+    toggles = np.zeros((height, width + 1), dtype=np.uint8)
+    np.bitwise_xor.at(toggles, (rows, start), 1)
+    return np.bitwise_xor.accumulate(toggles[:, :width], axis=1).view(bool)
 
 
 # Flood fill
