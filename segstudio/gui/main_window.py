@@ -74,6 +74,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.documents: dict[str, LabelDocument] = {}
         self._image: np.ndarray | None = None
         self.errors: list[tuple[str, str]] = []  # every message shown, newest last
+        self.last_message_box: QMessageBox | None = None
         self._menus: dict[str, QMenu] = {}
         self.paint = PaintSettings()
         self.undo_group = QUndoGroup(self)
@@ -190,12 +191,22 @@ class MainWindow(ProjectMixin, QMainWindow):
         """A non-modal message: the window keeps working behind it."""
         self.errors.append((title, message))
         self.statusBar().showMessage(f"{title}: {message}", 10000)
+        if self._still_showing(title):  # the same trouble again (saving, at each image)
+            self.last_message_box.setText(message)
+            return
         box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok,
                           self)
         box.setWindowModality(Qt.WindowModality.NonModal)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.show()
         self.last_message_box = box
+
+    def _still_showing(self, title: str) -> bool:
+        box = self.last_message_box
+        try:
+            return box is not None and box.isVisible() and box.windowTitle() == title
+        except RuntimeError:  # closed, and so deleted
+            return False
 
     # ------------------------------------------------------------------ tools (EditHost)
 

@@ -276,6 +276,33 @@ def test_corrupt_image_shows_a_message_and_the_window_keeps_working(qtbot, proje
     assert window.current_entry.name == "01.png"
 
 
+def test_saving_that_keeps_failing_shows_one_message_box(qtbot, project, monkeypatch):
+    """Each image switch opened another box while saving failed (its text names every image
+    not saved, so it was new each time), and each took the keys from the window (found by
+    QA)."""
+    window = open_window(qtbot, project.root)
+
+    def full_disk(entry, mask):
+        raise OSError(28, "No space left on device", str(project.label_path(entry)))
+
+    monkeypatch.setattr(window.project, "save_labels", full_disk)
+    first, second = window.project.images
+    drag(qtbot, window, [(10.5, 10.5), (50.5, 10.5)])
+    assert not window.save_labels()
+    box = window.last_message_box
+    assert box.isVisible() and first.name in box.text() and second.name not in box.text()
+    window.show_entry(second)
+    drag(qtbot, window, [(10.5, 10.5), (50.5, 10.5)])
+    assert not window.save_labels()
+    assert window.last_message_box is box and second.name in box.text()
+    assert len([w for w in QApplication.topLevelWidgets()
+                if isinstance(w, QMessageBox) and w.isVisible()]) == 1
+    box.close()
+    window.show_error("Labels not saved", "again")  # once closed, the next one shows
+    assert window.last_message_box is not box and window.last_message_box.isVisible()
+    monkeypatch.undo()  # the disk has room again: closing saves
+
+
 def test_a_first_image_whose_labels_cannot_be_read_gives_way_to_the_next(qtbot, project):
     first, second = project.images
     Image.fromarray(np.full((10, 10), 1, np.uint8)).save(project.label_path(first))
