@@ -7,6 +7,8 @@ through a colour table into premultiplied RGBA (unlabelled = transparent).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -17,6 +19,8 @@ from segstudio.core.classes import UNLABELLED, LabelClass
 AUTO_PERCENTILES = (0.5, 99.5)
 # Percentiles are estimated from at most this many pixels, so large images stay fast.
 _SAMPLE_PIXELS = 1_000_000
+BAND_ROWS = 256  # rows scaled for the screen at a time, each band on a pool thread
+_pool: ThreadPoolExecutor | None = None
 
 Range = tuple[float, float]
 
@@ -96,33 +100,55 @@ def settings_for(image: np.ndarray, previous: DisplaySettings | None = None) -> 
 def to_display(image: np.ndarray, settings: DisplaySettings) -> np.ndarray:
     """uint8 pixels for the screen: (H, W, 3) RGB, or (H, W) when one channel is shown as gray.
 
-    Each output channel is scaled from its range to 0..255.
+    Each output channel is scaled from its range to 0..255, by bands of rows on a few
+    threads (numpy lets go of the GIL): a 6000 x 6000 16-bit RGB image took 0.7 s of the
+    GUI thread at each image switch or contrast step, 0.2 s so.
     """
     if (image.dtype == np.uint8 and image.shape[2] == 3 and settings.channels == (0, 1, 2)
             and all(r == (0.0, 255.0) for r in settings.ranges)):
         return image  # an ordinary 8-bit RGB picture is shown as it is
-    planes = [
-        _scale(image[:, :, channel], low, high)
-        for channel, (low, high) in zip(settings.channels, settings.ranges, strict=True)
-    ]
-    if len(planes) == 1:
-        return np.ascontiguousarray(planes[0])
-    return np.stack(planes, axis=2)
+    scalers = [(channel, _scaler(image.dtype, low, high))
+               for channel, (low, high) in zip(settings.channels, settings.ranges, strict=True)]
+    height, width = image.shape[:2]
+    shown = np.empty((height, width) if len(scalers) == 1 else (height, width, len(scalers)),
+                     np.uint8)
+    out = shown.reshape(height, width, len(scalers))  # a view: (H, W, 1) for gray
+
+    def band(y0: int) -> None:
+        rows = slice(y0, y0 + BAND_ROWS)
+        for index, (channel, scale) in enumerate(scalers):
+            out[rows, :, index] = scale(image[rows, :, channel])
+
+    list(_band_pool().map(band, range(0, height, BAND_ROWS)))
+    return shown
 
 
-def _scale(plane: np.ndarray, low: float, high: float) -> np.ndarray:
-    if plane.dtype == np.uint8 and (low, high) == (0.0, 255.0):
-        return plane
+def _scaler(dtype, low: float, high: float):
+    """plane -> uint8 plane, `low` black and `high` white."""
+    if dtype == np.uint8 and (low, high) == (0.0, 255.0):
+        return lambda plane: plane
     span = high - low  # negative when black is set above white: the image shows inverted
     if abs(span) < 1e-12:
         span = 1e-12
-    if plane.dtype in (np.uint8, np.uint16):
+    if dtype in (np.uint8, np.uint16):
         # A lookup table over every possible value: one gather per pixel.
-        values = np.arange(np.iinfo(plane.dtype).max + 1, dtype=np.float32)
+        values = np.arange(np.iinfo(dtype).max + 1, dtype=np.float32)
         table = np.clip((values - low) * (255.0 / span) + 0.5, 0, 255).astype(np.uint8)
-        return table[plane]
-    scaled = (plane.astype(np.float32) - np.float32(low)) * np.float32(255.0 / span)
-    return np.clip(np.nan_to_num(scaled, nan=0.0), 0, 255).astype(np.uint8)
+        return lambda plane: table[plane]
+
+    def scale(plane: np.ndarray) -> np.ndarray:
+        scaled = (plane.astype(np.float32) - np.float32(low)) * np.float32(255.0 / span)
+        return np.clip(np.nan_to_num(scaled, nan=0.0), 0, 255).astype(np.uint8)
+
+    return scale
+
+
+def _band_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1),
+                                   thread_name_prefix="segstudio-display")
+    return _pool
 
 
 def _sample(plane: np.ndarray) -> np.ndarray:

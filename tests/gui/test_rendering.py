@@ -161,3 +161,23 @@ def test_the_uncertainty_highlight_takes_a_colour_unlike_the_classes():
     eleven = default_classes([str(i) for i in range(11)])
     color = highlight_color(eleven)
     assert min(color_distance(color, c.color) for c in eleven) > 5000
+
+
+def test_large_images_are_scaled_by_bands_of_rows_alike():
+    """Bands of rows (on threads) give what one pass over the whole image gives."""
+    from segstudio.gui.rendering import BAND_ROWS
+
+    rng = np.random.default_rng(0)
+    height = 2 * BAND_ROWS + 37  # a last band shorter than the others
+    image = rng.integers(0, 4096, (height, 9, 3), dtype=np.uint16)
+    settings = DisplaySettings((2, 0, 1), ((100.0, 3000.0), (0.0, 4095.0), (4000.0, 50.0)),
+                               "manual")
+    shown = to_display(image, settings)
+    for out, (channel, (low, high)) in enumerate(zip(settings.channels, settings.ranges,
+                                                     strict=True)):
+        expected = np.clip((image[:, :, channel] - low) * (255 / (high - low)) + 0.5, 0, 255)
+        np.testing.assert_array_equal(shown[:, :, out], expected.astype(np.uint8))
+    gray = to_display(image.astype(np.float32), DisplaySettings((1,), ((0.0, 4095.0),), "manual"))
+    assert gray.shape == (height, 9) and gray.flags["C_CONTIGUOUS"]
+    expected = np.clip(image[:, :, 1].astype(np.float32) * np.float32(255 / 4095), 0, 255)
+    np.testing.assert_array_equal(gray, expected.astype(np.uint8))
