@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -18,10 +19,11 @@ from PySide6.QtWidgets import (
 )
 
 from segstudio import __version__
-from segstudio.core.classes import LabelClass, default_classes, load_classes_file
+from segstudio.core.classes import LabelClass, check_classes, default_classes, load_classes_file
 from segstudio.core.errors import UserError
 
 DEFAULT_CLASSES = "background, foreground"
+SUMMARY_PATH_WIDTH = 420  # pixels of a folder path shown in the New Project dialog
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.tif *.tiff *.bmp)"
 SHORTCUTS_HELP = """<table>
 <tr><td>B / E / F / P / L</td><td>brush, eraser, fill, polygon, lasso</td></tr>
@@ -104,20 +106,56 @@ class NewProjectDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
         files = "1 image file" if image_count == 1 else f"{image_count} image files"
-        self.summary = QLabel(f"{files} in {image_folder}; they stay where they are.\n"
-                              "Files that cannot be read will be skipped and listed.")
+        self.summary = QLabel()
+        # A long folder path is cut in its middle rather than widen the dialog off screen.
+        where = self.summary.fontMetrics().elidedText(
+            str(image_folder), Qt.TextElideMode.ElideMiddle, SUMMARY_PATH_WIDTH)
+        self.summary.setText(f"{files} in {where}; they stay where they are.\n"
+                             "Files that cannot be read will be skipped and listed.")
+        self.summary.setToolTip(str(image_folder))
+        self.summary.setWordWrap(True)
+        self.problem = QLabel()  # what keeps OK from going on, said here: nothing typed is lost
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #c62828")
+        self.problem.hide()
+        self._base = image_folder.parent  # a relative project folder is taken from here
         form.addRow(self.summary)
         form.addRow("Project folder", location)
         form.addRow("Classes", widget_row(self.classes, from_file))
+        form.addRow(self.problem)
         form.addRow(buttons)
         self.resize(560, self.sizeHint().height())
 
+    def accept(self) -> None:
+        problem = self._problem()
+        self.problem.setText(problem)
+        self.problem.setVisible(bool(problem))
+        if not problem:
+            super().accept()
+
+    def _problem(self) -> str:
+        """Why the project cannot be made as the fields say ('' when it can)."""
+        if not self.location.text().strip():
+            return "Choose a folder for the project."
+        folder = self.project_folder()
+        if (folder / "project.json").exists():
+            return f"{folder} is a segstudio project already: open it, or choose another folder."
+        if folder.exists() and not folder.is_dir():
+            return f"{folder} is a file: choose a folder for the project."
+        if not self.class_names():
+            return "Type the class names, separated by commas (two at least to train)."
+        try:
+            check_classes(self.project_classes())
+        except UserError as exc:
+            return f"Classes: {exc}."
+        return ""
+
     def project_folder(self) -> Path:
-        return Path(self.location.text().strip())
+        return self._base / Path(self.location.text().strip()).expanduser()
 
     def class_names(self) -> list[str]:
         names = [n.strip() for n in self.classes.text().split(",")]
-        return [n for n in names if n] or ["foreground"]
+        return [n for n in names if n]
 
     def project_classes(self) -> list[LabelClass]:
         """The classes file's (with their colours) unless names were typed since."""

@@ -183,3 +183,34 @@ def test_a_new_project_takes_its_classes_and_colours_from_a_classes_file(
     assert tuple(classes[3].color) == (128, 64, 128)  # CamVid's road colour
     assert window.new_project_dialog(isbi_dir / "images")
     assert [c.name for c in window.project.classes] == ["road", "car"]
+
+
+def test_new_project_says_what_keeps_ok_from_going_on_and_keeps_what_was_typed(
+        qtbot, tmp_path, isbi_dir):
+    """A blank folder made the project wherever segstudio was started, blank classes one
+    class 'foreground', and duplicate names or an existing project closed the dialog to
+    fail after it, losing what was typed (found by QA)."""
+    from segstudio.gui.dialogs import NewProjectDialog
+
+    make_project(tmp_path / "existing", [isbi_dir / "images" / "00.png"])
+    dialog = NewProjectDialog(tmp_path / ("a_long_folder_name_" * 8), 3)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.width() < 900  # the summary wraps a long folder path
+    cases = [("", "cell, membrane", "Choose a folder for the project."),
+             (str(tmp_path / "existing"), "cell", "is a segstudio project already"),
+             (str(tmp_path / "new"), " , ", "Type the class names"),
+             (str(tmp_path / "new"), "cell, cell", "Classes: class names must be unique")]
+    for folder, classes, problem in cases:
+        dialog.location.setText(folder)
+        dialog.classes.setText(classes)
+        qtbot.keyClick(dialog.classes, Qt.Key.Key_Return)
+        assert dialog.isVisible() and dialog.result() == 0
+        assert problem in dialog.problem.text() and dialog.problem.isVisible()
+        assert dialog.location.text() == folder and dialog.classes.text() == classes
+    dialog.location.setText("relative")  # next to the image folder, as suggested
+    dialog.classes.setText("cell, membrane")
+    qtbot.keyClick(dialog.classes, Qt.Key.Key_Return)
+    assert not dialog.isVisible() and dialog.result() == 1
+    assert dialog.project_folder() == tmp_path / "relative"
+    assert [c.name for c in dialog.project_classes()] == ["cell", "membrane"]
