@@ -209,7 +209,7 @@ def import_labels(window, kind: str, source, mask_values=None, classes_file=None
     reports = []
     common = {"add_classes": add_classes, "overwrite": overwrite}
 
-    def run_import() -> None:
+    def run_import() -> bool:
         project = window.project
         try:
             if kind == "masks":
@@ -221,6 +221,7 @@ def import_labels(window, kind: str, source, mask_values=None, classes_file=None
                 reports.append(import_coco(project, source, background=background, **common))
         except UserError as exc:
             raise type(exc)(in_window_words(str(exc))) from None
+        return bool(reports[0].imported)  # all skipped: the labels and their undo stay
 
     with waiting_cursor():
         changed = window.change_project(run_import, rewrites_labels=True,
@@ -230,7 +231,8 @@ def import_labels(window, kind: str, source, mask_values=None, classes_file=None
     report = reports[0]
     added = f"; added classes {', '.join(report.added_classes)}" if report.added_classes else ""
     summary = f"Imported labels for {len(report.imported)} image(s) from {source}{added}."
-    window.say(summary + " The undo history starts again from here.")
+    window.say(summary + (" The undo history starts again from here." if report.imported
+                          else ""))
     if report.notes:
         notes = [in_window_words(note) for note in report.notes[:MAX_NOTES_SHOWN]]
         if len(report.notes) > MAX_NOTES_SHOWN:

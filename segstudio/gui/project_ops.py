@@ -363,7 +363,7 @@ class ProjectMixin:
                        failure_title: str = "Classes not changed") -> bool:
         """Apply a change to the classes (or the label files: an import). One that rewrites
         label files has the labels saved first and reloaded after (their undo histories end
-        there)."""
+        there), unless `change` returns False: it wrote none after all."""
         if self.project is None:
             return False
         if rewrites_labels and not self.save_labels():
@@ -371,11 +371,11 @@ class ProjectMixin:
             return False
         self._report_saving(self._collect_saves(self.saver.wait()), report=True)
         try:
-            change()
+            wrote = change()
         except (UserError, OSError, ValueError) as exc:
             self.show_error(failure_title, str(exc))
             return False
-        if rewrites_labels:
+        if rewrites_labels and wrote is not False:
             self._reload_labels()
             self._show_saved_fractions()
         self.statusBar().clearMessage()  # an earlier failure's message is out of date

@@ -85,6 +85,16 @@ def test_importing_masks_keeps_labels_painted_in_the_window(qtbot, monkeypatch, 
     window.show_entry(second)
     assert window.current_mask()[5, 300] == 1  # the window shows the imported labels
     assert window.images_panel._items[second.id].text().endswith("100% labelled")
+    # Imported again, every image keeps its labels: nothing is written, and the history
+    # stays (it was dropped all the same; found by QA).
+    drag(qtbot, window, [(100.5, 300.5), (300.5, 300.5)])
+    assert window.current_mask()[300, 200] == 1
+    window.actions_.import_labels.trigger()
+    assert "Imported labels for 0 image(s)" in window.statusBar().currentMessage()
+    assert "undo history" not in window.statusBar().currentMessage()
+    assert window.undo_group.canUndo()
+    window.undo_group.undo()
+    assert window.current_mask()[300, 200] == 0  # back to the imported label under it
 
 
 def test_a_bad_mask_value_imports_nothing_and_names_the_file(qtbot, monkeypatch, tmp_path,
