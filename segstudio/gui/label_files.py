@@ -249,8 +249,12 @@ def in_window_words(message: str) -> str:
 
 def ask_export_labels(window) -> None:
     dialog = _accepted(window, ExportLabelsDialog)
-    if dialog is not None and dialog.folder.path() is not None:
-        export_labels(window, dialog.folder.path(), dialog.format.currentData())
+    if dialog is None:
+        return
+    if dialog.folder.path() is None:
+        window.show_error("Labels not exported", "Choose a folder to export the labels into.")
+        return
+    export_labels(window, dialog.folder.path(), dialog.format.currentData())
 
 
 def export_labels(window, folder, kind: str) -> bool:

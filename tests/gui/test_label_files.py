@@ -182,3 +182,14 @@ def test_export_labels_writes_what_the_window_shows(qtbot, monkeypatch, tmp_path
         coco = json.loads((out / "annotations.json").read_text())
         assert [c["name"] for c in coco["categories"]] == ["membrane", "cell"]
         assert sum(a["area"] for a in coco["annotations"]) == np.count_nonzero(shown == 1)
+
+
+def test_export_labels_with_no_folder_says_so(qtbot, monkeypatch, labelled_window):
+    """The dialog closed and nothing happened, without a word (found by QA)."""
+    window = labelled_window
+    fill_dialog(monkeypatch, label_files.ExportLabelsDialog,
+                lambda dialog: dialog.folder.edit.setText("  "))
+    window.actions_.export_labels.trigger()
+    assert window.errors[-1] == ("Labels not exported",
+                                 "Choose a folder to export the labels into.")
+    assert not window.training.jobs.busy
