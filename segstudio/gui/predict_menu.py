@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog
 
+from segstudio.core.errors import UserError
 from segstudio.gui.actions import connect_triggered
 from segstudio.gui.predict_models import MODEL_FILE, in_models_folder, unique_folder
 
@@ -95,6 +96,13 @@ def ask_load_model(controller) -> None:
         return
     copy = None
     if not in_models_folder(Path(folder), models) and (Path(folder) / MODEL_FILE).is_file():
+        from segstudio.ml.saved import load_model
+
+        try:  # read where it is first: an error names the user's folder, not a copy
+            load_model(folder, device="cpu")
+        except UserError as exc:
+            window.show_error("Load model", f"Could not load the model: {exc}")
+            return
         copy = unique_folder(models / Path(folder).name)
         try:
             shutil.copytree(folder, copy)

@@ -601,6 +601,14 @@ def test_a_model_loaded_from_outside_is_copied_into_the_project(qtbot, isbi_proj
     assert (elsewhere / "model.json").read_bytes() == before
     copied = json.loads((training.model_dir / "model.json").read_text())
     assert copied["classes"][1]["name"] == "cytoplasm"
+    # A broken one is named where it is: it named a copy in the project, deleted at once.
+    (elsewhere / "model.json").write_text("{ not json")
+    kept = training.model_dir
+    training.load_action.trigger()
+    title, message = window.errors[-1]
+    assert title == "Load model" and str(elsewhere / "model.json") in message
+    assert training.model_dir == kept
+    assert sorted(p.name for p in isbi_project.models_dir.iterdir()).count("cells-2") == 0
 
 def test_the_uncertainty_highlight_never_takes_a_class_colour(qtbot, isbi_project):
     window = open_window(qtbot, isbi_project.root)
