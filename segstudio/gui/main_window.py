@@ -96,6 +96,7 @@ class MainWindow(ProjectMixin, QMainWindow):
         self.images_panel.entryActivated.connect(self.show_entry)
         self.images_panel.relinkRequested.connect(self.relink_image)
         self.images_panel.splitRequested.connect(self.set_split)
+        self.images_panel.removeRequested.connect(self.remove_image)
         self.classes_panel = ClassesPanel(self)
         self.classes_panel.classSelected.connect(self._class_selected)
         self.display_panel = DisplayPanel()

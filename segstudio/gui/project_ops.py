@@ -233,6 +233,40 @@ class ProjectMixin:
         """Point a moved or missing image at its file (asked for when `path` is None)."""
         return relinking.relink_image(self, entry, path)
 
+    def remove_image(self, entry) -> bool:
+        """Take an image out of the project (one added by mistake: another channel count,
+        say). Its label file stays in labels/, and comes back if it is added again."""
+        document = self.documents.get(entry.id)
+        if document is not None and document.dirty and not self.save_labels():
+            return False
+        shown = self.current_entry is not None and self.current_entry.id == entry.id
+        following = self.project.neighbours(entry) if shown else []
+        try:
+            self.project.remove_image(entry)
+        except (UserError, OSError) as exc:
+            self.show_error("Image not removed", str(exc))
+            return False
+        if document is not None:
+            if self.undo_group.activeStack() is document.undo_stack:
+                self.undo_group.setActiveStack(None)
+            self.undo_group.removeStack(document.undo_stack)
+            del self.documents[entry.id]
+        self.images_panel.set_project(self.project)
+        if shown:
+            self.current_entry, self._image = None, None
+            if not (following and self.show_entry(following[0])):
+                self.canvas.set_image(None)
+                self.canvas.set_labels(None)
+                self.display_panel.show_image(None)
+                self.central.setCurrentWidget(self.welcome)
+                self.welcome.show_project(self.project)
+        self.images_panel.select(self.current_entry)
+        self._update_title()
+        self.say(f"{entry.name} is no longer in the project; its labels stay in labels/ "
+                 "and come back if it is added again")
+        self.projectChanged.emit(self.project)
+        return True
+
     def update_recent_menu(self) -> None:
         menu = self.actions_.recent_menu
         menu.clear()

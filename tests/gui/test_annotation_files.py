@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (  # noqa: E402
 
 from segstudio.core.classes import UNLABELLED  # noqa: E402
 from segstudio.core.masks import read_mask  # noqa: E402
+from segstudio.core.project import Project  # noqa: E402
 from segstudio.gui import settings as user_settings  # noqa: E402
 from segstudio.gui.panels import classes as classes_panel  # noqa: E402
 from tests.gui.window_helpers import drag, key, make_project, open_window, view_pos  # noqa: E402
@@ -803,3 +804,30 @@ def test_recent_project_that_fails_to_open_stays_until_it_is_gone(qtbot, project
     project.root.rename(project.root.with_name("moved"))
     assert not again.open_project(project.root)  # as from Open Recent
     assert "the folder is not there any more" in again.errors[-1][1]
+
+
+def test_an_image_added_by_mistake_can_be_removed_and_added_again(qtbot, tmp_path, isbi_dir):
+    """Nothing took an image out of a project (an RGB one in a grey project stopped every
+    training; found by QA). Its labels stay in labels/ and come back with it."""
+    rgb = tmp_path / "rgb.png"
+    Image.fromarray(np.zeros((64, 80, 3), np.uint8)).save(rgb)
+    project = make_project(tmp_path / "proj", [isbi_dir / "images" / "00.png", rgb])
+    window = open_window(qtbot, project.root)
+    grey, colour = window.project.images
+    window.show_entry(colour)
+    drag(qtbot, window, [(10.5, 10.5), (40.5, 10.5)])  # painted, not yet saved
+    menu = window.images_panel.entry_menu(colour)
+    remove = next(a for a in menu.actions() if a.text() == "Remove from Project")
+    remove.trigger()
+    assert [e.name for e in window.project.images] == ["00.png"]
+    assert window.current_entry is grey and window.images_panel.list.count() == 1
+    assert colour.id not in window.documents and not window.isWindowModified()
+    assert [e.name for e in Project.open(project.root).images] == ["00.png"]
+    assert window.add_images([rgb])  # back, with the labels painted before
+    again = next(e for e in window.project.images if e.name == "rgb.png")
+    window.show_entry(again)
+    assert window.current_mask()[10, 20] == 0
+    for entry in list(window.project.images):  # the last one gone: the start page says so
+        window.remove_image(entry)
+    assert window.current_entry is None and window.central.currentWidget() is window.welcome
+    assert "no images" in window.welcome.hint.text()

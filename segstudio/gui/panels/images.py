@@ -84,6 +84,7 @@ class ImagesPanel(QWidget):
     entryActivated = Signal(object)  # the ImageEntry the user picked
     relinkRequested = Signal(object)  # the ImageEntry whose file should be found again
     splitRequested = Signal(object, str)  # the ImageEntry, and "val" or "train" for it
+    removeRequested = Signal(object)  # the ImageEntry to take out of the project
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -245,6 +246,10 @@ class ImagesPanel(QWidget):
             lambda on: self.splitRequested.emit(entry, "val" if on else "train"))
         relink = menu.addAction("Relink Image File…", lambda: self.relinkRequested.emit(entry))
         relink.setToolTip("Point this image at its file's new place; its labels stay")
+        menu.addSeparator()
+        remove = menu.addAction("Remove from Project", lambda: self.removeRequested.emit(entry))
+        remove.setToolTip("Take this image out of the project; the file stays where it is, "
+                          "and its labels come back if it is added again")
         return menu
 
     def _current_changed(self, current, _previous) -> None:
