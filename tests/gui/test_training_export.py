@@ -183,6 +183,14 @@ def test_the_predict_dialogs_open_in_a_new_folder_they_can_write_into(
         jobs.ask_predict_folder()
     assert opened_in[1] == tmp_path / "slices-predictions"  # accepted as suggested
     assert (tmp_path / "slices-predictions" / "05.png").is_file()
+    # A folder without images is said at once: it asked where the results go first, and
+    # left an empty folder for them (found by QA).
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.txt").write_text("no images here")
+    answers[:], opened_in[:] = [str(tmp_path / "notes")], []
+    jobs.ask_predict_folder()
+    assert len(opened_in) == 1 and "no images" in window.errors[-1][1]
+    assert not (tmp_path / "notes-predictions").exists()
 
 def test_exporting_over_a_saved_model_asks_first(qtbot, window, monkeypatch, tmp_path):
     from PySide6.QtWidgets import QFileDialog, QMessageBox

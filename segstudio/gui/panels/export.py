@@ -168,6 +168,12 @@ class ModelJobs(QObject):
                                                   self._start_path())
         if not images:
             return
+        from segstudio.core.images import list_images
+
+        if not list_images(images)[0]:  # said now, not after asking where results go
+            self.window.show_error("Predict folder", f"{images}: no images (PNG, JPEG, TIFF, "
+                                   "BMP) in this folder or its subfolders")
+            return
         out_dir = self._ask_results_folder(
             unique_folder(Path(images).parent / f"{Path(images).name}-predictions"))
         if out_dir:
