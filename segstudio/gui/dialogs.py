@@ -34,7 +34,7 @@ SHORTCUTS_HELP = """<table>
 <tr><td>Fill</td><td>click: the connected area of similar image values (tolerance in the
 toolbar), or by label region: of the clicked pixel's label</td></tr>
 <tr><td>Polygon</td><td>click corners; double-click or Enter fills; Backspace or Ctrl+Z takes back a corner, Esc cancels</td></tr>
-<tr><td>Lasso</td><td>drag around the area; releasing the button fills it; Esc</td></tr>
+<tr><td>Lasso</td><td>drag around the area; releasing the button fills it; Esc while dragging drops it</td></tr>
 <tr><td>Wheel, Ctrl++ / Ctrl+-</td><td>zoom around the cursor, zoom in / out</td></tr>
 <tr><td>Space + drag, middle button</td><td>pan</td></tr>
 <tr><td>Ctrl+0 / Ctrl+1</td><td>fit to window / actual size</td></tr>
