@@ -118,7 +118,10 @@ def load_classes_file(path: str | os.PathLike) -> ClassesFile:
         ) from None
     if not classes:
         raise UserError(f"{path}: the file lists no classes")
-    check_classes(classes)
+    try:
+        check_classes(classes)
+    except UserError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
     if len(set(values)) != len(values):
         raise UserError(f"{path}: two classes share the same id")
     if ignore_color is not None and ignore_color in [c.color for c in classes]:

@@ -1,4 +1,5 @@
 import json
+import re
 
 import cv2
 import numpy as np
@@ -293,3 +294,11 @@ def test_16_bit_tiff_masks_in_subfolders_and_export_keeps_the_layout(tmp_path):
         "left/s.png", "right/s.png"]
     np.testing.assert_array_equal(cv2.imread(str(tmp_path / "out" / "left" / "s.png"),
                                              cv2.IMREAD_UNCHANGED), expected)
+
+
+def test_a_classes_file_with_repeated_names_is_named(tmp_path):
+    """The error said which name repeats but not in which file (found by QA)."""
+    path = tmp_path / "classes.json"
+    path.write_text(json.dumps({"classes": [{"id": 0, "name": "a"}, {"id": 1, "name": "a"}]}))
+    with pytest.raises(UserError, match=f"^{re.escape(str(path))}: class names must be unique"):
+        load_classes_file(path)
