@@ -21,14 +21,17 @@ class ImageListMixin:
     """Methods of Project that change its image list (kept apart to keep modules short)."""
 
     def add_images(
-        self, paths: list[str | os.PathLike], base: str | os.PathLike | None = None
+        self, paths: list[str | os.PathLike], base: str | os.PathLike | None = None,
+        skip_unreadable: bool = False,
     ) -> list[ImageEntry]:
         """Add image files; names are relative to `base` when given, else file names.
 
         Every file is checked first: an unreadable one raises ImageReadError and
-        nothing is added. Images already in the project are skipped with a note.
+        nothing is added, or with `skip_unreadable` is left out with a note. Images
+        already in the project are skipped with a note.
         """
-        prepared = self._prepare_images([Path(p) for p in paths], base and Path(base), False)
+        prepared = self._prepare_images([Path(p) for p in paths], base and Path(base),
+                                        skip_unreadable)
         with self.changing():
             added = self._place_images(prepared)
         return added

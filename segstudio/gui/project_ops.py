@@ -203,8 +203,8 @@ class ProjectMixin:
 
     def add_images(self, paths) -> bool:
         self.project.notes.clear()  # of an earlier addition
-        try:
-            added = self.project.add_images(paths)
+        try:  # the readable ones, the others listed (as a new project does)
+            added = self.project.add_images(paths, skip_unreadable=True)
         except (UserError, OSError) as exc:
             self.show_error("Images not added", str(exc))
             return False

@@ -239,6 +239,14 @@ def test_adding_images_says_which_were_skipped_and_why(qtbot, tmp_path, isbi_dir
     assert window.add_images([isbi_dir / "images" / "02.png"])
     assert len(window.errors) == errors  # nothing skipped: no message (the notes were told)
     assert window.statusBar().currentMessage() == "Added 1 image"
+    # One unreadable file among them: the others are added, it is listed (it refused them
+    # all, where a new project skips such files; found by QA).
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    assert window.add_images([broken, isbi_dir / "images" / "03.png"])
+    assert [e.name for e in window.project.images][-1] == "03.png"
+    title, message = window.errors[-1]
+    assert title == "Some files were skipped" and "broken.png" in message
 
 def test_a_colour_image_after_a_gray_one_is_shown_in_colour(qtbot, tmp_path):
     import cv2
