@@ -153,9 +153,10 @@ class LivePredictor(QObject):
         """The labels shown for the image on screen, when the model in use predicted them."""
         entry = self.window.current_entry
         shown = None if entry is None else self._shown_for(_entry_key(entry))
-        if shown is None or shown.generation < self.model_since:
-            return None
-        return shown.labels
+        return shown.labels if self._of_model_in_use(shown) else None
+
+    def _of_model_in_use(self, prediction: CachedPrediction | None) -> bool:
+        return prediction is not None and prediction.generation >= self.model_since
 
     def shows_current_model(self) -> bool:
         return self.prediction_for_current() is not None
@@ -192,7 +193,9 @@ class LivePredictor(QObject):
         # The part is laid on a full-size copy of what shows now (or on a blank), made on the
         # worker's thread: 128 MB for an 8000 x 8000 image is not the GUI thread's to fill.
         # Another part of the same image already on show is written into in place instead.
-        needs_canvas = shown is None or shown.complete
+        # Not an earlier model's: the result would pass for this model's, and be accepted.
+        base = shown if self._of_model_in_use(shown) else None
+        needs_canvas = base is None or base.complete
         current = self.window.current_entry
         show_rows = (region is None and shown is None and current is not None
                      and _entry_key(current) == key[0])
@@ -211,7 +214,7 @@ class LivePredictor(QObject):
                     y0, x0, y1, x1 = region
                     part = predict_image(model, image[y0:y1, x0:x1], return_confidence=True,
                                          should_stop=give_way)
-                    canvas = _canvas(image.shape[:2], shown) if needs_canvas else None
+                    canvas = _canvas(image.shape[:2], base) if needs_canvas else None
                     worker.partial.emit(key, _ViewPart(region, part, canvas))
                     worker.busy.clear()  # the rest is off screen: training need not wait,
                     # and a newer model's request goes first.
@@ -258,6 +261,8 @@ class LivePredictor(QObject):
         if shown is not None and (shown.generation > generation
                                   or (shown.generation == generation and shown.complete)):
             return
+        if not self._of_model_in_use(shown):
+            shown = None  # an earlier model's: not a base for this one's
         if shown is None or shown.complete:  # cached predictions are never changed
             shown = payload.canvas if payload.canvas is not None else _canvas(shape, shown)
         shown.generation = generation
