@@ -64,12 +64,15 @@ def _close_when_terminated(window) -> None:
     """SIGTERM (kill, a logout or shutdown) and SIGHUP (its terminal closed) close the
     window as its close button does, the labels saved first: they were lost as in a crash
     (the last seconds of painting)."""
-    def close(_signum, _frame):
+    def close(signum, _frame):
+        signal.signal(signum, signal.SIG_DFL)  # asked twice (a close that waits): it ends
         QTimer.singleShot(0, window.close)
 
     for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), close)
+        number = getattr(signal, name, None)
+        # Ignored (started with nohup): it stays ignored.
+        if number is not None and signal.getsignal(number) is not signal.SIG_IGN:
+            signal.signal(number, close)
     # Python runs a signal's handler between two Python steps: wake it now and then.
     waker = QTimer(window)
     waker.timeout.connect(lambda: None)

@@ -67,3 +67,29 @@ def test_a_terminated_window_saves_its_labels_first(tmp_path, isbi_dir, signum):
     saved = read_mask(label_file)
     assert saved[300, 100] == 0 and saved[100, 100] == UNLABELLED
     assert not (project.root / ".segstudio.lock").exists()  # closed, not killed
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+def test_a_window_started_with_nohup_stays_when_its_terminal_closes(tmp_path, isbi_dir):
+    import time
+
+    project = make_project(tmp_path / "proj", [isbi_dir / "images" / "00.png"])
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",
+           "SEGSTUDIO_SETTINGS_DIR": str(tmp_path / "settings")}
+    child = subprocess.Popen(  # SIGHUP ignored, as nohup starts it
+        [sys.executable, "-c", CHILD, str(project.root)], env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    try:
+        for line in child.stdout:
+            if line.startswith("PAINTED"):
+                break
+        child.send_signal(signal.SIGHUP)
+        time.sleep(1.5)
+        assert child.poll() is None  # still there
+        child.send_signal(signal.SIGTERM)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert read_mask(project.root / "labels" / f"{project.images[0].id}.png")[300, 100] == 0
