@@ -146,10 +146,10 @@ class Project(ImageListMixin, ClassTableMixin):
 
     @contextlib.contextmanager
     def changing(self) -> Iterator[None]:
-        """A change to what project.json holds, written when the block ends. If the block
-        or the writing fails, memory is put back as it was: a change the user was told
-        did not happen must not be written later with another one. Nested blocks are
-        written (or put back) with the outermost."""
+        """A change to what project.json holds, written when the block ends (if anything
+        changed). If the block or the writing fails, memory is put back as it was: a change
+        the user was told did not happen must not be written later with another one.
+        Nested blocks are written (or put back) with the outermost."""
         with self._lock:
             if self._changing:
                 yield
@@ -158,7 +158,8 @@ class Project(ImageListMixin, ClassTableMixin):
             self._changing = True
             try:
                 yield
-                self.save()
+                if self._state() != state:  # nothing changed (no image found): no write
+                    self.save()
             except BaseException:
                 self._restore(state)
                 raise

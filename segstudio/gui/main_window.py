@@ -379,9 +379,14 @@ class MainWindow(ProjectMixin, QMainWindow):
                 self.undo_group.setActiveStack(None)
             self.undo_group.removeStack(document.undo_stack)
             del self.documents[entry.id]
-        if self.current_entry is not None and self.current_entry.id == entry.id:
-            self.current_entry = None
-        return self.show_entry(entry)
+        shown = self.current_entry is not None and self.current_entry.id == entry.id
+        if shown:
+            self.current_entry = None  # else show_entry would keep what is on screen
+        if self.show_entry(entry):
+            return True
+        if shown and entry.id in self.documents:  # the new file did not open: as before
+            self.current_entry = entry
+        return False
 
     def _load_document(self, entry, image: np.ndarray) -> LabelDocument:
         mask = np.require(self.project.load_labels(entry), np.uint8, ["C", "W"])  # painted in place

@@ -8,6 +8,7 @@ through a colour table into premultiplied RGBA (unlabelled = transparent).
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -21,6 +22,7 @@ AUTO_PERCENTILES = (0.5, 99.5)
 _SAMPLE_PIXELS = 1_000_000
 BAND_ROWS = 256  # rows scaled for the screen at a time, each band on a pool thread
 _pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 Range = tuple[float, float]
 
@@ -145,10 +147,11 @@ def _scaler(dtype, low: float, high: float):
 
 def _band_pool() -> ThreadPoolExecutor:
     global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1),
-                                   thread_name_prefix="segstudio-display")
-    return _pool
+    with _pool_lock:  # the GUI thread and the thumbnail threads ask for it
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1),
+                                       thread_name_prefix="segstudio-display")
+        return _pool
 
 
 def _sample(plane: np.ndarray) -> np.ndarray:

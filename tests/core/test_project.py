@@ -402,12 +402,12 @@ def test_a_change_that_cannot_be_written_is_undone_in_memory_too(tmp_path, photo
     shutil.copy(files[0], moved)
     changes = [
         lambda: project.add_class("tumour"),
-        lambda: project.rename_class(0, "sky"),
+        lambda: project.rename_class(0, "sea"),
         lambda: project.recolor_class(0, (1, 2, 3)),
         lambda: project.delete_class(1),
         lambda: project.move_class(0, 2),
         lambda: project.set_split(entries[1], "val"),
-        lambda: project.auto_split(0.5),
+        lambda: project.auto_split(1.0),
         lambda: project.add_images([files[2]]),
         lambda: project.remove_image(entries[1]),
         lambda: project.relink(entries[0], moved),
@@ -426,3 +426,9 @@ def test_a_change_that_cannot_be_written_is_undone_in_memory_too(tmp_path, photo
                                                                 for e in entries]
     np.testing.assert_array_equal(again.load_labels(entries[0]), mask)  # not renumbered
     assert not (project.root / "labels" / ".staging").exists()
+    # What changes nothing writes nothing: no error on a folder that cannot be written.
+    (project.root / "project.json").unlink()
+    (project.root / "project.json").mkdir()
+    (tmp_path / "empty").mkdir()
+    assert project.relink_folder(tmp_path / "empty") == []
+    project.set_split(entries[0], entries[0].split)
