@@ -28,6 +28,7 @@ from segstudio.gui.actions import MENU_ORDER, build_actions, update_project_acti
 from segstudio.gui.canvas import Canvas
 from segstudio.gui.dialogs import show_about, show_shortcuts
 from segstudio.gui.document import LabelDocument
+from segstudio.gui.documents_kept import KeptDocumentsMixin
 from segstudio.gui.image_prefetch import ImagePrefetcher
 from segstudio.gui.panels.classes import ClassesPanel
 from segstudio.gui.panels.display import DisplayPanel
@@ -46,10 +47,6 @@ from segstudio.gui.welcome import WelcomePage
 
 AUTOSAVE_DELAY_MS = 3000  # after the last edit
 AUTOSAVE_MAX_WAIT_MS = 15_000  # after the first unsaved one: steady painting saves too
-# Labels and undo history of images no longer on screen, kept for going back to them: past
-# this, those seen longest ago and saved are let go (a walk through hundreds of large
-# images kept every mask it passed).
-KEPT_LABELS_BYTES = 512 * 1024 * 1024
 FRACTION_DELAY_MS = 100  # the "% labelled" of the Images list follows edits this closely
 
 
@@ -57,7 +54,7 @@ FRACTION_DELAY_MS = 100  # the "% labelled" of the Images list follows edits thi
 LAYOUT_VERSION = 3
 
 
-class MainWindow(ProjectMixin, QMainWindow):
+class MainWindow(ProjectMixin, KeptDocumentsMixin, QMainWindow):
     projectChanged = Signal(object)
     currentImageChanged = Signal(object)
     labelsChanged = Signal(object)
@@ -358,35 +355,6 @@ class MainWindow(ProjectMixin, QMainWindow):
     def _read_ahead(self, entry) -> None:
         """Read the next and the previous image in the background, for Page Down / Up."""
         self.prefetcher.prefetch(self.project, self.project.neighbours(entry))
-
-    def _let_old_documents_go(self) -> None:
-        held = sum(document.nbytes for document in self.documents.values())
-        for entry_id, document in list(self.documents.items()):  # seen longest ago first
-            if held <= KEPT_LABELS_BYTES:
-                break
-            if document is not self.current_document() and not (document.dirty or
-                                                                 document.saving):
-                self.undo_group.removeStack(document.undo_stack)
-                del self.documents[entry_id]
-                held -= document.nbytes
-
-    def show_entry_anew(self, entry) -> bool:
-        """Show `entry` from its file again (it was relinked to another one): shown already,
-        it is reloaded; its labels in memory are dropped when they no longer fit (blank)."""
-        document = self.documents.get(entry.id)
-        if document is not None and document.mask.shape != tuple(self.project.image_shape(entry)):
-            if self.undo_group.activeStack() is document.undo_stack:
-                self.undo_group.setActiveStack(None)
-            self.undo_group.removeStack(document.undo_stack)
-            del self.documents[entry.id]
-        shown = self.current_entry is not None and self.current_entry.id == entry.id
-        if shown:
-            self.current_entry = None  # else show_entry would keep what is on screen
-        if self.show_entry(entry):
-            return True
-        if shown and entry.id in self.documents:  # the new file did not open: as before
-            self.current_entry = entry
-        return False
 
     def _load_document(self, entry, image: np.ndarray) -> LabelDocument:
         mask = np.require(self.project.load_labels(entry), np.uint8, ["C", "W"])  # painted in place

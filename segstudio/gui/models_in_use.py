@@ -106,11 +106,12 @@ class ModelInUseMixin:
             pass  # a read-only model folder: the model in memory has them anyway
         return True
 
-    def load_model(self, folder: str | Path) -> bool:
+    def load_model(self, folder: str | Path, saved=None) -> bool:
+        """Use the model saved in `folder` (`saved`: as read from it, or from its copy)."""
         from segstudio.ml.saved import load_model
 
         try:
-            saved = load_model(folder, device="cpu")
+            saved = saved or load_model(folder, device="cpu")
         except UserError as exc:
             self.panel.model_label.setText(f"Could not load the model: {exc}{self._still_using()}")
             return False

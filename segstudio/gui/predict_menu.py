@@ -94,12 +94,12 @@ def ask_load_model(controller) -> None:
     folder = QFileDialog.getExistingDirectory(window, "Load a saved model", str(models))
     if not folder:
         return
-    copy = None
+    copy = saved = None
     if not in_models_folder(Path(folder), models) and (Path(folder) / MODEL_FILE).is_file():
         from segstudio.ml.saved import load_model
 
-        try:  # read where it is first: an error names the user's folder, not a copy
-            load_model(folder, device="cpu")
+        try:  # read where it is, once: an error names the user's folder, not a copy
+            saved = load_model(folder, device="cpu")
         except UserError as exc:
             window.show_error("Load model", f"Could not load the model: {exc}")
             return
@@ -110,7 +110,7 @@ def ask_load_model(controller) -> None:
             shutil.rmtree(copy, ignore_errors=True)
             window.show_error("Load model", f"{folder}: cannot copy it into {models} ({exc})")
             return
-    if not controller.load_model(copy or folder):
+    if not controller.load_model(copy or folder, saved):
         if copy is not None:
             shutil.rmtree(copy, ignore_errors=True)
         window.show_error("Load model", controller.panel.model_label.text())

@@ -119,15 +119,11 @@ class ProjectMixin:
         self._forget_documents()
         self.prefetcher.clear()
         self.project, self.current_entry, self._image = project, None, None
-        self.canvas.set_image(None)
-        self.canvas.set_labels(None)
+        self._show_no_image()
         self.canvas.set_classes(project.classes if project is not None else [])
         self.classes_panel.set_classes(project.classes if project is not None else [], 0)
         self.paint.class_index = 0 if project is not None and project.classes else -1
         self.images_panel.set_project(project)
-        self.display_panel.show_image(None)
-        self.central.setCurrentWidget(self.welcome)
-        self.welcome.show_project(project)
         if project is not None:
             add_recent_project(project.root)
             self.update_recent_menu()
@@ -141,6 +137,14 @@ class ProjectMixin:
         self._update_paint_label()
         self.projectChanged.emit(project)
         return True
+
+    def _show_no_image(self) -> None:
+        """The start page instead of an image: it says what the project (if any) needs."""
+        self.canvas.set_image(None)
+        self.canvas.set_labels(None)
+        self.display_panel.show_image(None)
+        self.central.setCurrentWidget(self.welcome)
+        self.welcome.show_project(self.project)
 
     def remember_current_image(self) -> None:
         """Keep the image on screen in the project, to show it first when it opens again."""
@@ -236,8 +240,7 @@ class ProjectMixin:
     def remove_image(self, entry) -> bool:
         """Take an image out of the project (one added by mistake: another channel count,
         say). Its label file stays in labels/, and comes back if it is added again."""
-        document = self.documents.get(entry.id)
-        if document is not None and document.dirty and not self.save_labels():
+        if not self.labels_saved_first(entry):
             return False
         shown = self.current_entry is not None and self.current_entry.id == entry.id
         following = self.project.neighbours(entry) if shown else []
@@ -246,20 +249,13 @@ class ProjectMixin:
         except (UserError, OSError) as exc:
             self.show_error("Image not removed", str(exc))
             return False
-        if document is not None:
-            if self.undo_group.activeStack() is document.undo_stack:
-                self.undo_group.setActiveStack(None)
-            self.undo_group.removeStack(document.undo_stack)
-            del self.documents[entry.id]
+        if entry.id in self.documents:
+            self.forget_document(entry.id)
         self.images_panel.set_project(self.project)
         if shown:
             self.current_entry, self._image = None, None
             if not (following and self.show_entry(following[0])):
-                self.canvas.set_image(None)
-                self.canvas.set_labels(None)
-                self.display_panel.show_image(None)
-                self.central.setCurrentWidget(self.welcome)
-                self.welcome.show_project(self.project)
+                self._show_no_image()
         self.images_panel.select(self.current_entry)
         self._update_title()
         self.say(f"{entry.name} is no longer in the project; its labels stay in labels/ "
@@ -435,13 +431,6 @@ class ProjectMixin:
         self.current_entry = None
         if entry is not None:
             self.show_entry(entry)
-
-    def _forget_documents(self) -> None:
-        """Drop every image's labels and history (the stacks leave the group before they die)."""
-        self.undo_group.setActiveStack(None)
-        for document in self.documents.values():
-            self.undo_group.removeStack(document.undo_stack)
-        self.documents.clear()
 
 
 def _images(count: int) -> str:

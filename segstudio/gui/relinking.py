@@ -22,9 +22,7 @@ def relink_image(window, entry, path=None) -> bool:
             window, f"Where is {entry.name} now?", str(entry.path.parent), IMAGE_FILTER)
         if not path:
             return False
-    # Labels painted but not yet saved fix the image's size as saved ones do.
-    document = window.documents.get(entry.id)
-    if document is not None and document.dirty and not window.save_labels():
+    if not window.labels_saved_first(entry):  # unsaved labels fix its size as saved ones do
         return False
     try:
         project.relink(entry, path)

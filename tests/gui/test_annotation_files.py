@@ -568,14 +568,14 @@ def test_labels_of_images_seen_long_ago_are_let_go_once_saved(qtbot, tmp_path, m
     """The window kept every visited image's labels and history: a walk through a project
     of large images grew without bound (found by QA). Past a budget, the saved labels of
     the images seen longest ago are dropped, and read from their files when shown again."""
-    from segstudio.gui import main_window
+    from segstudio.gui import documents_kept
 
     paths = []
     for i in range(4):
         paths.append(tmp_path / f"{i}.png")
         Image.fromarray(np.full((100, 100), 40 * i, np.uint8)).save(paths[-1])
     # Two masks and their strokes' history (a box of about 66 x 16 before and after each).
-    monkeypatch.setattr(main_window, "KEPT_LABELS_BYTES", 25_000)
+    monkeypatch.setattr(documents_kept, "KEPT_LABELS_BYTES", 25_000)
     window = open_window(qtbot, make_project(tmp_path / "proj", paths).root)
     window.autosave_timer.setInterval(60_000)  # only image changes save
     entries = window.project.images
@@ -602,13 +602,13 @@ def test_the_undo_history_counts_towards_the_labels_kept(qtbot, tmp_path, monkey
     """Only the masks were counted: a long history of large edits was kept whatever its
     size (found by QA)."""
     from segstudio.core.edits import paste_labels
-    from segstudio.gui import main_window
+    from segstudio.gui import documents_kept
 
     paths = []
     for i in range(3):
         paths.append(tmp_path / f"{i}.png")
         Image.fromarray(np.full((100, 100), 40 * i, np.uint8)).save(paths[-1])
-    monkeypatch.setattr(main_window, "KEPT_LABELS_BYTES", 3 * 100 * 100)  # three masks
+    monkeypatch.setattr(documents_kept, "KEPT_LABELS_BYTES", 3 * 100 * 100)  # three masks
     window = open_window(qtbot, make_project(tmp_path / "proj", paths).root)
     first, *others = window.project.images
     for value in (0, 1, 0, 1):  # whole-image edits: 20 kB of history each
